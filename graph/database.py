@@ -1,0 +1,279 @@
+"""The dataset: per-source named graphs, their provenance in a metadata graph, a data version.
+
+How loads stay all-or-nothing
+-----------------------------
+Every ingest run writes its source into a *new* named graph
+``{base}graph/{source}/{run}`` that no query reads. Only when that graph is
+complete and valid does one atomic ``extend`` add the run's record to the
+metadata graph; the record with the highest ``ov:sequence`` of a source
+names its current graph. Queries see the union of current graphs only, so:
+
+* a failed, invalid or interrupted load (even ``kill -9``) leaves an orphan
+  graph that nothing reads, removed by :meth:`Database.collect_garbage` at
+  the next open or commit: the store reads exactly as before;
+* readers keep answering from the previous version while a load runs;
+* re-loading a source replaces it; it never duplicates it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hashlib as _hashlib
+import logging
+import threading
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from typing import Any
+
+import pyoxigraph as ox
+from rdflib import Dataset
+
+from graph.iri import meta_graph, source_iri
+from graph.queries import stored
+from graph.store import Backend, rdflib_dataset
+from ontology import OV
+
+__all__ = ["Database", "SourceRecord", "RunRecord", "ONTOLOGY_SOURCE"]
+
+log = logging.getLogger(__name__)
+
+ONTOLOGY_SOURCE = "ontology"
+_RDF_TYPE = ox.NamedNode("http://www.w3.org/1999/02/22-rdf-syntax-ns#type")
+_RDFS_LABEL = ox.NamedNode("http://www.w3.org/2000/01/rdf-schema#label")
+_PROV = "http://www.w3.org/ns/prov#"
+_XSD = "http://www.w3.org/2001/XMLSchema#"
+_DCT_TITLE = ox.NamedNode("http://purl.org/dc/terms/title")
+
+
+def _n(term: Any) -> ox.NamedNode:
+    return ox.NamedNode(str(term))
+
+
+@dataclass(frozen=True)
+class RunRecord:
+    """What one ingest run wrote: the source, the graph, and its provenance."""
+
+    run: ox.NamedNode
+    source: str
+    graph: ox.NamedNode
+    loaded_at: str
+    loaded_by: str
+    title: str | None = None
+    origin: str | None = None
+    checksum: str | None = None
+    licence: str | None = None
+    triples: int = 0
+    is_deletion: bool = False
+
+
+@dataclass(frozen=True)
+class SourceRecord:
+    """A current source: its latest committed run."""
+
+    name: str
+    iri: str
+    run: str
+    graph: ox.NamedNode
+    sequence: int
+    loaded_at: str
+    loaded_by: str | None
+    title: str | None
+    origin: str | None
+    checksum: str | None
+    licence: str | None
+    triples: int
+
+    def as_dict(self) -> dict[str, Any]:
+        out = {k: v for k, v in self.__dict__.items() if v is not None}
+        out["graph"] = self.graph.value
+        return out
+
+
+@dataclass(frozen=True)
+class _State:
+    sources: dict[str, SourceRecord]
+    runs: dict[str, list[tuple[int, str, ox.NamedNode]]]  # source -> [(sequence, run, graph)]
+    version: str
+
+    @property
+    def next_sequence(self) -> int:
+        return 1 + max((seq for runs in self.runs.values() for seq, _, _ in runs), default=0)
+
+
+def _literal(solution: Any, name: str) -> str | None:
+    value = solution[name]
+    return None if value is None else value.value
+
+
+class Database:
+    """The store with its sources. Create with :func:`graph.open_database`.
+
+    Writers (loads, deletions) are serialised by :attr:`write_lock`; readers
+    never wait for them.
+    """
+
+    def __init__(self, backend: Backend, *, base_iri: str) -> None:
+        self.backend = backend
+        self.base_iri = base_iri
+        self.meta = meta_graph(base=base_iri)
+        self.write_lock = threading.RLock()
+        self._state = self._read_state()
+
+    # ------------------------------------------------------------------ reading
+    def _read_state(self) -> _State:
+        current: dict[str, Any] = {}
+        runs: dict[str, list[tuple[int, str, ox.NamedNode]]] = {}
+        query = stored("runs")
+        for sol in self.backend.query(query.text, named_graphs=[self.meta],
+                                      substitutions=query.bind({"meta": self.meta})):
+            name = sol["name"].value
+            sequence = int(sol["sequence"].value)
+            runs.setdefault(name, []).append((sequence, sol["run"].value, sol["graph"]))
+            if name not in current or sequence > int(current[name]["sequence"].value):
+                current[name] = sol
+        sources = {}
+        for name, sol in current.items():
+            if sol["deletion"] is not None and sol["deletion"].value == "true":
+                continue
+            sources[name] = SourceRecord(
+                name=name,
+                iri=sol["source"].value,
+                run=sol["run"].value,
+                graph=sol["graph"],
+                sequence=int(sol["sequence"].value),
+                loaded_at=sol["loadedAt"].value,
+                loaded_by=_literal(sol, "loadedBy"),
+                title=_literal(sol, "title"),
+                origin=_literal(sol, "origin"),
+                checksum=_literal(sol, "checksum"),
+                licence=_literal(sol, "licence"),
+                triples=int(sol["triples"].value) if sol["triples"] is not None else 0,
+            )
+        runs_key = "\n".join(sorted(s.run for s in sources.values()))
+        version = hashlib.sha256(runs_key.encode()).hexdigest()[:16]
+        return _State(sources, runs, version)
+
+    @property
+    def sources(self) -> dict[str, SourceRecord]:
+        """Current sources by name (a snapshot; safe to keep while loads run)."""
+        return dict(self._state.sources)
+
+    @property
+    def data_version(self) -> str:
+        """Changes whenever any source is loaded, replaced or removed: a key for caches and ETags."""
+        return self._state.version
+
+    @property
+    def graphs(self) -> list[ox.NamedNode]:
+        """The current named graph of every source, by source name."""
+        return [record.graph for _, record in sorted(self._state.sources.items())]
+
+    def query(self, text: str, *, bindings: dict[str, Any] | None = None,
+              graphs: list[ox.NamedNode] | None = None) -> Any:
+        """Run a SPARQL query over the dataset as readers see it.
+
+        The default graph is the union of the current source graphs (or of
+        `graphs`); ``GRAPH ?g`` ranges over those graphs and the metadata graph.
+        `bindings` maps variable names to pyoxigraph terms.
+        """
+        graphs = self.graphs if graphs is None else graphs
+        return self.backend.query(
+            text,
+            default_graph=graphs,
+            named_graphs=[*graphs, self.meta],
+            substitutions={ox.Variable(k): v for k, v in (bindings or {}).items()},
+        )
+
+    def dataset(self) -> Dataset:
+        """The rdflib ``Dataset`` over this store: every graph, metadata and orphans included."""
+        return rdflib_dataset(self.backend)
+
+    def source_quads(self, name: str) -> list[ox.Quad]:
+        """The statements of the current source `name`, in its graph."""
+        return list(self.backend.quads(self._state.sources[name].graph))
+
+    # ------------------------------------------------------------------ writing
+    def _run_quads(self, record: RunRecord, sequence: int) -> list[ox.Quad]:
+        g = self.meta
+        src = source_iri(record.source, base=self.base_iri)
+        agent = ox.NamedNode(f"{self.base_iri}agent/"
+                             + _hashlib.sha256(record.loaded_by.encode()).hexdigest()[:20])
+        run = record.run
+        quads = [
+            ox.Quad(src, _RDF_TYPE, _n(OV.Source), g),
+            ox.Quad(src, _n(OV.identifier), ox.Literal(record.source), g),
+            ox.Quad(agent, _RDF_TYPE, ox.NamedNode(_PROV + "Agent"), g),
+            ox.Quad(agent, _RDFS_LABEL, ox.Literal(record.loaded_by), g),
+            ox.Quad(run, _RDF_TYPE, _n(OV.IngestRun), g),
+            ox.Quad(run, _n(OV.loadedSource), src, g),
+            ox.Quad(run, _n(OV.sequence), ox.Literal(str(sequence), datatype=ox.NamedNode(_XSD + "integer")), g),
+            ox.Quad(run, _n(OV.graph), record.graph, g),
+            ox.Quad(run, ox.NamedNode(_PROV + "endedAtTime"),
+                    ox.Literal(record.loaded_at, datatype=ox.NamedNode(_XSD + "dateTime")), g),
+            ox.Quad(run, ox.NamedNode(_PROV + "wasAssociatedWith"), agent, g),
+            ox.Quad(run, _n(OV.tripleCount), ox.Literal(str(record.triples), datatype=ox.NamedNode(_XSD + "integer")), g),
+            ox.Quad(record.graph, ox.NamedNode(_PROV + "wasGeneratedBy"), run, g),
+        ]
+        if record.is_deletion:
+            quads.append(ox.Quad(run, _n(OV.isDeletion), ox.Literal("true", datatype=ox.NamedNode(_XSD + "boolean")), g))
+        for pred, value in ((_DCT_TITLE, record.title), (_n(OV.origin), record.origin),
+                            (_n(OV.checksum), record.checksum), (_n(OV.licence), record.licence)):
+            if value:
+                quads.append(ox.Quad(run, pred, ox.Literal(value), g))
+        return quads
+
+    def commit(self, records: Iterable[RunRecord]) -> str:
+        """Make the graphs of `records` current, all at once, and return the new data version.
+
+        One atomic write adds every run record: either all the sources change or none does.
+        """
+        with self.write_lock:
+            sequence = self._state.next_sequence
+            quads: list[ox.Quad] = []
+            for offset, record in enumerate(records):
+                quads.extend(self._run_quads(record, sequence + offset))
+            self.backend.extend(quads)
+            self._state = self._read_state()
+            log.info("committed %d run(s); data version %s", len(quads) and offset + 1, self._state.version)
+            self.collect_garbage()
+            return self._state.version
+
+    def collect_garbage(self) -> int:
+        """Remove graphs and run records that no current source uses; return graphs dropped.
+
+        Safe to interrupt at any point: it only removes what no query reads.
+        Must not run while a load is staging (callers hold :attr:`write_lock`).
+        """
+        with self.write_lock:
+            state = self._state
+            keep = {record.graph for record in state.sources.values()} | {self.meta}
+            dropped = 0
+            for graph in list(self.backend.named_graphs()):
+                if graph not in keep:
+                    self.backend.drop_graph(graph)
+                    dropped += 1
+            current_runs = {record.run for record in state.sources.values()}
+            stale = [run for runs in state.runs.values() for _, run, _ in runs if run not in current_runs]
+            if stale:
+                stale_nodes = {ox.NamedNode(r) for r in stale}
+                doomed = [q for q in self.backend.quads(self.meta)
+                          if q.subject in stale_nodes or q.object in stale_nodes]
+                # Source descriptions of sources with no current run go too.
+                live = {source_iri(n, base=self.base_iri) for n in state.sources}
+                doomed += [q for q in self.backend.quads(self.meta)
+                           if q.predicate == _RDF_TYPE and q.object == _n(OV.Source) and q.subject not in live]
+                doomed += [q for q in self.backend.quads(self.meta)
+                           if q.predicate == _n(OV.identifier)
+                           and q.subject not in live and q.subject.value.startswith(f"{self.base_iri}source/")]
+                self.backend.remove_quads(set(doomed))
+                self._state = self._read_state()
+            if dropped:
+                log.info("removed %d unused graph(s)", dropped)
+            return dropped
+
+    def now(self) -> str:
+        return datetime.now(timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+    def close(self) -> None:
+        self.backend.close()

@@ -1,0 +1,89 @@
+"""The domain error hierarchy. Every message is safe to show to a user: no paths inside the
+service, no engine internals, no stack traces. ``api/problems.py`` maps these to HTTP."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+__all__ = [
+    "Issue",
+    "OversightError",
+    "ConfigError",
+    "InputError",
+    "NotFound",
+    "StoreLocked",
+    "StoreUnavailable",
+]
+
+
+@dataclass(frozen=True)
+class Issue:
+    """One thing wrong with an input: where (file, line, field) and which rule it breaks."""
+
+    file: str
+    rule: str
+    message: str
+    line: int | None = None
+    field: str | None = None
+    value: str | None = None
+    focus: str | None = None
+
+    def __str__(self) -> str:
+        where = self.file + (f":{self.line}" if self.line is not None else "")
+        parts = [where]
+        if self.field:
+            parts.append(f"field '{self.field}'")
+        if self.focus and self.line is None:
+            parts.append(f"<{self.focus}>")
+        return f"{': '.join(parts)}: {self.message} [{self.rule}]"
+
+    def as_dict(self) -> dict[str, object]:
+        return {k: v for k, v in self.__dict__.items() if v is not None}
+
+
+class OversightError(Exception):
+    """Base of every error the service reports on purpose; ``str()`` is safe to show."""
+
+    title = "Error"
+
+
+class ConfigError(OversightError):
+    """A setting has a value that does not parse or does not fit."""
+
+    title = "Invalid configuration"
+
+
+class NotFound(OversightError):
+    """A named thing (source, entity) does not exist."""
+
+    title = "Not found"
+
+
+class StoreLocked(OversightError):
+    """The on-disk store is open read-write in another process."""
+
+    title = "Store in use"
+
+
+class StoreUnavailable(OversightError):
+    """The store cannot be opened or reached."""
+
+    title = "Store unavailable"
+
+
+class InputError(OversightError):
+    """Input that breaks a rule: a syntax error, a bad CSV cell, a SHACL violation.
+
+    Carries every :class:`Issue` found, so a data steward can fix them all at once.
+    """
+
+    title = "Invalid input"
+
+    def __init__(self, issues: Sequence[Issue], summary: str | None = None) -> None:
+        self.issues = tuple(issues)
+        self.summary = summary or f"{len(self.issues)} problem(s) found; nothing was loaded"
+        super().__init__(self.summary)
+
+    def __str__(self) -> str:
+        return "\n".join([self.summary, *(f"  {issue}" for issue in self.issues)])

@@ -1,0 +1,318 @@
+"""Ingest: stage each source into a fresh graph, validate it, then commit all sources at once.
+
+Formats: Turtle, TriG, N-Triples, N-Quads, JSON-LD (parsed by Oxigraph, which
+never fetches a remote ``@context``) and the tabular CSV folder
+(:mod:`graph.tabular`). Quads of TriG, N-Quads and JSON-LD named graphs all
+go into the source's own graph. RDF/XML is refused (XML entity attacks).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pyoxigraph as ox
+
+from graph.database import ONTOLOGY_SOURCE, Database, RunRecord
+from graph.errors import InputError, Issue
+from graph.iri import SOURCE_NAME, graph_iri, run_iri
+from graph.store import OxigraphBackend
+from graph.tabular import Conversion, convert, is_tabular
+from graph.validation import Violation, validate_graph
+from ontology import turtle
+
+__all__ = ["SourceInput", "LoadReport", "plan", "load", "validate", "delete", "install_ontology", "FORMATS",
+           "Progress"]
+
+log = logging.getLogger(__name__)
+
+FORMATS: dict[str, ox.RdfFormat] = {
+    ".ttl": ox.RdfFormat.TURTLE,
+    ".trig": ox.RdfFormat.TRIG,
+    ".nt": ox.RdfFormat.N_TRIPLES,
+    ".nq": ox.RdfFormat.N_QUADS,
+    ".jsonld": ox.RdfFormat.JSON_LD,
+    ".json": ox.RdfFormat.JSON_LD,
+}
+_QUAD_FORMATS = {ox.RdfFormat.TRIG, ox.RdfFormat.N_QUADS, ox.RdfFormat.JSON_LD}
+
+Progress = Callable[[str, int, int], None]  # (phase, done, total)
+
+
+def _quiet(phase: str, done: int, total: int) -> None:
+    return None
+
+
+@dataclass(frozen=True)
+class SourceInput:
+    """One source to load: its name, its files or folders, and how to describe it."""
+
+    name: str
+    paths: tuple[Path, ...]
+    title: str | None = None
+    licence: str | None = None
+    origin: str | None = None
+
+
+@dataclass(frozen=True)
+class LoadReport:
+    """What a load (or a validation) did for one source."""
+
+    source: str
+    triples: int
+    checksum: str
+    graph: str
+    replaced: bool
+    data_version: str | None = None
+
+    def as_dict(self) -> dict[str, Any]:
+        return dict(self.__dict__)
+
+
+def _source_name(path: Path) -> str:
+    name = path.name
+    for suffix in FORMATS:
+        if name.lower().endswith(suffix):
+            name = name[: -len(suffix)]
+    return name.lower().replace(" ", "-").replace("_", "-")
+
+
+def plan(paths: Iterable[Path], *, source: str | None = None, title: str | None = None,
+         licence: str | None = None) -> list[SourceInput]:
+    """Turn CLI paths into sources: one per path, or all into `source` when given.
+
+    Raises
+    ------
+    InputError
+        A path that does not exist, a format we do not read, or a bad source name.
+    """
+    paths = [Path(p) for p in paths]
+    issues: list[Issue] = []
+    for path in paths:
+        if not path.exists():
+            issues.append(Issue(str(path), "exists", "no such file or folder"))
+        elif path.is_dir() and not is_tabular(path):
+            issues.append(Issue(str(path), "format", "folder holds none of the tabular format's CSV files "
+                                "(see docs/data-format.md)"))
+        elif path.is_file() and _format(path) is None:
+            issues.append(Issue(str(path), "format", "unknown file type; accepted: "
+                                + ", ".join(FORMATS) + " or a folder of CSV files"))
+    if not paths:
+        issues.append(Issue("-", "arguments", "give at least one file or folder"))
+    groups = [(source, paths)] if source else [(_source_name(p), [p]) for p in paths]
+    names = [name for name, _ in groups]
+    for name, group in groups:
+        if name == ONTOLOGY_SOURCE or not SOURCE_NAME.match(name or ""):
+            issues.append(Issue(str(group[0]), "source name", f"source name {name!r} must match "
+                                f"{SOURCE_NAME.pattern} and not be '{ONTOLOGY_SOURCE}'; choose one with --source"))
+        if names.count(name) > 1:
+            issues.append(Issue(str(group[0]), "source name", f"two paths map to source {name!r}; use --source"))
+    if issues:
+        raise InputError(sorted(set(issues), key=str))
+    return [SourceInput(name, tuple(group), title=title, licence=licence,
+                        origin=" ".join(str(p) for p in group)) for name, group in groups]
+
+
+def _format(path: Path) -> ox.RdfFormat | None:
+    return next((fmt for suffix, fmt in FORMATS.items() if path.name.lower().endswith(suffix)), None)
+
+
+def _files(paths: Iterable[Path]) -> Iterator[Path]:
+    for path in paths:
+        if path.is_dir():
+            yield from sorted(p for p in path.rglob("*") if p.is_file())
+        else:
+            yield path
+
+
+def checksum(paths: Iterable[Path]) -> str:
+    """``sha256:`` of the inputs' bytes (folders file by file, in name order)."""
+    digest = hashlib.sha256()
+    for path in _files(paths):
+        digest.update(path.name.encode() + b"\0")
+        with path.open("rb") as handle:
+            for block in iter(lambda: handle.read(1 << 20), b""):
+                digest.update(block)
+    return "sha256:" + digest.hexdigest()
+
+
+@dataclass
+class _Staged:
+    source: SourceInput
+    graph: ox.NamedNode
+    run: ox.NamedNode
+    checksum: str
+    triples: int
+
+
+def _syntax_issue(path: Path, exc: SyntaxError) -> Issue:
+    message = str(exc.msg if hasattr(exc, "msg") else exc)
+    return Issue(path.name, "syntax", message, line=exc.lineno)
+
+
+def _stage_file(db: Database, path: Path, graph: ox.NamedNode) -> None:
+    fmt = _format(path)
+    assert fmt is not None  # plan() refused other files
+    if fmt in _QUAD_FORMATS:
+        quads = (ox.Quad(q.subject, q.predicate, q.object, graph)
+                 for q in ox.parse(path=str(path), format=fmt))
+        db.backend.bulk_extend(quads)
+    else:
+        db.backend.bulk_load(graph=graph, format=fmt, path=path)
+
+
+def _violation_issue(v: Violation, conversions: dict[str, Conversion], fallback: str) -> Issue:
+    for conversion in conversions.values():
+        if v.focus in conversion.locations:
+            file, line = conversion.locations[v.focus]
+            column = conversion.columns.get((file, v.path))
+            value = v.value.value if isinstance(v.value, (ox.Literal, ox.NamedNode)) else None
+            return Issue(file, v.component, v.message, line=line, field=column or v.path, value=value,
+                         focus=v.focus)
+    return Issue(fallback, v.component, v.message, field=v.path, focus=v.focus)
+
+
+def _stage(db: Database, source: SourceInput, progress: Progress) -> _Staged:
+    run, run_node = run_iri(base=db.base_iri)
+    graph = graph_iri(source.name, run, base=db.base_iri)
+    conversions: dict[str, Conversion] = {}
+    try:
+        for path in source.paths:
+            progress(f"{source.name}: reading {path.name}", 0, 1)
+            if path.is_dir():
+                conversion = convert(path, base=db.base_iri)
+                conversions[str(path)] = conversion
+                db.backend.bulk_extend(ox.Quad(t.subject, t.predicate, t.object, graph)
+                                       for t in conversion.triples)
+            else:
+                try:
+                    _stage_file(db, path, graph)
+                except SyntaxError as exc:
+                    raise InputError([_syntax_issue(path, exc)]) from None
+                except (OSError, ValueError) as exc:
+                    log.info("cannot read %s: %s", path, exc)
+                    raise InputError([Issue(path.name, "readable", "cannot be read as "
+                                            f"{_format(path).name if _format(path) else 'RDF'}")]) from None
+            progress(f"{source.name}: reading {path.name}", 1, 1)
+        progress(f"{source.name}: validating", 0, 1)
+        shapes = db.sources[ONTOLOGY_SOURCE].graph
+        others = [g for name, rec in db.sources.items() if name != source.name for g in [rec.graph]]
+        violations = validate_graph(db.query, staging=graph, shapes=shapes, context=others)
+        if violations:
+            fallback = source.paths[0].name
+            raise InputError([_violation_issue(v, conversions, fallback) for v in violations],
+                             f"{source.name}: {len(violations)} violation(s) of the shapes; nothing was loaded")
+        progress(f"{source.name}: validating", 1, 1)
+        triples = sum(1 for _ in db.backend.quads(graph))
+        return _Staged(source, graph, run_node, checksum(source.paths), triples)
+    except BaseException:
+        db.backend.drop_graph(graph)  # the staged graph is unreferenced: dropping it restores nothing
+        raise
+
+
+def load(db: Database, sources: list[SourceInput], *, user: str,
+         progress: Progress = _quiet) -> list[LoadReport]:
+    """Validate and load `sources`, all or nothing.
+
+    Every source is staged and validated first; only if all are valid does one
+    atomic commit make them current (replacing earlier loads of the same names).
+
+    Raises
+    ------
+    InputError
+        With every issue found; the store is unchanged.
+    """
+    with db.write_lock:
+        staged: list[_Staged] = []
+        try:
+            for source in sources:
+                staged.append(_stage(db, source, progress))
+            replaced = set(db.sources)
+            now = db.now()
+            progress("committing", 0, 1)
+            version = db.commit([
+                RunRecord(run=s.run, source=s.source.name, graph=s.graph, loaded_at=now, loaded_by=user,
+                          title=s.source.title, origin=s.source.origin, checksum=s.checksum,
+                          licence=s.source.licence, triples=s.triples)
+                for s in staged
+            ])
+            progress("committing", 1, 1)
+        except BaseException:
+            for s in staged:
+                if s.graph not in db.graphs:
+                    db.backend.drop_graph(s.graph)
+            raise
+    return [LoadReport(s.source.name, s.triples, s.checksum, s.graph.value, s.source.name in replaced, version)
+            for s in staged]
+
+
+def validate(db: Database, sources: list[SourceInput], *, progress: Progress = _quiet) -> list[LoadReport]:
+    """Check `sources` as :func:`load` would, without loading them.
+
+    The sources are staged in an in-memory copy of `db`'s current data, so this
+    works on a read-only store and while a service holds the store.
+    """
+    scratch = Database(OxigraphBackend(None), base_iri=db.base_iri)
+    for name, record in db.sources.items():
+        scratch.backend.bulk_extend(db.backend.quads(record.graph))
+    scratch.commit([RunRecord(run=ox.NamedNode(r.run), source=n, graph=r.graph, loaded_at=r.loaded_at,
+                              loaded_by=r.loaded_by or "", checksum=r.checksum, triples=r.triples)
+                    for n, r in db.sources.items()])
+    if ONTOLOGY_SOURCE not in scratch.sources:
+        install_ontology(scratch)
+    reports = []
+    for source in sources:
+        staged = _stage(scratch, source, progress)
+        reports.append(LoadReport(source.name, staged.triples, staged.checksum, staged.graph.value,
+                                  source.name in db.sources))
+    scratch.close()
+    return reports
+
+
+def delete(db: Database, name: str, *, user: str) -> str:
+    """Remove the source `name` (one atomic commit); return the new data version.
+
+    Raises
+    ------
+    NotFound
+        When no source has that name.
+    """
+    from graph.errors import NotFound
+
+    with db.write_lock:
+        if name not in db.sources or name == ONTOLOGY_SOURCE:
+            raise NotFound(f"no source named {name!r}")
+        run, run_node = run_iri(base=db.base_iri)
+        return db.commit([RunRecord(run=run_node, source=name, graph=db.sources[name].graph,
+                                    loaded_at=db.now(), loaded_by=user, is_deletion=True)])
+
+
+def install_ontology(db: Database) -> bool:
+    """Load the packaged ontology and shapes as the built-in source ``ontology`` if they changed.
+
+    Returns True when it (re)loaded them. Skipped on a read-only store.
+    """
+    text = (turtle("oversight.ttl") + "\n" + turtle("shapes.ttl")).encode()
+    digest = "sha256:" + hashlib.sha256(text).hexdigest()
+    current = db.sources.get(ONTOLOGY_SOURCE)
+    if (current is not None and current.checksum == digest) or db.backend.is_read_only:
+        return False
+    with db.write_lock:
+        run, run_node = run_iri(base=db.base_iri)
+        graph = graph_iri(ONTOLOGY_SOURCE, run, base=db.base_iri)
+        try:
+            for name in ("oversight.ttl", "shapes.ttl"):
+                db.backend.bulk_load(graph=graph, format=ox.RdfFormat.TURTLE, data=turtle(name).encode())
+            triples = sum(1 for _ in db.backend.quads(graph))
+            db.commit([RunRecord(run=run_node, source=ONTOLOGY_SOURCE, graph=graph, loaded_at=db.now(),
+                                 loaded_by="oversight", title="oversight-graph ontology and shapes",
+                                 origin="package:ontology", checksum=digest, triples=triples,
+                                 licence="CC-BY-4.0")])
+        except BaseException:
+            db.backend.drop_graph(graph)
+            raise
+    return True

@@ -1,0 +1,61 @@
+"""Minting of instance, graph and run IRIs: one function, opaque, stable, with a configurable base."""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import uuid
+
+from pyoxigraph import NamedNode
+
+__all__ = ["mint", "local_id", "graph_iri", "run_iri", "source_iri", "meta_graph", "SOURCE_NAME"]
+
+SOURCE_NAME = re.compile(r"^[a-z0-9][a-z0-9._-]{0,63}$")
+
+
+def mint(kind: str, key: str, *, base: str) -> NamedNode:
+    """Return the IRI of the entity of type `kind` whose source key is `key`.
+
+    Parameters
+    ----------
+    kind : str
+        The entity kind as it appears in the IRI path (``officer``, ``allegation``...).
+    key : str
+        The entity's key in its source. Hashed, so the IRI never contains a name.
+    base : str
+        The deployment's base IRI (setting ``OVERSIGHT_BASE_IRI``).
+
+    Returns
+    -------
+    NamedNode
+        ``{base}{kind}/{20 hex digits}``: the same for the same kind and key in
+        every load, whatever source the key appears in.
+    """
+    digest = hashlib.sha256(f"{kind}\x1f{key}".encode()).hexdigest()[:20]
+    return NamedNode(f"{base}{kind}/{digest}")
+
+
+def local_id(iri: str) -> str:
+    """The local part of a minted IRI (what ``/officers/{id}`` takes)."""
+    return iri.rsplit("/", 1)[-1]
+
+
+def source_iri(name: str, *, base: str) -> NamedNode:
+    """The IRI describing the loaded source `name` in the metadata graph."""
+    return NamedNode(f"{base}source/{name}")
+
+
+def graph_iri(name: str, run: str, *, base: str) -> NamedNode:
+    """The named graph holding source `name` as written by ingest run `run`."""
+    return NamedNode(f"{base}graph/{name}/{run}")
+
+
+def run_iri(*, base: str) -> tuple[str, NamedNode]:
+    """A new ingest run: its opaque id and IRI."""
+    run = uuid.uuid4().hex
+    return run, NamedNode(f"{base}run/{run}")
+
+
+def meta_graph(*, base: str) -> NamedNode:
+    """The metadata graph: PROV records of every ingest run."""
+    return NamedNode(f"{base}graph/meta")

@@ -1,0 +1,76 @@
+"""Stored SPARQL: ``graph/queries/*.rq``, each with a header of title, description and typed parameters.
+
+Query text is read once and never edited: input reaches a query only as RDF
+terms bound to its declared parameters (pyoxigraph ``substitutions``).
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from functools import cache
+from importlib import resources
+from typing import Any
+
+import pyoxigraph as ox
+
+__all__ = ["StoredQuery", "stored", "all_stored", "PARAM_TYPES"]
+
+PARAM_TYPES = ("iri", "string", "integer", "date", "concept")
+_HEADER = re.compile(r"^#\s*(title|description|param):\s*(.*)$")
+_PARAM = re.compile(r"^(\w+)\s+(\w+)\s*(?:--|—)\s*(.+)$")
+
+
+@dataclass(frozen=True)
+class StoredQuery:
+    """A parsed ``.rq`` file."""
+
+    name: str
+    title: str
+    description: str
+    params: tuple[tuple[str, str, str], ...]  # (name, type, help)
+    text: str
+
+    def bind(self, values: dict[str, Any]) -> dict[ox.Variable, Any]:
+        """Substitutions for `values` (RDF terms by parameter name); rejects undeclared names."""
+        declared = {name for name, _, _ in self.params}
+        unknown = set(values) - declared
+        if unknown:
+            raise ValueError(f"{self.name}: undeclared parameter(s) {sorted(unknown)}")
+        return {ox.Variable(k): v for k, v in values.items()}
+
+
+def _parse(name: str, text: str) -> StoredQuery:
+    fields: dict[str, str] = {}
+    params: list[tuple[str, str, str]] = []
+    for line in text.splitlines():
+        match = _HEADER.match(line)
+        if not match:
+            if line.strip() and not line.startswith("#"):
+                break
+            continue
+        key, value = match.groups()
+        if key == "param":
+            pmatch = _PARAM.match(value)
+            if not pmatch or pmatch.group(2) not in PARAM_TYPES:
+                raise ValueError(f"{name}.rq: bad param line {value!r}")
+            params.append((pmatch.group(1), pmatch.group(2), pmatch.group(3)))
+        else:
+            fields[key] = value
+    if "title" not in fields or "description" not in fields:
+        raise ValueError(f"{name}.rq: header needs title and description")
+    return StoredQuery(name, fields["title"], fields["description"], tuple(params), text)
+
+
+@cache
+def stored(name: str) -> StoredQuery:
+    """The stored query ``graph/queries/{name}.rq``."""
+    text = resources.files("graph").joinpath("queries", f"{name}.rq").read_text("utf-8")
+    return _parse(name, text)
+
+
+def all_stored() -> list[StoredQuery]:
+    """Every stored query, by name."""
+    folder = resources.files("graph").joinpath("queries")
+    names = sorted(p.name[:-3] for p in folder.iterdir() if p.name.endswith(".rq"))
+    return [stored(n) for n in names]

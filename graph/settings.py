@@ -1,0 +1,138 @@
+"""The table of settings: every one documented, every one overridable by an ``OVERSIGHT_*`` variable.
+
+The README's settings table is checked against :data:`SETTINGS` by a test.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from graph.errors import ConfigError
+
+__all__ = ["Setting", "SETTINGS", "STORE_KINDS", "resolve", "default_data_dir"]
+
+STORE_KINDS = ("oxigraph", "memory", "sparql")
+
+
+def default_data_dir() -> str:
+    """``$XDG_DATA_HOME/oversight-graph``, or ``~/.local/share/oversight-graph``."""
+    base = os.environ.get("XDG_DATA_HOME") or str(Path.home() / ".local" / "share")
+    return str(Path(base) / "oversight-graph")
+
+
+def _store(value: str) -> str:
+    if value not in STORE_KINDS:
+        raise ValueError(f"must be one of {', '.join(STORE_KINDS)}")
+    return value
+
+
+def _port(value: str) -> int:
+    port = int(value)
+    if not 0 <= port <= 65535:
+        raise ValueError("must be a port number from 0 to 65535")
+    return port
+
+
+def _positive(value: str) -> int:
+    number = int(value)
+    if number < 1:
+        raise ValueError("must be a whole number of at least 1")
+    return number
+
+
+def _bool(value: str) -> bool:
+    lowered = value.strip().lower()
+    if lowered in {"1", "true", "yes", "on"}:
+        return True
+    if lowered in {"0", "false", "no", "off"}:
+        return False
+    raise ValueError("must be true or false")
+
+
+def _iri_base(value: str) -> str:
+    if not (value.startswith("https://") or value.startswith("http://")) or not value.endswith(("/", "#")):
+        raise ValueError("must be an http(s) IRI ending in '/' or '#'")
+    return value
+
+
+@dataclass(frozen=True)
+class Setting:
+    """One setting: its name (``OVERSIGHT_`` + name is the variable), default, parser and help."""
+
+    name: str
+    default: Callable[[], str]
+    parse: Callable[[str], Any]
+    help: str
+    flag: str | None = None
+
+    @property
+    def env(self) -> str:
+        return f"OVERSIGHT_{self.name}"
+
+
+SETTINGS: tuple[Setting, ...] = (
+    Setting("DATA_DIR", default_data_dir, str,
+            "Folder of the on-disk Oxigraph store (created if missing).", "--data-dir"),
+    Setting("STORE", lambda: "oxigraph", _store,
+            "Store kind: `oxigraph` (on disk in DATA_DIR), `memory` (Oxigraph in memory, lost on exit) "
+            "or `sparql` (a remote SPARQL 1.1 endpoint).", "--store"),
+    Setting("SPARQL_ENDPOINT", lambda: "", str,
+            "Query URL of the remote endpoint when STORE is `sparql`."),
+    Setting("SPARQL_UPDATE_ENDPOINT", lambda: "", str,
+            "Update URL of the remote endpoint (defaults to SPARQL_ENDPOINT)."),
+    Setting("BASE_IRI", lambda: "https://w3id.org/oversight/id/", _iri_base,
+            "Base of minted instance IRIs and of the store's graph IRIs."),
+    Setting("HOST", lambda: "127.0.0.1", str, "Address `oversight serve` binds to.", "--host"),
+    Setting("PORT", lambda: "5000", _port, "Port `oversight serve` listens on.", "--port"),
+    Setting("THREADS", lambda: "8", _positive, "Worker threads of the WSGI server (waitress).", "--threads"),
+    Setting("MAX_UPLOAD_BYTES", lambda: str(512 * 1024 * 1024), _positive,
+            "Largest request body `PUT /sources/{name}` accepts, in bytes."),
+    Setting("LOAD_BUNDLED", lambda: "true", _bool,
+            "Whether `oversight serve` loads the bundled Charing Cross case into an empty store."),
+    Setting("LOG_LEVEL", lambda: "INFO", str.upper, "Logging level (DEBUG, INFO, WARNING, ERROR)."),
+)
+
+_BY_NAME = {s.name: s for s in SETTINGS}
+
+
+def resolve(overrides: Mapping[str, Any] | None = None,
+            environ: Mapping[str, str] | None = None) -> dict[str, Any]:
+    """Return every setting's value: an override, else its ``OVERSIGHT_*`` variable, else its default.
+
+    Parameters
+    ----------
+    overrides : mapping, optional
+        Values by setting name (for example from CLI flags or ``test_config``);
+        ``None`` values are ignored. Strings are parsed; other values are kept.
+    environ : mapping, optional
+        The environment to read (``os.environ`` by default).
+
+    Raises
+    ------
+    ConfigError
+        When a value does not parse; the message names the variable and the rule.
+    """
+    environ = os.environ if environ is None else environ
+    overrides = {k: v for k, v in (overrides or {}).items() if v is not None}
+    values: dict[str, Any] = {}
+    for setting in SETTINGS:
+        if setting.name in overrides:
+            raw, origin = overrides[setting.name], setting.flag or setting.name
+        elif setting.env in environ:
+            raw, origin = environ[setting.env], setting.env
+        else:
+            raw, origin = setting.default(), f"default of {setting.env}"
+        if not isinstance(raw, str):
+            values[setting.name] = raw
+            continue
+        try:
+            values[setting.name] = setting.parse(raw)
+        except ValueError as exc:
+            raise ConfigError(f"{origin}={raw!r}: {exc}") from None
+    if not values["SPARQL_UPDATE_ENDPOINT"]:
+        values["SPARQL_UPDATE_ENDPOINT"] = values["SPARQL_ENDPOINT"]
+    return values

@@ -1,0 +1,170 @@
+"""Stores: the Oxigraph store on disk or in memory (and a remote SPARQL endpoint), chosen by name.
+
+A backend offers the few primitives the rest of the code needs, in pyoxigraph
+terms: query with an explicit dataset, bulk load into one named graph, an
+atomic add, and graph removal. Everything else (sources, versions, ingest)
+is written once on top of them, so no module branches on the store kind.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Iterable, Iterator
+from pathlib import Path
+from typing import IO, Any, Protocol
+
+import pyoxigraph as ox
+from rdflib import Dataset
+from rdflib.store import Store as RdflibStore
+
+from graph.errors import ConfigError, StoreLocked, StoreUnavailable
+
+__all__ = ["Backend", "OxigraphBackend", "open_backend", "BACKENDS"]
+
+log = logging.getLogger(__name__)
+
+
+class Backend(Protocol):
+    """What every store kind provides."""
+
+    is_read_only: bool
+
+    def query(
+        self,
+        text: str,
+        *,
+        default_graph: list[ox.NamedNode] | None = None,
+        named_graphs: list[ox.NamedNode] | None = None,
+        substitutions: dict[ox.Variable, Any] | None = None,
+    ) -> Any: ...
+
+    def bulk_load(
+        self,
+        *,
+        graph: ox.NamedNode,
+        format: ox.RdfFormat,
+        path: Path | None = None,
+        data: bytes | IO[bytes] | None = None,
+    ) -> None: ...
+
+    def bulk_extend(self, quads: Iterable[ox.Quad]) -> None: ...
+
+    def extend(self, quads: Iterable[ox.Quad]) -> None: ...
+
+    def quads(self, graph: ox.NamedNode | None = None) -> Iterator[ox.Quad]: ...
+
+    def named_graphs(self) -> Iterator[ox.NamedNode]: ...
+
+    def drop_graph(self, graph: ox.NamedNode) -> None: ...
+
+    def remove_quads(self, quads: Iterable[ox.Quad]) -> None: ...
+
+    def rdflib_store(self) -> RdflibStore: ...
+
+    def close(self) -> None: ...
+
+
+class OxigraphBackend:
+    """pyoxigraph's ``Store``: on disk when `path` is given, else in memory.
+
+    Parameters
+    ----------
+    path : Path or None
+        The store folder. ``None`` gives an in-memory store.
+    read_only : bool
+        Open an on-disk store read-only. This works while another process
+        holds it read-write, and sees the data as it was when opened.
+    """
+
+    def __init__(self, path: Path | None = None, *, read_only: bool = False) -> None:
+        self.path = path
+        self.is_read_only = read_only
+        try:
+            if path is None:
+                self.store = ox.Store()
+            elif read_only:
+                self.store = ox.Store.read_only(str(path))
+            else:
+                path.mkdir(parents=True, exist_ok=True)
+                self.store = ox.Store(str(path))
+        except OSError as exc:
+            if "lock" in str(exc).lower():
+                raise StoreLocked(
+                    f"the store in {path} is open in another process (a running `oversight serve`?)."
+                    " Stop it, or load through it: oversight load --server http://HOST:PORT PATH..."
+                ) from None
+            log.error("cannot open store at %s: %s", path, exc)
+            raise StoreUnavailable(f"the store in {path} cannot be opened") from None
+
+    def query(self, text: str, *, default_graph: list[ox.NamedNode] | None = None,
+              named_graphs: list[ox.NamedNode] | None = None,
+              substitutions: dict[ox.Variable, Any] | None = None) -> Any:
+        return self.store.query(
+            text,
+            default_graph=default_graph,
+            named_graphs=named_graphs,
+            substitutions=substitutions,
+        )
+
+    def bulk_load(self, *, graph: ox.NamedNode, format: ox.RdfFormat, path: Path | None = None,
+                  data: bytes | IO[bytes] | None = None) -> None:
+        # bulk_load is not transactional; callers only ever bulk-load into a fresh
+        # graph that no query reads until an atomic commit names it (see sources.py).
+        if path is not None:
+            self.store.bulk_load(path=str(path), format=format, to_graph=graph)
+        else:
+            self.store.bulk_load(input=data, format=format, to_graph=graph)
+
+    def bulk_extend(self, quads: Iterable[ox.Quad]) -> None:
+        self.store.bulk_extend(quads)
+
+    def extend(self, quads: Iterable[ox.Quad]) -> None:
+        self.store.extend(quads)  # transactional: all or nothing
+
+    def quads(self, graph: ox.NamedNode | None = None) -> Iterator[ox.Quad]:
+        return iter(self.store.quads_for_pattern(None, None, None, graph))
+
+    def named_graphs(self) -> Iterator[ox.NamedNode]:
+        return (g for g in self.store.named_graphs() if isinstance(g, ox.NamedNode))
+
+    def drop_graph(self, graph: ox.NamedNode) -> None:
+        self.store.remove_graph(graph)
+
+    def remove_quads(self, quads: Iterable[ox.Quad]) -> None:
+        for quad in list(quads):
+            self.store.remove(quad)
+
+    def rdflib_store(self) -> RdflibStore:
+        from oxrdflib import OxigraphStore
+
+        return OxigraphStore(store=self.store)
+
+    def close(self) -> None:
+        if not self.is_read_only:
+            self.store.flush()
+        del self.store
+
+
+def _sparql_backend(settings: dict[str, Any]) -> Backend:
+    from graph.remote import SparqlBackend
+
+    if not settings["SPARQL_ENDPOINT"]:
+        raise ConfigError("OVERSIGHT_STORE=sparql needs OVERSIGHT_SPARQL_ENDPOINT")
+    return SparqlBackend(settings["SPARQL_ENDPOINT"], settings["SPARQL_UPDATE_ENDPOINT"])
+
+
+BACKENDS: dict[str, Callable[[dict[str, Any], bool], Backend]] = {
+    "oxigraph": lambda s, ro: OxigraphBackend(Path(s["DATA_DIR"]), read_only=ro),
+    "memory": lambda s, ro: OxigraphBackend(None),
+    "sparql": lambda s, ro: _sparql_backend(s),
+}
+
+
+def open_backend(settings: dict[str, Any], *, read_only: bool = False) -> Backend:
+    """Open the store that `settings` (see :mod:`graph.settings`) names."""
+    return BACKENDS[settings["STORE"]](settings, read_only)
+
+
+def rdflib_dataset(backend: Backend) -> Dataset:
+    """An rdflib ``Dataset`` over the same store (shares its data; no copy)."""
+    return Dataset(store=backend.rdflib_store())
