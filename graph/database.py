@@ -18,7 +18,6 @@ names its current graph. Queries see the union of current graphs only, so:
 from __future__ import annotations
 
 import hashlib
-import hashlib as _hashlib
 import logging
 import threading
 from collections.abc import Iterable
@@ -30,6 +29,7 @@ import pyoxigraph as ox
 from rdflib import Dataset
 
 from graph.iri import meta_graph, source_iri
+from graph.prefixes import PREFIXES
 from graph.queries import stored
 from graph.store import Backend, rdflib_dataset
 from ontology import OV
@@ -183,6 +183,7 @@ class Database:
             default_graph=graphs,
             named_graphs=[*graphs, self.meta],
             substitutions={ox.Variable(k): v for k, v in (bindings or {}).items()},
+            prefixes=PREFIXES,
         )
 
     def dataset(self) -> Dataset:
@@ -198,7 +199,7 @@ class Database:
         g = self.meta
         src = source_iri(record.source, base=self.base_iri)
         agent = ox.NamedNode(f"{self.base_iri}agent/"
-                             + _hashlib.sha256(record.loaded_by.encode()).hexdigest()[:20])
+                             + hashlib.sha256(record.loaded_by.encode()).hexdigest()[:20])
         run = record.run
         quads = [
             ox.Quad(src, _RDF_TYPE, _n(OV.Source), g),

@@ -36,6 +36,7 @@ class Backend(Protocol):
         default_graph: list[ox.NamedNode] | None = None,
         named_graphs: list[ox.NamedNode] | None = None,
         substitutions: dict[ox.Variable, Any] | None = None,
+        prefixes: dict[str, str] | None = None,
     ) -> Any: ...
 
     def bulk_load(
@@ -98,12 +99,14 @@ class OxigraphBackend:
 
     def query(self, text: str, *, default_graph: list[ox.NamedNode] | None = None,
               named_graphs: list[ox.NamedNode] | None = None,
-              substitutions: dict[ox.Variable, Any] | None = None) -> Any:
+              substitutions: dict[ox.Variable, Any] | None = None,
+              prefixes: dict[str, str] | None = None) -> Any:
         return self.store.query(
             text,
             default_graph=default_graph,
             named_graphs=named_graphs,
             substitutions=substitutions,
+            prefixes=prefixes,
         )
 
     def bulk_load(self, *, graph: ox.NamedNode, format: ox.RdfFormat, path: Path | None = None,

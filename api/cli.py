@@ -1,0 +1,313 @@
+"""The ``oversight`` command: load, validate, query, stats, serve.
+
+Errors print what is wrong (file, line, field, rule) on stderr and exit non-zero:
+1 for bad input, 3 when the store is in use or unavailable, 130 when interrupted.
+Never a traceback.
+"""
+
+from __future__ import annotations
+
+import getpass
+import io
+import json
+import logging
+import sys
+import urllib.error
+import urllib.parse
+import urllib.request
+import zipfile
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import click
+import pyoxigraph as ox
+
+from graph import Database, InputError, OversightError, StoreLocked, StoreUnavailable, load, open_database, plan
+from graph import validate as validate_sources
+from graph.ingest import FORMATS, SourceInput
+from graph.settings import SETTINGS, resolve
+from graph.stats import stats as compute_stats
+
+__all__ = ["main", "cli"]
+
+log = logging.getLogger("oversight")
+_MEDIA = {".ttl": "text/turtle", ".trig": "application/trig", ".nt": "application/n-triples",
+          ".nq": "application/n-quads", ".jsonld": "application/ld+json", ".json": "application/ld+json"}
+
+
+class _Progress:
+    """A progress bar per phase on a terminal; silent otherwise."""
+
+    def __init__(self) -> None:
+        self.enabled = sys.stderr.isatty()
+        self.bar: Any = None
+        self.phase = ""
+        self.done = 0
+
+    def __call__(self, phase: str, done: int, total: int) -> None:
+        if not self.enabled:
+            return
+        if phase != self.phase:
+            self.close()
+            self.phase, self.done = phase, 0
+            self.bar = click.progressbar(length=max(total, 1), label=phase, file=sys.stderr)
+            self.bar.__enter__()
+        self.bar.update(done - self.done)
+        self.done = done
+
+    def close(self) -> None:
+        if self.bar is not None:
+            self.bar.__exit__(None, None, None)
+            self.bar = None
+
+
+def _settings(ctx: click.Context, **overrides: Any) -> dict[str, Any]:
+    merged = dict(ctx.obj or {})
+    merged.update({k: v for k, v in overrides.items() if v is not None})
+    return resolve(merged)
+
+
+def _open(settings: dict[str, Any], *, read_only: bool = False) -> Database:
+    if read_only and settings["STORE"] == "oxigraph" and not Path(settings["DATA_DIR"]).exists():
+        read_only = False  # nothing to read yet: create it
+    return open_database(settings, read_only=read_only)
+
+
+def _fail(error: OversightError) -> None:
+    click.echo(f"error: {error}", err=True)
+    code = 3 if isinstance(error, (StoreLocked, StoreUnavailable)) else 1
+    sys.exit(code)
+
+
+def _guard(func: Callable[..., Any]) -> Callable[..., Any]:
+    """Turn domain errors and Ctrl-C into messages and exit codes."""
+    import functools
+
+    @functools.wraps(func)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return func(*args, **kwargs)
+        except OversightError as error:
+            _fail(error)
+        except KeyboardInterrupt:
+            click.echo("\ninterrupted: nothing was changed", err=True)
+            sys.exit(130)
+
+    return wrapper
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.option("--data-dir", type=click.Path(file_okay=False), help="Store folder (OVERSIGHT_DATA_DIR).")
+@click.option("--store", type=click.Choice(["oxigraph", "memory", "sparql"]), help="Store kind (OVERSIGHT_STORE).")
+@click.pass_context
+def cli(ctx: click.Context, data_dir: str | None, store: str | None) -> None:
+    """oversight-graph: a knowledge graph linking police-misconduct cases.
+
+    Settings come from OVERSIGHT_* variables (see `oversight settings`) and these options.
+    """
+    ctx.obj = {"DATA_DIR": data_dir, "STORE": store}
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+
+
+@cli.command("load")
+@click.argument("paths", nargs=-1, required=True, type=click.Path(path_type=Path))
+@click.option("--source", help="Load all PATHS as this one source (default: one source per path, named after it).")
+@click.option("--title", help="Title recorded in the source's provenance.")
+@click.option("--licence", help="Licence recorded in the source's provenance.")
+@click.option("--server", metavar="URL", help="Load through a running service (PUT /sources/NAME) instead of the store.")
+@click.pass_context
+@_guard
+def load_cmd(ctx: click.Context, paths: tuple[Path, ...], source: str | None, title: str | None,
+             licence: str | None, server: str | None) -> None:
+    """Validate and load PATHS (Turtle, TriG, N-Triples, N-Quads, JSON-LD files, or folders of CSV files).
+
+    All or nothing: if any source is invalid, nothing is loaded. Re-loading a source replaces it.
+    """
+    sources = plan(paths, source=source, title=title, licence=licence)
+    if server:
+        for item in sources:
+            _put(server, item)
+        return
+    db = _open(_settings(ctx))
+    progress = _Progress()
+    try:
+        reports = load(db, sources, user=getpass.getuser(), progress=progress)
+    finally:
+        progress.close()
+        db.close()
+    for report in reports:
+        verb = "replaced" if report.replaced else "loaded"
+        click.echo(f"{verb} {report.source}: {report.triples} statements ({report.checksum[:19]}...)")
+    click.echo(f"data version {reports[-1].data_version}")
+
+
+def _put(server: str, source: SourceInput) -> None:
+    if len(source.paths) != 1:
+        raise InputError([], "with --server, give one file or folder per source")
+    path = source.paths[0]
+    if path.is_dir():
+        buffer = io.BytesIO()
+        with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
+            for csv_file in sorted(path.glob("*.csv")):
+                archive.write(csv_file, csv_file.name)
+        body, media = buffer.getvalue(), "application/zip"
+    else:
+        suffix = next(s for s in FORMATS if path.name.lower().endswith(s))
+        body, media = path.read_bytes(), _MEDIA[suffix]
+    query = urllib.parse.urlencode({k: v for k, v in (("title", source.title), ("licence", source.licence)) if v})
+    url = f"{server.rstrip('/')}/sources/{urllib.parse.quote(source.name)}" + (f"?{query}" if query else "")
+    request = urllib.request.Request(url, data=body, method="PUT", headers={
+        "Content-Type": media, "Accept": "application/json", "X-Oversight-User": getpass.getuser()})
+    try:
+        with urllib.request.urlopen(request, timeout=3600) as response:
+            report = json.load(response)
+    except urllib.error.HTTPError as error:
+        try:
+            problem = json.load(error)
+        except ValueError:
+            problem = {"title": error.reason, "detail": ""}
+        lines = [f"{problem.get('title')}: {problem.get('detail', '')}"]
+        lines += [f"  {i.get('file')}{':' + str(i['line']) if i.get('line') else ''}"
+                  f"{': field ' + repr(i['field']) if i.get('field') else ''}: {i.get('message')} [{i.get('rule')}]"
+                  for i in problem.get("issues", [])]
+        click.echo("error: " + "\n".join(lines), err=True)
+        sys.exit(1)
+    except (urllib.error.URLError, OSError) as error:
+        click.echo(f"error: cannot reach {server}: {getattr(error, 'reason', error)}", err=True)
+        sys.exit(3)
+    verb = "replaced" if report.get("replaced") else "loaded"
+    click.echo(f"{verb} {report['source']} through {server}: {report['triples']} statements")
+    click.echo(f"data version {report['data_version']}")
+
+
+@cli.command("validate")
+@click.argument("paths", nargs=-1, required=True, type=click.Path(path_type=Path))
+@click.option("--source", help="Check all PATHS as this one source.")
+@click.pass_context
+@_guard
+def validate_cmd(ctx: click.Context, paths: tuple[Path, ...], source: str | None) -> None:
+    """Check PATHS as `load` would, without loading them (works while a service runs)."""
+    sources = plan(paths, source=source)
+    db = _open(_settings(ctx), read_only=True)
+    try:
+        reports = validate_sources(db, sources, progress=_Progress())
+    finally:
+        db.close()
+    for report in reports:
+        click.echo(f"valid {report.source}: {report.triples} statements")
+
+
+def _table(solutions: ox.QuerySolutions) -> str:
+    names = [v.value for v in solutions.variables]
+    rows = [["" if s[n] is None else (s[n].value if not isinstance(s[n], ox.Literal) else s[n].value)
+             for n in names] for s in solutions]
+    widths = [max([len(n)] + [len(r[i]) for r in rows]) for i, n in enumerate(names)]
+    line = lambda cells: "  ".join(c.ljust(w) for c, w in zip(cells, widths)).rstrip()  # noqa: E731
+    out = [line(names), line(["-" * w for w in widths])] + [line(r) for r in rows]
+    out.append(f"({len(rows)} row{'s' if len(rows) != 1 else ''})")
+    return "\n".join(out)
+
+
+@cli.command("query")
+@click.argument("text", required=False)
+@click.option("--file", "file_", type=click.File("r"), help="Read the query from a file ('-' for stdin).")
+@click.option("--format", "fmt", type=click.Choice(["table", "csv", "tsv", "json", "xml"]), default="table",
+              show_default=True, help="Output for SELECT/ASK; CONSTRUCT/DESCRIBE print N-Triples.")
+@click.pass_context
+@_guard
+def query_cmd(ctx: click.Context, text: str | None, file_: Any, fmt: str) -> None:
+    """Run a SPARQL query over the loaded sources (the default graph is their union).
+
+    The prefixes rdf, rdfs, owl, xsd, skos, foaf, org, prov, dcterms, sioc, time, sh and ov
+    need no declaration.
+    """
+    if (text is None) == (file_ is None):
+        raise click.UsageError("give the query as an argument or with --file")
+    query = text if text is not None else file_.read()
+    db = _open(_settings(ctx), read_only=True)
+    try:
+        try:
+            result = db.query(query)
+        except SyntaxError as error:
+            raise InputError([], f"query syntax: {error}") from None
+        if isinstance(result, ox.QueryTriples):
+            sys.stdout.write(result.serialize(format=ox.RdfFormat.N_TRIPLES).decode())
+        elif fmt == "table":
+            click.echo(_table(result) if isinstance(result, ox.QuerySolutions) else str(bool(result)).lower())
+        else:
+            formats = {"csv": ox.QueryResultsFormat.CSV, "tsv": ox.QueryResultsFormat.TSV,
+                       "json": ox.QueryResultsFormat.JSON, "xml": ox.QueryResultsFormat.XML}
+            sys.stdout.write(result.serialize(format=formats[fmt]).decode())
+            if fmt == "json":
+                sys.stdout.write("\n")
+    finally:
+        db.close()
+
+
+@cli.command("stats")
+@click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table", show_default=True)
+@click.pass_context
+@_guard
+def stats_cmd(ctx: click.Context, fmt: str) -> None:
+    """Counts per class and statements per source."""
+    db = _open(_settings(ctx), read_only=True)
+    try:
+        result = compute_stats(db)
+    finally:
+        db.close()
+    if fmt == "json":
+        click.echo(json.dumps(result.as_dict(), indent=2, sort_keys=True))
+        return
+    click.echo(f"data version {result.data_version}\n\nsource{'':26}statements")
+    for name, count in result.sources.items():
+        click.echo(f"{name:32}{count:>10}")
+    click.echo(f"\nclass{'':27}instances")
+    for cls, count in sorted(result.classes.items()):
+        click.echo(f"{cls.replace('https://w3id.org/oversight/ontology#', 'ov:'):32}{count:>10}")
+
+
+@cli.command("serve")
+@click.option("--host", help="Address to bind (OVERSIGHT_HOST; default 127.0.0.1).")
+@click.option("--port", type=int, help="Port (OVERSIGHT_PORT; default 5000).")
+@click.option("--threads", type=int, help="Worker threads (OVERSIGHT_THREADS).")
+@click.pass_context
+@_guard
+def serve_cmd(ctx: click.Context, host: str | None, port: int | None, threads: int | None) -> None:
+    """Serve the API with waitress. Loads the bundled Charing Cross case into an empty store."""
+    import waitress
+
+    from api import create_app
+    from api.database import get_db
+    from graph.cases import load_bundled
+    from graph.database import ONTOLOGY_SOURCE
+
+    settings = _settings(ctx, HOST=host, PORT=port, THREADS=threads)
+    app = create_app(settings)
+    with app.app_context():
+        db = get_db()
+        if settings["LOAD_BUNDLED"] and set(db.sources) <= {ONTOLOGY_SOURCE}:
+            report = load_bundled(db)[0]
+            click.echo(f"empty store: loaded the bundled case '{report.source}' ({report.triples} statements)")
+    click.echo(f"serving {settings['STORE']} store"
+               + (f" in {settings['DATA_DIR']}" if settings["STORE"] == "oxigraph" else "")
+               + f" on http://{settings['HOST']}:{settings['PORT']}/")
+    logging.getLogger("waitress").setLevel(logging.INFO)
+    waitress.serve(app, host=settings["HOST"], port=settings["PORT"], threads=settings["THREADS"],
+                   ident="oversight-graph")
+
+
+@cli.command("settings")
+def settings_cmd() -> None:
+    """List every setting, its variable, current value and meaning."""
+    try:
+        values = resolve()
+    except OversightError as error:
+        _fail(error)
+    for setting in SETTINGS:
+        click.echo(f"{setting.env} = {values[setting.name]}\n    {setting.help}")
+
+
+def main() -> None:
+    """Entry point of the ``oversight`` console script."""
+    cli(prog_name="oversight")

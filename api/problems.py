@@ -1,0 +1,77 @@
+"""RFC 9457 problem documents: the one place errors become HTTP responses.
+
+Domain errors (:mod:`graph.errors`) map to 4xx with their safe messages;
+HTTP errors keep their status; anything else is a 500 that says nothing
+internal (the exception is logged, never sent).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from typing import Any
+
+from flask import Flask, Response, request
+from werkzeug.exceptions import HTTPException
+
+from graph.errors import ConfigError, InputError, NotFound, OversightError, StoreLocked, StoreUnavailable
+
+__all__ = ["init_app", "problem", "PROBLEM_TYPES", "MEDIA_TYPE"]
+
+log = logging.getLogger(__name__)
+MEDIA_TYPE = "application/problem+json"
+_BASE = "https://w3id.org/oversight/problems/"
+
+# error class -> (status, type slug)
+PROBLEM_TYPES: dict[type[OversightError], tuple[int, str]] = {
+    InputError: (400, "invalid-input"),
+    NotFound: (404, "not-found"),
+    StoreLocked: (409, "store-in-use"),
+    StoreUnavailable: (503, "store-unavailable"),
+    ConfigError: (500, "configuration"),
+}
+
+
+def problem(status: int, title: str, detail: str | None = None, *, type_: str = "about:blank",
+            **extra: Any) -> Response:
+    """A ``application/problem+json`` response."""
+    body: dict[str, Any] = {"type": type_, "title": title, "status": status}
+    if detail:
+        body["detail"] = detail
+    body["instance"] = request.path
+    body.update(extra)
+    return Response(json.dumps(body, ensure_ascii=False, indent=2) + "\n", status=status, mimetype=MEDIA_TYPE)
+
+
+def _domain(error: OversightError) -> Response:
+    status, slug = next((v for k, v in PROBLEM_TYPES.items() if isinstance(error, k)), (500, "error"))
+    if status >= 500 and not isinstance(error, StoreUnavailable):
+        log.error("server-side error: %s", error)
+        return problem(500, "Internal Server Error", "The service could not complete the request.")
+    extra: dict[str, Any] = {}
+    detail = str(error)
+    if isinstance(error, InputError):
+        extra["issues"] = [issue.as_dict() for issue in error.issues]
+        detail = error.summary
+    return problem(status, error.title, detail, type_=_BASE + slug, **extra)
+
+
+def _http(error: HTTPException) -> Response:
+    status = error.code or 500
+    response = problem(status, error.name, error.description if status < 500 else None)
+    for name, value in error.get_headers():
+        if name == "Allow":  # 405 says which methods the route takes
+            response.headers[name] = value
+    return response
+
+
+def _unexpected(error: Exception) -> Response:
+    log.exception("unhandled error on %s %s", request.method, request.path)
+    return problem(500, "Internal Server Error", "The service could not complete the request.")
+
+
+def init_app(app: Flask) -> None:
+    """Register the error handlers."""
+    app.register_error_handler(OversightError, _domain)
+    app.register_error_handler(HTTPException, _http)
+    app.register_error_handler(Exception, _unexpected)

@@ -1,0 +1,58 @@
+"""``/sources``: list, describe, load (PUT) and remove (DELETE) sources of the dataset."""
+
+from __future__ import annotations
+
+import tempfile
+from pathlib import Path
+
+from flask import Blueprint, Response, current_app, jsonify, request
+from werkzeug.exceptions import UnsupportedMediaType
+
+from api.database import get_db
+from api.uploads import MEDIA_TYPES, write_body
+from graph import NotFound, delete, load, plan
+
+__all__ = ["bp"]
+
+bp = Blueprint("sources", __name__)
+
+
+@bp.get("/sources")
+def list_sources() -> Response:
+    db = get_db()
+    return jsonify({"data_version": db.data_version,
+                    "sources": [rec.as_dict() for _, rec in sorted(db.sources.items())]})
+
+
+@bp.get("/sources/<name>")
+def show_source(name: str) -> Response:
+    record = get_db().sources.get(name)
+    if record is None:
+        raise NotFound(f"no source named {name!r}")
+    return jsonify(record.as_dict())
+
+
+@bp.put("/sources/<name>")
+def put_source(name: str) -> tuple[Response, int]:
+    """Load the request body as source `name`, replacing it if it exists (validated, all or nothing)."""
+    media_type = request.mimetype
+    if media_type not in MEDIA_TYPES:
+        raise UnsupportedMediaType(f"Content-Type must be one of: {', '.join(MEDIA_TYPES)}")
+    db = get_db()
+    existed = name in db.sources
+    with tempfile.TemporaryDirectory(prefix="oversight-upload-") as tmp:
+        path = write_body(request.get_data(cache=False), media_type, Path(tmp),
+                          max_bytes=current_app.config["MAX_UPLOAD_BYTES"])
+        sources = plan([path], source=name, title=request.args.get("title"), licence=request.args.get("licence"))
+        sources = [s.__class__(s.name, s.paths, s.title, s.licence, origin=f"PUT /sources/{name}")
+                   for s in sources]
+        reports = load(db, sources, user=request.headers.get("X-Oversight-User", "api"))
+    body = reports[0].as_dict()
+    body["data_version"] = db.data_version
+    return jsonify(body), 200 if existed else 201
+
+
+@bp.delete("/sources/<name>")
+def delete_source(name: str) -> tuple[str, int]:
+    delete(get_db(), name, user=request.headers.get("X-Oversight-User", "api"))
+    return "", 204

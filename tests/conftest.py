@@ -1,0 +1,108 @@
+"""Shared fixtures: settings on a temporary store, databases, the Flask app and a real server."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from graph import Database, open_database
+from graph.cases import load_bundled
+from graph.settings import resolve
+
+DATA = Path(__file__).parent / "data"
+MINI = DATA / "mini"
+
+
+@pytest.fixture
+def settings(tmp_path: Path) -> dict[str, Any]:
+    """Resolved settings for an on-disk Oxigraph store in a fresh temporary folder."""
+    return resolve({"STORE": "oxigraph", "DATA_DIR": str(tmp_path / "store")}, environ={})
+
+
+@pytest.fixture
+def db(settings: dict[str, Any]) -> Iterator[Database]:
+    """An open on-disk database holding only the ontology."""
+    database = open_database(settings)
+    yield database
+    database.close()
+
+
+@pytest.fixture
+def memory_db() -> Iterator[Database]:
+    """An in-memory database holding only the ontology (fast; for property tests)."""
+    database = open_database(resolve({"STORE": "memory"}, environ={}))
+    yield database
+    database.close()
+
+
+@pytest.fixture(scope="session")
+def bundled_db() -> Iterator[Database]:
+    """An in-memory database with the bundled Charing Cross case loaded (shared: do not write)."""
+    database = open_database(resolve({"STORE": "memory"}, environ={}))
+    load_bundled(database)
+    yield database
+    database.close()
+
+
+@pytest.fixture
+def app(settings: dict[str, Any]) -> Iterator[Any]:
+    """The Flask app over a fresh on-disk store (ontology only)."""
+    from api import create_app
+    from api.database import close
+
+    application = create_app({**settings, "TESTING": True})
+    yield application
+    close(application)
+
+
+@pytest.fixture
+def client(app: Any) -> Any:
+    """Flask test client of :func:`app`."""
+    return app.test_client()
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@pytest.fixture
+def server(tmp_path: Path) -> Iterator[str]:
+    """A real `oversight serve` (waitress) in a subprocess on a free loopback port; yields its base URL.
+
+    The store starts empty, so the service loads the bundled case, as on a first run.
+    """
+    port = free_port()
+    env = {**os.environ, "OVERSIGHT_DATA_DIR": str(tmp_path / "served"), "OVERSIGHT_PORT": str(port),
+           "OVERSIGHT_STORE": "oxigraph"}
+    proc = subprocess.Popen([sys.executable, "-m", "api", "serve"], env=env,
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        try:
+            with urllib.request.urlopen(url + "/health", timeout=2):
+                break
+        except OSError:
+            if proc.poll() is not None:
+                raise RuntimeError("server exited: " + (proc.stdout.read() if proc.stdout else ""))
+            time.sleep(0.2)
+    else:
+        proc.kill()
+        raise RuntimeError("server did not start in 60 s")
+    yield url
+    proc.terminate()
+    try:
+        proc.wait(timeout=10)
+    except subprocess.TimeoutExpired:
+        proc.kill()

@@ -1,0 +1,287 @@
+"""Ingest: formats round-trip, loads are all-or-nothing, idempotent, persistent and survive kill -9."""
+
+from __future__ import annotations
+
+import csv
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import pyoxigraph as ox
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from oxrdflib._converter import from_ox
+from rdflib import Graph, Literal, URIRef
+from rdflib.compare import isomorphic
+
+from graph import Database, InputError, StoreLocked, delete, load, open_database, plan
+from graph.cases import bundled_path
+from graph.tabular import convert
+from tests.conftest import MINI
+
+BASE = "https://w3id.org/oversight/id/"
+
+
+def snapshot(db: Database) -> list[str]:
+    """Every quad in the store, metadata and orphans included."""
+    return sorted(str(q) for q in db.backend.quads())
+
+
+def visible(db: Database) -> tuple[str, list[str]]:
+    return db.data_version, sorted(str(q) for g in db.graphs for q in db.backend.quads(g))
+
+
+def plain(term: Any) -> Any:
+    """RDF 1.1 makes "x" and "x"^^xsd:string one literal; rdflib keeps them apart, so normalise."""
+    if isinstance(term, Literal) and term.datatype == URIRef("http://www.w3.org/2001/XMLSchema#string"):
+        return Literal(str(term))
+    return term
+
+
+def as_rdflib(quads: list[ox.Quad]) -> Graph:
+    graph = Graph()
+    for q in quads:
+        graph.add((from_ox(q.subject), from_ox(q.predicate), plain(from_ox(q.object))))
+    return graph
+
+
+def test_tabular_load_holds_exactly_the_converted_statements(memory_db: Database) -> None:
+    load(memory_db, plan([MINI]), user="t")
+    expected = Graph()
+    for t in convert(MINI, base=BASE).triples:
+        expected.add((from_ox(t.subject), from_ox(t.predicate), plain(from_ox(t.object))))
+    assert isomorphic(as_rdflib(memory_db.source_quads("mini")), expected)
+
+
+@pytest.mark.parametrize("fmt", [ox.RdfFormat.TURTLE, ox.RdfFormat.N_TRIPLES, ox.RdfFormat.N_QUADS,
+                                 ox.RdfFormat.TRIG, ox.RdfFormat.JSON_LD])
+def test_every_rdf_format_round_trips(bundled_db: Database, memory_db: Database, tmp_path: Path,
+                                      fmt: ox.RdfFormat) -> None:
+    original = bundled_db.source_quads("charing-cross")
+    path = tmp_path / f"case.{fmt.file_extension}"
+    if fmt.supports_datasets:
+        data = ox.serialize(original, format=fmt)
+    else:
+        data = ox.serialize([q.triple for q in original], format=fmt)
+    path.write_bytes(data)
+    load(memory_db, plan([path], source="copy"), user="t")
+    assert isomorphic(as_rdflib(memory_db.source_quads("copy")), as_rdflib(original))
+
+
+def test_blank_nodes_survive_a_turtle_round_trip(memory_db: Database, tmp_path: Path) -> None:
+    path = tmp_path / "b.ttl"
+    path.write_text("""@prefix ov: <https://w3id.org/oversight/ontology#> .
+        <https://example.org/doc> a ov:SourceDocument ; ov:identifier "d" ; ov:title "T" .
+        <https://example.org/e> a ov:Event ; ov:identifier "e" ; ov:description "x" ;
+            ov:evidenceStatus ov:Reported ; ov:source <https://example.org/doc> ;
+            ov:about [ ov:description "anonymous node" ] .""")
+    load(memory_db, plan([path]), user="t")
+    assert isomorphic(as_rdflib(memory_db.source_quads("b")), Graph().parse(path))
+
+
+def test_loading_twice_equals_loading_once(db: Database) -> None:
+    load(db, plan([MINI]), user="t")
+    once = as_rdflib(db.source_quads("mini"))
+    graphs_once = len(list(db.backend.named_graphs()))
+    meta_once = len(list(db.backend.quads(db.meta)))
+    report = load(db, plan([MINI]), user="t")[0]
+    assert report.replaced
+    assert isomorphic(as_rdflib(db.source_quads("mini")), once)
+    assert len(list(db.backend.named_graphs())) == graphs_once  # the old graph is gone, not kept beside
+    assert len(list(db.backend.quads(db.meta))) == meta_once
+
+
+def test_delete_removes_the_source_and_its_graph(db: Database) -> None:
+    load(db, plan([MINI]), user="t")
+    version = db.data_version
+    delete(db, "mini", user="t")
+    assert "mini" not in db.sources and db.data_version != version
+    assert set(db.backend.named_graphs()) == {db.sources["ontology"].graph, db.meta}
+
+
+def test_several_sources_load_all_or_nothing(db: Database, tmp_path: Path) -> None:
+    bad = tmp_path / "bad.ttl"
+    bad.write_text("<https://example.org/x> a <https://w3id.org/oversight/ontology#Officer> .\n")
+    before = snapshot(db)
+    with pytest.raises(InputError) as info:
+        load(db, plan([MINI, bad]), user="t")
+    assert snapshot(db) == before
+    assert {i.rule for i in info.value.issues} == {"sh:MinCountConstraintComponent"}
+
+
+def _two_sources_with_the_same_officers(db: Database, tmp_path: Path) -> None:
+    load(db, plan([MINI]), user="t")
+    copy = tmp_path / "other"
+    shutil.copytree(MINI, copy)
+    load(db, plan([copy]), user="t")
+
+
+def _count(db: Database, query: str) -> int:
+    return int(next(iter(db.query(query)))[0].value)
+
+
+def test_the_default_graph_is_the_union_of_current_sources_only(db: Database, tmp_path: Path) -> None:
+    _two_sources_with_the_same_officers(db, tmp_path)
+    distinct = "SELECT (COUNT(DISTINCT ?o) AS ?n) WHERE { ?o a ov:Officer }"
+    assert _count(db, distinct) == 3
+    delete(db, "mini", user="t")
+    assert _count(db, distinct) == 3
+    delete(db, "other", user="t")
+    assert _count(db, distinct) == 0
+
+
+@pytest.mark.xfail(strict=True, reason="Oxigraph #1919: a merged default graph is a bag in pyoxigraph 0.5 "
+                   "(fixed upstream by PR #1920); when this passes, drop the caveat in docs/decisions")
+def test_a_triple_stated_by_two_sources_matches_once(db: Database, tmp_path: Path) -> None:
+    _two_sources_with_the_same_officers(db, tmp_path)
+    assert _count(db, "SELECT (COUNT(*) AS ?n) WHERE { ?o a ov:Officer }") == 3
+
+
+# ---------------------------------------------------------------- bad input changes nothing
+
+CORRUPTIONS = [
+    ("postings.csv", "rank", "PCX", "concept"),
+    ("postings.csv", "start", "2019-13", "date"),
+    ("postings.csv", "officer", "", "required"),
+    ("findings.csv", "allegation", "nope", "sh:ClassConstraintComponent"),
+    ("findings.csv", "officer", "person:X1", "sh:ClassConstraintComponent"),
+    ("memberships.csv", "admin", "maybe", "boolean"),
+    ("chat_groups.csv", "reported_member_count", "three", "integer"),
+    ("investigations.csv", "status", "closed", "concept"),
+    ("officers.csv", "key", "X2", "unique key"),
+    ("sources.csv", "url", "ftp://x", "url"),
+]
+
+
+def corrupt(src: Path, dst: Path, file: str, column: str, value: str, row: int) -> int:
+    shutil.copytree(src, dst)
+    path = dst / file
+    with path.open(newline="") as handle:
+        rows = list(csv.DictReader(handle))
+    index = row % len(rows)
+    rows[index][column] = value
+    with path.open("w", newline="") as handle:
+        writer = csv.DictWriter(handle, fieldnames=list(rows[0]))
+        writer.writeheader()
+        writer.writerows(rows)
+    return index + 2  # header is line 1
+
+
+@settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(st.sampled_from(CORRUPTIONS), st.integers(0, 10), st.booleans())
+def test_a_load_with_any_injected_error_changes_nothing(memory_db: Database, tmp_path_factory: Any,
+                                                        corruption: tuple[str, str, str, str], row: int,
+                                                        preload: bool) -> None:
+    if preload and "mini" not in memory_db.sources:
+        load(memory_db, plan([MINI]), user="t")
+    file, column, value, rule = corruption
+    folder = tmp_path_factory.mktemp("bad") / "mini"
+    line = corrupt(MINI, folder, file, column, value, row)
+    before = snapshot(memory_db)
+    with pytest.raises(InputError) as info:
+        load(memory_db, plan([folder]), user="t")
+    assert snapshot(memory_db) == before
+    issue = next(i for i in info.value.issues if i.rule == rule)
+    assert issue.file == file
+    if rule != "unique key" or line > 2:
+        assert issue.line == line or rule == "unique key"
+    assert issue.field == column or (rule == "unique key" and issue.field == "key")
+
+
+def test_error_report_names_file_line_field_rule_and_accepted_values(memory_db: Database, tmp_path: Path) -> None:
+    folder = tmp_path / "mini"
+    corrupt(MINI, folder, "postings.csv", "rank", "Constable", 1)
+    with pytest.raises(InputError) as info:
+        load(memory_db, plan([folder]), user="t")
+    text = str(info.value)
+    assert "postings.csv:3: field 'rank'" in text and "accepted: AC, CI" in text and "[concept]" in text
+
+
+def test_syntax_errors_name_the_line(memory_db: Database, tmp_path: Path) -> None:
+    path = tmp_path / "broken.ttl"
+    path.write_text("<https://example.org/a> <https://example.org/b> <https://example.org/c> .\n<a> <b> \n")
+    with pytest.raises(InputError) as info:
+        load(memory_db, plan([path]), user="t")
+    (issue,) = info.value.issues
+    assert (issue.file, issue.line, issue.rule) == ("broken.ttl", 2, "syntax")
+
+
+def test_json_ld_remote_contexts_are_never_fetched(memory_db: Database, tmp_path: Path) -> None:
+    path = tmp_path / "remote.jsonld"
+    path.write_text('{"@context": "http://127.0.0.1:9/context.jsonld", "@id": "https://example.org/a", "name": "x"}')
+    with pytest.raises(InputError) as info:
+        load(memory_db, plan([path]), user="t")
+    assert info.value.issues[0].rule == "syntax"
+
+
+def test_unknown_formats_and_missing_paths_are_refused(tmp_path: Path) -> None:
+    (tmp_path / "data.rdf").write_text("<rdf:RDF/>")
+    with pytest.raises(InputError) as info:
+        plan([tmp_path / "data.rdf", tmp_path / "missing.ttl"])
+    assert {i.rule for i in info.value.issues} == {"format", "exists"}
+
+
+# ---------------------------------------------------------------- persistence, locking, kill -9
+
+def test_data_survives_a_restart(settings: dict[str, Any]) -> None:
+    db = open_database(settings)
+    load(db, plan([MINI]), user="t")
+    before = visible(db)
+    db.close()
+    again = open_database(settings)
+    try:
+        assert visible(again) == before
+        assert "mini" in again.sources
+    finally:
+        again.close()
+
+
+def test_a_second_writer_is_refused_with_a_way_forward(db: Database, settings: dict[str, Any]) -> None:
+    env = {**os.environ, "OVERSIGHT_DATA_DIR": settings["DATA_DIR"]}
+    result = subprocess.run([sys.executable, "-m", "api", "load", str(MINI)], env=env,
+                            capture_output=True, text=True, timeout=60)
+    assert result.returncode == 3
+    assert "oversight load --server" in result.stderr and "Traceback" not in result.stderr
+    with pytest.raises(StoreLocked):
+        open_database(settings)
+
+
+def big_ntriples(path: Path, officers: int) -> None:
+    ov, base = "https://w3id.org/oversight/ontology#", BASE
+    with path.open("w") as out:
+        out.write(f'<{base}source-document/d> <http://www.w3.org/1999/02/22-rdf-syntax-ns#type> <{ov}SourceDocument> .\n'
+                  f'<{base}source-document/d> <{ov}identifier> "d" .\n<{base}source-document/d> <{ov}title> "T" .\n')
+        for i in range(officers):
+            s = f"<{base}officer/{i:08x}>"
+            out.write(f"{s} <http://www.w3.org/1999/02/22-rdf-syntax-ns#type> <{ov}Officer> .\n"
+                      f'{s} <{ov}identifier> "{i}" .\n{s} <{ov}source> <{base}source-document/d> .\n')
+
+
+@pytest.mark.parametrize("delay", [0.3, 0.8, 1.5])
+def test_a_load_killed_mid_way_leaves_the_store_as_it_was(settings: dict[str, Any], tmp_path: Path,
+                                                          delay: float) -> None:
+    db = open_database(settings)
+    load(db, plan([MINI]), user="t")
+    before = visible(db)
+    everything = snapshot(db)
+    db.close()
+    big = tmp_path / "big.nt"
+    big_ntriples(big, 400_000)
+    env = {**os.environ, "OVERSIGHT_DATA_DIR": settings["DATA_DIR"]}
+    proc = subprocess.Popen([sys.executable, "-m", "api", "load", str(big)], env=env,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    time.sleep(delay)
+    proc.send_signal(signal.SIGKILL)
+    assert proc.wait(timeout=30) == -signal.SIGKILL, "the load finished before it could be killed"
+    again = open_database(settings)
+    try:
+        assert visible(again) == before
+        assert snapshot(again) == everything  # the orphan staging graph was collected on open
+    finally:
+        again.close()
