@@ -255,8 +255,8 @@ def main(argv: list[str] | None = None) -> int:
                         help=f"comma-separated triple counts (default {DEFAULT_SIZES})")
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--methods", default=",".join(METHODS), help="subset of " + ",".join(METHODS))
-    parser.add_argument("--timeout", type=float, default=900.0,
-                        help="seconds allowed per measurement (default 900); a timeout is recorded, not fatal")
+    parser.add_argument("--timeout", type=float, default=600.0,
+                        help="seconds allowed per measurement (default 600); a timeout is recorded, not fatal")
     parser.add_argument("--rdflib-max", type=lambda v: int(float(v)), default=1_700_000,
                         help="skip rdflib above this many triples (default 1.7e6)")
     parser.add_argument("--json", type=Path, default=OUT / "load.json")

@@ -20,9 +20,9 @@ import pyoxigraph as ox
 from graph.database import ONTOLOGY_SOURCE, Database, RunRecord
 from graph.errors import InputError, Issue
 from graph.iri import SOURCE_NAME, graph_iri, run_iri
-from graph.store import OxigraphBackend
+from graph.store import Backend, OxigraphBackend
 from graph.tabular import Conversion, convert, is_tabular
-from graph.validation import Violation, validate_graph
+from graph.validation import Violation, confirm, curie, validate_graph
 from ontology import turtle
 
 __all__ = ["SourceInput", "LoadReport", "plan", "load", "validate", "delete", "install_ontology", "FORMATS",
@@ -154,15 +154,15 @@ def _syntax_issue(path: Path, exc: SyntaxError) -> Issue:
     return Issue(path.name, "syntax", message, line=exc.lineno)
 
 
-def _stage_file(db: Database, path: Path, graph: ox.NamedNode) -> None:
+def _read_file(backend: Backend, path: Path, graph: ox.NamedNode) -> None:
+    """Parse one RDF file into `graph` of `backend`; quads of any graph in the file go into `graph`."""
     fmt = _format(path)
     assert fmt is not None  # plan() refused other files
     if fmt in _QUAD_FORMATS:
-        quads = (ox.Quad(q.subject, q.predicate, q.object, graph)
-                 for q in ox.parse(path=str(path), format=fmt))
-        db.backend.bulk_extend(quads)
+        backend.bulk_extend(ox.Quad(q.subject, q.predicate, q.object, graph)
+                            for q in ox.parse(path=str(path), format=fmt))
     else:
-        db.backend.bulk_load(graph=graph, format=fmt, path=path)
+        backend.bulk_load(graph=graph, format=fmt, path=path)
 
 
 def _violation_issue(v: Violation, conversions: dict[str, Conversion], fallback: str) -> Issue:
@@ -171,26 +171,36 @@ def _violation_issue(v: Violation, conversions: dict[str, Conversion], fallback:
             file, line = conversion.locations[v.focus]
             column = conversion.columns.get((file, v.path))
             value = v.value.value if isinstance(v.value, (ox.Literal, ox.NamedNode)) else None
-            return Issue(file, v.component, v.message, line=line, field=column or v.path, value=value,
+            return Issue(file, v.component, v.message, line=line, field=column or curie(ox.NamedNode(v.path)), value=value,
                          focus=v.focus)
-    return Issue(fallback, v.component, v.message, field=v.path, focus=v.focus)
+    return Issue(fallback, v.component, v.message, field=curie(ox.NamedNode(v.path)), focus=v.focus)
 
 
-def _stage(db: Database, source: SourceInput, progress: Progress) -> _Staged:
+def _stage(db: Database, source: SourceInput, progress: Progress, *, write: bool = True) -> _Staged:
+    """Parse and validate `source` in a scratch in-memory store, then (if `write`) bulk-load it into a
+    new graph of `db` that no query reads until :meth:`Database.commit` names it.
+
+    Validating in memory is several times faster than on disk (Oxigraph's
+    per-row index lookups); references to other sources are then confirmed
+    against `db` (:func:`graph.validation.confirm`).
+    """
     run, run_node = run_iri(base=db.base_iri)
     graph = graph_iri(source.name, run, base=db.base_iri)
+    scratch = Database(OxigraphBackend(None), base_iri=db.base_iri)
+    install_ontology(scratch)
     conversions: dict[str, Conversion] = {}
+    written = False
     try:
         for path in source.paths:
             progress(f"{source.name}: reading {path.name}", 0, 1)
             if path.is_dir():
                 conversion = convert(path, base=db.base_iri)
                 conversions[str(path)] = conversion
-                db.backend.bulk_extend(ox.Quad(t.subject, t.predicate, t.object, graph)
-                                       for t in conversion.triples)
+                scratch.backend.bulk_extend(ox.Quad(t.subject, t.predicate, t.object, graph)
+                                            for t in conversion.triples)
             else:
                 try:
-                    _stage_file(db, path, graph)
+                    _read_file(scratch.backend, path, graph)
                 except SyntaxError as exc:
                     raise InputError([_syntax_issue(path, exc)]) from None
                 except (OSError, ValueError) as exc:
@@ -199,19 +209,32 @@ def _stage(db: Database, source: SourceInput, progress: Progress) -> _Staged:
                                             f"{_format(path).name if _format(path) else 'RDF'}")]) from None
             progress(f"{source.name}: reading {path.name}", 1, 1)
         progress(f"{source.name}: validating", 0, 1)
-        shapes = db.sources[ONTOLOGY_SOURCE].graph
-        others = [g for name, rec in db.sources.items() if name != source.name for g in [rec.graph]]
-        violations = validate_graph(db.query, staging=graph, shapes=shapes, context=others)
+        violations = validate_graph(scratch.query, staging=graph, shapes=scratch.sources[ONTOLOGY_SOURCE].graph,
+                                    context=[])
+        others = [rec.graph for name, rec in sorted(db.sources.items()) if name != source.name]
+        violations = confirm(db.query, violations, context=others)
         if violations:
             fallback = source.paths[0].name
             raise InputError([_violation_issue(v, conversions, fallback) for v in violations],
                              f"{source.name}: {len(violations)} violation(s) of the shapes; nothing was loaded")
         progress(f"{source.name}: validating", 1, 1)
-        triples = sum(1 for _ in db.backend.quads(graph))
+        triples = int(next(iter(scratch.query("SELECT (COUNT(*) AS ?n) WHERE { ?s ?p ?o }", graphs=[graph])))[0].value)
+        if write:
+            progress(f"{source.name}: writing", 0, 1)
+            written = True
+            if all(path.is_file() and _format(path) not in _QUAD_FORMATS for path in source.paths):
+                for path in source.paths:  # fastest: Oxigraph parses straight into the store
+                    db.backend.bulk_load(graph=graph, format=_format(path), path=path)  # type: ignore[arg-type]
+            else:
+                db.backend.bulk_extend(scratch.backend.quads(graph))
+            progress(f"{source.name}: writing", 1, 1)
         return _Staged(source, graph, run_node, checksum(source.paths), triples)
     except BaseException:
-        db.backend.drop_graph(graph)  # the staged graph is unreferenced: dropping it restores nothing
+        if written:
+            db.backend.drop_graph(graph)  # the staged graph is unreferenced: dropping it restores nothing
         raise
+    finally:
+        scratch.close()
 
 
 def load(db: Database, sources: list[SourceInput], *, user: str,
@@ -253,23 +276,13 @@ def load(db: Database, sources: list[SourceInput], *, user: str,
 def validate(db: Database, sources: list[SourceInput], *, progress: Progress = _quiet) -> list[LoadReport]:
     """Check `sources` as :func:`load` would, without loading them.
 
-    The sources are staged in an in-memory copy of `db`'s current data, so this
-    works on a read-only store and while a service holds the store.
+    Writes nothing, so it works on a read-only store and while a service holds the store.
     """
-    scratch = Database(OxigraphBackend(None), base_iri=db.base_iri)
-    for name, record in db.sources.items():
-        scratch.backend.bulk_extend(db.backend.quads(record.graph))
-    scratch.commit([RunRecord(run=ox.NamedNode(r.run), source=n, graph=r.graph, loaded_at=r.loaded_at,
-                              loaded_by=r.loaded_by or "", checksum=r.checksum, triples=r.triples)
-                    for n, r in db.sources.items()])
-    if ONTOLOGY_SOURCE not in scratch.sources:
-        install_ontology(scratch)
     reports = []
     for source in sources:
-        staged = _stage(scratch, source, progress)
+        staged = _stage(db, source, progress, write=False)
         reports.append(LoadReport(source.name, staged.triples, staged.checksum, staged.graph.value,
                                   source.name in db.sources))
-    scratch.close()
     return reports
 
 

@@ -16,11 +16,12 @@ import pyoxigraph as ox
 
 from graph.queries import stored
 
-__all__ = ["Violation", "validate_graph", "COMPONENTS"]
+__all__ = ["Violation", "validate_graph", "confirm", "COMPONENTS", "curie"]
 
 # query name -> (SHACL constraint component, message template)
 COMPONENTS: dict[str, tuple[str, str]] = {
     "shacl-min-count": ("sh:MinCountConstraintComponent", "needs at least {expected} value(s), has {count}"),
+    "shacl-min-count-many": ("sh:MinCountConstraintComponent", "needs at least {expected} value(s), has {count}"),
     "shacl-max-count": ("sh:MaxCountConstraintComponent", "allows at most {expected} value(s), has {count}"),
     "shacl-class": ("sh:ClassConstraintComponent", "{value} is not a known {expected}"),
     "shacl-datatype": ("sh:DatatypeConstraintComponent", "{value} is not a literal of type {expected}"),
@@ -35,7 +36,7 @@ _SHORT = {
 }
 
 
-def _short(term: ox.NamedNode | ox.Literal | ox.BlankNode | None) -> str:
+def curie(term: ox.NamedNode | ox.Literal | ox.BlankNode | None) -> str:
     if term is None:
         return ""
     if isinstance(term, ox.NamedNode):
@@ -57,6 +58,8 @@ class Violation:
     component: str
     message: str
     value: ox.NamedNode | ox.Literal | ox.BlankNode | None = None
+    count: int = 0
+    expected: ox.NamedNode | ox.Literal | ox.BlankNode | None = None
 
     @property
     def key(self) -> tuple[str, str, str]:
@@ -98,18 +101,49 @@ def validate_graph(db_query, *, staging: ox.NamedNode, shapes: ox.NamedNode,
         bindings = {"staging": staging, "shapes": shapes}
         for sol in db_query(query.text, bindings=bindings, graphs=graphs):
             path = sol["term"] if name == "unknown-terms" else sol["path"]
-            value = None if name in {"shacl-min-count", "shacl-max-count", "unknown-terms"} else sol["value"]
+            value = None if name in {"shacl-min-count", "shacl-min-count-many", "shacl-max-count", "unknown-terms"} else sol["value"]
+            counted = name in {"shacl-min-count", "shacl-min-count-many", "shacl-max-count"}
             fields = {
-                "expected": _short(sol["expected"]) if name != "unknown-terms" else "",
-                "count": sol["count"].value if name in {"shacl-min-count", "shacl-max-count"} else "",
-                "value": _short(value),
-                "path": _short(path),
+                "expected": sol["expected"].value if counted else curie(sol["expected"]) if name != "unknown-terms" else "",
+                "count": sol["count"].value if counted else "",
+                "value": curie(value),
+                "path": curie(path),
             }
             found.append(Violation(
-                focus=sol["focus"].value,
+                focus=sol["focus"].value if isinstance(sol["focus"], ox.NamedNode) else f"_:{sol['focus'].value}",
                 path=path.value,
                 component=component,
                 message=template.format(**fields),
                 value=value,
+                count=int(sol["count"].value) if counted else 0,
+                expected=sol["expected"] if name != "unknown-terms" else None,
             ))
     return sorted(found, key=lambda v: (v.focus, v.path, v.component, str(v.value)))
+
+
+def confirm(db_query, violations: list[Violation], *, context: list[ox.NamedNode]) -> list[Violation]:
+    """Drop the violations that the data of other sources (`context`) resolves.
+
+    A staged source is validated on its own (in a scratch store, for speed);
+    a reference to an officer another source describes, or a minimum count
+    met with values from another source, is then confirmed against the
+    current graphs. One small query per such violation.
+    """
+    if not context:
+        return violations
+    kept = []
+    for v in violations:
+        if v.component == "sh:ClassConstraintComponent" and isinstance(v.value, ox.NamedNode):
+            query = stored("value-class")
+            if next(iter(db_query(query.text, bindings={"value": v.value, "expected": v.expected},
+                                  graphs=context)), None) is not None:
+                continue
+        elif v.component == "sh:MinCountConstraintComponent" and not v.focus.startswith("_:"):
+            query = stored("value-count")
+            row = next(iter(db_query(query.text, bindings={"focus": ox.NamedNode(v.focus),
+                                                           "path": ox.NamedNode(v.path)}, graphs=context)), None)
+            found = v.count + (int(row["count"].value) if row is not None else 0)
+            if isinstance(v.expected, ox.Literal) and found >= int(v.expected.value):
+                continue
+        kept.append(v)
+    return kept

@@ -285,3 +285,20 @@ def test_a_load_killed_mid_way_leaves_the_store_as_it_was(settings: dict[str, An
         assert snapshot(again) == everything  # the orphan staging graph was collected on open
     finally:
         again.close()
+
+
+def test_references_to_entities_of_another_source_are_valid_only_while_it_is_loaded(
+        memory_db: Database, tmp_path: Path) -> None:
+    extra = tmp_path / "extra"
+    extra.mkdir()
+    (extra / "sources.csv").write_text("key,title\ndoc2,Second fictional file\n")
+    (extra / "findings.csv").write_text(
+        "officer,allegation,result,outcomes,decided_by,date,evidence,source\n"
+        "X3,a2,no-case-to-answer,,,,reported,doc2\n")
+    with pytest.raises(InputError) as info:  # X3 and a2 are described by no loaded source
+        load(memory_db, plan([extra]), user="t")
+    assert {(i.file, i.line, i.field) for i in info.value.issues} == {("findings.csv", 2, "officer"),
+                                                                       ("findings.csv", 2, "allegation")}
+    load(memory_db, plan([MINI]), user="t")
+    load(memory_db, plan([extra]), user="t")
+    assert _count(memory_db, "SELECT (COUNT(DISTINCT ?o) AS ?n) WHERE { ?f ov:officer ?o }") == 3
