@@ -30,15 +30,22 @@ def _store(value: str) -> str:
     return value
 
 
+def _int(value: str) -> int:
+    try:
+        return int(value)
+    except ValueError:
+        raise ValueError("must be a whole number") from None
+
+
 def _port(value: str) -> int:
-    port = int(value)
+    port = _int(value)
     if not 0 <= port <= 65535:
         raise ValueError("must be a port number from 0 to 65535")
     return port
 
 
 def _positive(value: str) -> int:
-    number = int(value)
+    number = _int(value)
     if number < 1:
         raise ValueError("must be a whole number of at least 1")
     return number

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import csv
 import re
-import sys
 from typing import Any
 from dataclasses import dataclass, field
 from functools import cache
@@ -25,7 +24,7 @@ from graph.errors import InputError, Issue
 from graph.iri import mint
 from ontology import OV, ontology_graph
 
-__all__ = ["Column", "Table", "TABLES", "Conversion", "convert", "is_tabular", "render_docs", "concepts"]
+__all__ = ["Column", "Table", "TABLES", "Conversion", "convert", "is_tabular", "render_docs", "write_docs", "concepts"]
 
 _XSD = "http://www.w3.org/2001/XMLSchema#"
 _DATE = re.compile(r"^(\d{4})(?:-(\d{2})(?:-(\d{2}))?)?$")
@@ -483,5 +482,12 @@ def render_docs() -> str:
     return "\n".join(lines)
 
 
-if __name__ == "__main__":
-    sys.stdout.write(render_docs())
+BEGIN, END = "<!-- BEGIN GENERATED: graph.tabular.render_docs -->", "<!-- END GENERATED -->"
+
+
+def write_docs(path: Path = Path("docs/data-format.md")) -> None:
+    """Replace the generated reference section of `path` with :func:`render_docs`."""
+    text = path.read_text("utf-8")
+    head, _, rest = text.partition(BEGIN)
+    _, _, tail = rest.partition(END)
+    path.write_text(f"{head}{BEGIN}\n\n{render_docs()}\n{END}{tail}", encoding="utf-8")
