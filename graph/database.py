@@ -224,7 +224,7 @@ class Database:
                 quads.append(ox.Quad(run, pred, ox.Literal(value), g))
         return quads
 
-    def commit(self, records: Iterable[RunRecord]) -> str:
+    def commit(self, records: list[RunRecord]) -> str:
         """Make the graphs of `records` current, all at once, and return the new data version.
 
         One atomic write adds every run record: either all the sources change or none does.
@@ -236,7 +236,8 @@ class Database:
                 quads.extend(self._run_quads(record, sequence + offset))
             self.backend.extend(quads)
             self._state = self._read_state()
-            log.info("committed %d run(s); data version %s", len(quads) and offset + 1, self._state.version)
+            log.debug("committed run(s) of %s; data version %s",
+                      ", ".join(sorted({r.source for r in records})), self._state.version)
             self.collect_garbage()
             return self._state.version
 
@@ -254,20 +255,17 @@ class Database:
                 if graph not in keep:
                     self.backend.drop_graph(graph)
                     dropped += 1
-            current_runs = {record.run for record in state.sources.values()}
-            stale = [run for runs in state.runs.values() for _, run, _ in runs if run not in current_runs]
+            current = {ox.NamedNode(record.run) for record in state.sources.values()}
+            stale = {ox.NamedNode(run) for runs in state.runs.values() for _, run, _ in runs} - current
             if stale:
-                stale_nodes = {ox.NamedNode(r) for r in stale}
-                doomed = [q for q in self.backend.quads(self.meta)
-                          if q.subject in stale_nodes or q.object in stale_nodes]
-                # Source descriptions of sources with no current run go too.
-                live = {source_iri(n, base=self.base_iri) for n in state.sources}
-                doomed += [q for q in self.backend.quads(self.meta)
-                           if q.predicate == _RDF_TYPE and q.object == _n(OV.Source) and q.subject not in live]
-                doomed += [q for q in self.backend.quads(self.meta)
-                           if q.predicate == _n(OV.identifier)
-                           and q.subject not in live and q.subject.value.startswith(f"{self.base_iri}source/")]
-                self.backend.remove_quads(set(doomed))
+                live = {source_iri(name, base=self.base_iri) for name in state.sources}
+                sources = f"{self.base_iri}source/"
+                self.backend.remove_quads([
+                    q for q in self.backend.quads(self.meta)
+                    if q.subject in stale or q.object in stale
+                    or (isinstance(q.subject, ox.NamedNode) and q.subject.value.startswith(sources)
+                        and q.subject not in live)
+                ])
                 self._state = self._read_state()
             if dropped:
                 log.info("removed %d unused graph(s)", dropped)

@@ -205,8 +205,9 @@ def _stage(db: Database, source: SourceInput, progress: Progress, *, write: bool
                     raise InputError([_syntax_issue(path, exc)]) from None
                 except (OSError, ValueError) as exc:
                     log.info("cannot read %s: %s", path, exc)
-                    raise InputError([Issue(path.name, "readable", "cannot be read as "
-                                            f"{_format(path).name if _format(path) else 'RDF'}")]) from None
+                    kind = _format(path)
+                    raise InputError([Issue(path.name, "readable",
+                                            f"cannot be read as {kind.name if kind else 'RDF'}")]) from None
             progress(f"{source.name}: reading {path.name}", 1, 1)
         progress(f"{source.name}: validating", 0, 1)
         violations = validate_graph(scratch.query, staging=graph, shapes=scratch.sources[ONTOLOGY_SOURCE].graph,
@@ -264,6 +265,8 @@ def load(db: Database, sources: list[SourceInput], *, user: str,
                 for s in staged
             ])
             progress("committing", 1, 1)
+            for s in staged:
+                log.info("loaded source %s: %d statements; data version %s", s.source.name, s.triples, version)
         except BaseException:
             for s in staged:
                 if s.graph not in db.graphs:

@@ -103,8 +103,8 @@ class OxigraphBackend:
               prefixes: dict[str, str] | None = None) -> Any:
         return self.store.query(
             text,
-            default_graph=default_graph,
-            named_graphs=named_graphs,
+            default_graph=default_graph,  # type: ignore[arg-type]  # list is invariant; NamedNodes are fine
+            named_graphs=named_graphs,  # type: ignore[arg-type]
             substitutions=substitutions,
             prefixes=prefixes,
         )
