@@ -8,12 +8,14 @@ go into the source's own graph. RDF/XML is refused (XML entity attacks).
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
+import io
 import logging
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 import pyoxigraph as ox
 
@@ -154,15 +156,39 @@ def _syntax_issue(path: Path, exc: SyntaxError) -> Issue:
     return Issue(path.name, "syntax", message, line=exc.lineno)
 
 
-def _read_file(backend: Backend, path: Path, graph: ox.NamedNode) -> None:
+class _CountingReader(io.RawIOBase):
+    """A binary file that reports how many bytes the parser has read (for progress bars)."""
+
+    def __init__(self, handle: IO[bytes], report: Callable[[int], None]) -> None:
+        self.handle, self.report, self.done = handle, report, 0
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: Any) -> int:
+        count = self.handle.readinto(buffer)  # type: ignore[attr-defined]
+        self.done += count
+        self.report(self.done)
+        return count
+
+
+@contextlib.contextmanager
+def _reading(path: Path, phase: str, progress: Progress) -> Iterator[IO[bytes]]:
+    total = path.stat().st_size
+    with path.open("rb") as handle:
+        yield io.BufferedReader(_CountingReader(handle, lambda done: progress(phase, done, total)), 1 << 20)
+
+
+def _read_file(backend: Backend, path: Path, graph: ox.NamedNode, phase: str, progress: Progress) -> None:
     """Parse one RDF file into `graph` of `backend`; quads of any graph in the file go into `graph`."""
     fmt = _format(path)
     assert fmt is not None  # plan() refused other files
-    if fmt in _QUAD_FORMATS:
-        backend.bulk_extend(ox.Quad(q.subject, q.predicate, q.object, graph)
-                            for q in ox.parse(path=str(path), format=fmt))
-    else:
-        backend.bulk_load(graph=graph, format=fmt, path=path)
+    with _reading(path, phase, progress) as stream:
+        if fmt in _QUAD_FORMATS:
+            backend.bulk_extend(ox.Quad(q.subject, q.predicate, q.object, graph)
+                                for q in ox.parse(stream, format=fmt))
+        else:
+            backend.bulk_load(graph=graph, format=fmt, data=stream)
 
 
 def _violation_issue(v: Violation, conversions: dict[str, Conversion], fallback: str) -> Issue:
@@ -192,15 +218,17 @@ def _stage(db: Database, source: SourceInput, progress: Progress, *, write: bool
     written = False
     try:
         for path in source.paths:
-            progress(f"{source.name}: reading {path.name}", 0, 1)
+            phase = f"{source.name}: reading {path.name}"
             if path.is_dir():
+                progress(phase, 0, 1)
                 conversion = convert(path, base=db.base_iri)
                 conversions[str(path)] = conversion
                 scratch.backend.bulk_extend(ox.Quad(t.subject, t.predicate, t.object, graph)
                                             for t in conversion.triples)
+                progress(phase, 1, 1)
             else:
                 try:
-                    _read_file(scratch.backend, path, graph)
+                    _read_file(scratch.backend, path, graph, phase, progress)
                 except SyntaxError as exc:
                     raise InputError([_syntax_issue(path, exc)]) from None
                 except (OSError, ValueError) as exc:
@@ -208,27 +236,24 @@ def _stage(db: Database, source: SourceInput, progress: Progress, *, write: bool
                     kind = _format(path)
                     raise InputError([Issue(path.name, "readable",
                                             f"cannot be read as {kind.name if kind else 'RDF'}")]) from None
-            progress(f"{source.name}: reading {path.name}", 1, 1)
-        progress(f"{source.name}: validating", 0, 1)
+        phase = f"{source.name}: validating"
         violations = validate_graph(scratch.query, staging=graph, shapes=scratch.sources[ONTOLOGY_SOURCE].graph,
-                                    context=[])
+                                    context=[], step=lambda done, total: progress(phase, done, total))
         others = [rec.graph for name, rec in sorted(db.sources.items()) if name != source.name]
         violations = confirm(db.query, violations, context=others)
         if violations:
             fallback = source.paths[0].name
             raise InputError([_violation_issue(v, conversions, fallback) for v in violations],
                              f"{source.name}: {len(violations)} violation(s) of the shapes; nothing was loaded")
-        progress(f"{source.name}: validating", 1, 1)
         triples = int(next(iter(scratch.query("SELECT (COUNT(*) AS ?n) WHERE { ?s ?p ?o }", graphs=[graph])))[0].value)
         if write:
-            progress(f"{source.name}: writing", 0, 1)
             written = True
             if all(path.is_file() and _format(path) not in _QUAD_FORMATS for path in source.paths):
                 for path in source.paths:  # fastest: Oxigraph parses straight into the store
-                    db.backend.bulk_load(graph=graph, format=_format(path), path=path)  # type: ignore[arg-type]
+                    with _reading(path, f"{source.name}: writing {path.name}", progress) as stream:
+                        db.backend.bulk_load(graph=graph, format=_format(path), data=stream)  # type: ignore[arg-type]
             else:
                 db.backend.bulk_extend(scratch.backend.quads(graph))
-            progress(f"{source.name}: writing", 1, 1)
         return _Staged(source, graph, run_node, checksum(source.paths), triples)
     except BaseException:
         if written:

@@ -10,7 +10,9 @@ that it reports the same violations on valid and broken data.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 import pyoxigraph as ox
 
@@ -67,8 +69,9 @@ class Violation:
         return (self.focus, self.path, self.component)
 
 
-def validate_graph(db_query, *, staging: ox.NamedNode, shapes: ox.NamedNode,
-                   context: list[ox.NamedNode]) -> list[Violation]:
+def validate_graph(db_query: Callable[..., Any], *, staging: ox.NamedNode, shapes: ox.NamedNode,
+                   context: list[ox.NamedNode],
+                   step: Callable[[int, int], None] = lambda done, total: None) -> list[Violation]:
     """Every violation of the shapes by focus nodes typed in `staging`.
 
     Parameters
@@ -82,6 +85,8 @@ def validate_graph(db_query, *, staging: ox.NamedNode, shapes: ox.NamedNode,
     context : list of NamedNode
         Graphs that values may be described in (other sources, the ontology):
         a reference to an officer loaded from another source is valid.
+    step : callable, optional
+        Called with (components done, components) after each component (progress).
 
     Returns
     -------
@@ -96,7 +101,7 @@ def validate_graph(db_query, *, staging: ox.NamedNode, shapes: ox.NamedNode,
     if shapes not in graphs:
         graphs.append(shapes)
     found: list[Violation] = []
-    for name, (component, template) in COMPONENTS.items():
+    for done, (name, (component, template)) in enumerate(COMPONENTS.items(), start=1):
         query = stored(name)
         bindings = {"staging": staging, "shapes": shapes}
         for sol in db_query(query.text, bindings=bindings, graphs=graphs):
@@ -118,10 +123,11 @@ def validate_graph(db_query, *, staging: ox.NamedNode, shapes: ox.NamedNode,
                 count=int(sol["count"].value) if counted else 0,
                 expected=sol["expected"] if name != "unknown-terms" else None,
             ))
+        step(done, len(COMPONENTS))
     return sorted(found, key=lambda v: (v.focus, v.path, v.component, str(v.value)))
 
 
-def confirm(db_query, violations: list[Violation], *, context: list[ox.NamedNode]) -> list[Violation]:
+def confirm(db_query: Callable[..., Any], violations: list[Violation], *, context: list[ox.NamedNode]) -> list[Violation]:
     """Drop the violations that the data of other sources (`context`) resolves.
 
     A staged source is validated on its own (in a scratch store, for speed);
