@@ -21,6 +21,7 @@ from rdflib import Graph, Literal, URIRef
 from rdflib.compare import isomorphic
 
 from graph import Database, InputError, StoreLocked, delete, load, open_database, plan
+from graph.settings import resolve
 from graph.cases import bundled_path
 from graph.tabular import convert
 from tests.conftest import MINI
@@ -304,3 +305,32 @@ def test_references_to_entities_of_another_source_are_valid_only_while_it_is_loa
     load(memory_db, plan([MINI]), user="t")
     load(memory_db, plan([extra]), user="t")
     assert _count(memory_db, "SELECT (COUNT(DISTINCT ?o) AS ?n) WHERE { ?f ov:officer ?o }") == 3
+
+
+ROUND_TRIP_FORMATS = [ox.RdfFormat.TURTLE, ox.RdfFormat.N_TRIPLES, ox.RdfFormat.N_QUADS, ox.RdfFormat.TRIG,
+                      ox.RdfFormat.JSON_LD]
+
+
+@settings(max_examples=8, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(st.sampled_from(ROUND_TRIP_FORMATS + ["tabular"]), st.integers(1, 3))
+def test_loading_k_times_equals_loading_once(bundled_db: Database, tmp_path_factory: Any,
+                                             fmt: Any, times: int) -> None:
+    folder = tmp_path_factory.mktemp("idem")
+    if fmt == "tabular":
+        path = bundled_path()
+    else:
+        quads = bundled_db.source_quads("charing-cross")
+        path = folder / f"case.{fmt.file_extension}"
+        path.write_bytes(ox.serialize(quads if fmt.supports_datasets else [q.triple for q in quads], format=fmt))
+    once = open_database(resolve({"STORE": "memory"}, environ={}))
+    again = open_database(resolve({"STORE": "memory"}, environ={}))
+    try:
+        load(once, plan([path], source="case"), user="t")
+        for _ in range(times):
+            load(again, plan([path], source="case"), user="t")
+        assert isomorphic(as_rdflib(again.source_quads("case")), as_rdflib(once.source_quads("case")))
+        assert len(list(again.backend.named_graphs())) == len(list(once.backend.named_graphs()))
+        assert len(list(again.backend.quads(again.meta))) == len(list(once.backend.quads(once.meta)))
+    finally:
+        once.close()
+        again.close()
