@@ -266,9 +266,10 @@ def big_ntriples(path: Path, officers: int) -> None:
                       f'{s} <{ov}identifier> "{i}" .\n{s} <{ov}source> <{base}source-document/d> .\n')
 
 
-@pytest.mark.parametrize("delay", [0.3, 0.8, 1.5])
+@pytest.mark.parametrize(("sig", "delay"), [(signal.SIGKILL, 0.3), (signal.SIGKILL, 0.8), (signal.SIGKILL, 1.5),
+                                            (signal.SIGINT, 0.8)])
 def test_a_load_killed_mid_way_leaves_the_store_as_it_was(settings: dict[str, Any], tmp_path: Path,
-                                                          delay: float) -> None:
+                                                          sig: signal.Signals, delay: float) -> None:
     db = open_database(settings)
     load(db, plan([MINI]), user="t")
     before = visible(db)
@@ -278,10 +279,15 @@ def test_a_load_killed_mid_way_leaves_the_store_as_it_was(settings: dict[str, An
     big_ntriples(big, 400_000)
     env = {**os.environ, "OVERSIGHT_DATA_DIR": settings["DATA_DIR"]}
     proc = subprocess.Popen([sys.executable, "-m", "api", "load", str(big)], env=env,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     time.sleep(delay)
-    proc.send_signal(signal.SIGKILL)
-    assert proc.wait(timeout=30) == -signal.SIGKILL, "the load finished before it could be killed"
+    proc.send_signal(sig)
+    _, err = proc.communicate(timeout=60)
+    if sig == signal.SIGKILL:
+        assert proc.returncode == -signal.SIGKILL, "the load finished before it could be killed"
+    else:  # Ctrl-C: a message, no traceback, exit 130
+        assert proc.returncode == 130, err
+        assert "interrupted: nothing was changed" in err and "Traceback" not in err
     again = open_database(settings)
     try:
         assert visible(again) == before
