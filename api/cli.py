@@ -23,7 +23,16 @@ from typing import Any
 import click
 import pyoxigraph as ox
 
-from graph import Database, InputError, OversightError, StoreLocked, StoreUnavailable, load, open_database, plan
+from graph import (
+    Database,
+    InputError,
+    OversightError,
+    StoreLocked,
+    StoreUnavailable,
+    load,
+    open_database,
+    plan,
+)
 from graph import validate as validate_sources
 from graph.ingest import FORMATS, SourceInput
 from graph.settings import SETTINGS, resolve
@@ -203,7 +212,7 @@ def _table(solutions: ox.QuerySolutions) -> str:
     rows = [["" if s[n] is None else (s[n].value if not isinstance(s[n], ox.Literal) else s[n].value)
              for n in names] for s in solutions]
     widths = [max([len(n)] + [len(r[i]) for r in rows]) for i, n in enumerate(names)]
-    line = lambda cells: "  ".join(c.ljust(w) for c, w in zip(cells, widths)).rstrip()  # noqa: E731
+    line = lambda cells: "  ".join(c.ljust(w) for c, w in zip(cells, widths, strict=True)).rstrip()  # noqa: E731
     out = [line(names), line(["-" * w for w in widths])] + [line(r) for r in rows]
     out.append(f"({len(rows)} row{'s' if len(rows) != 1 else ''})")
     return "\n".join(out)

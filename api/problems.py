@@ -14,7 +14,14 @@ from typing import Any
 from flask import Flask, Response, request
 from werkzeug.exceptions import HTTPException
 
-from graph.errors import ConfigError, InputError, NotFound, OversightError, StoreLocked, StoreUnavailable
+from graph.errors import (
+    ConfigError,
+    InputError,
+    NotFound,
+    OversightError,
+    StoreLocked,
+    StoreUnavailable,
+)
 
 __all__ = ["init_app", "problem", "PROBLEM_TYPES", "MEDIA_TYPE"]
 

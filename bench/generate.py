@@ -28,7 +28,7 @@ import time
 from pathlib import Path
 from typing import TextIO
 
-__all__ = ["generate", "OFFICERS_PER_TRIPLE", "INVESTIGATIONS_PER_TRIPLE", "MIN_TRIPLES"]
+__all__ = ["INVESTIGATIONS_PER_TRIPLE", "MIN_TRIPLES", "OFFICERS_PER_TRIPLE", "generate"]
 
 OV = "https://w3id.org/oversight/ontology#"
 XSD = "http://www.w3.org/2001/XMLSchema#"

@@ -8,8 +8,24 @@ from __future__ import annotations
 from typing import Any
 
 from graph.database import Database, SourceRecord
-from graph.errors import ConfigError, InputError, Issue, NotFound, OversightError, StoreLocked, StoreUnavailable
-from graph.ingest import LoadReport, SourceInput, delete, install_ontology, load, plan, validate
+from graph.errors import (
+    ConfigError,
+    InputError,
+    Issue,
+    NotFound,
+    OversightError,
+    StoreLocked,
+    StoreUnavailable,
+)
+from graph.ingest import (
+    LoadReport,
+    SourceInput,
+    delete,
+    install_ontology,
+    load,
+    plan,
+    validate,
+)
 from graph.store import open_backend
 
 __all__ = [

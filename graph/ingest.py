@@ -12,6 +12,7 @@ import contextlib
 import hashlib
 import io
 import logging
+import threading
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -202,20 +203,45 @@ def _violation_issue(v: Violation, conversions: dict[str, Conversion], fallback:
     return Issue(fallback, v.component, v.message, field=curie(ox.NamedNode(v.path)), focus=v.focus)
 
 
+def _write(db: Database, source: SourceInput, graph: ox.NamedNode, scratch: Database) -> None:
+    """Bulk-load a parsed source into `graph` of `db` (an unreferenced graph: not transactional, no need)."""
+    if all(path.is_file() and _format(path) not in _QUAD_FORMATS for path in source.paths):
+        for path in source.paths:  # fastest: Oxigraph parses straight into the store
+            db.backend.bulk_load(graph=graph, format=_format(path), path=path)  # type: ignore[arg-type]
+    else:
+        db.backend.bulk_extend(scratch.backend.quads(graph))
+
+
+class _Writer(threading.Thread):
+    """:func:`_write` on a second core while the main thread validates (both run in Rust, without the GIL)."""
+
+    def __init__(self, *args: Any) -> None:
+        super().__init__(name="oversight-writer", daemon=True)
+        self.args = args
+        self.error: BaseException | None = None
+
+    def run(self) -> None:
+        try:
+            _write(*self.args)
+        except BaseException as exc:  # re-raised by the staging thread
+            self.error = exc
+
+
 def _stage(db: Database, source: SourceInput, progress: Progress, *, write: bool = True) -> _Staged:
-    """Parse and validate `source` in a scratch in-memory store, then (if `write`) bulk-load it into a
+    """Parse and validate `source` in a scratch in-memory store and, if `write`, bulk-load it into a
     new graph of `db` that no query reads until :meth:`Database.commit` names it.
 
     Validating in memory is several times faster than on disk (Oxigraph's
     per-row index lookups); references to other sources are then confirmed
-    against `db` (:func:`graph.validation.confirm`).
+    against `db` (:func:`graph.validation.confirm`). The disk write runs
+    beside validation; if validation fails, the written graph is dropped.
     """
     run, run_node = run_iri(base=db.base_iri)
     graph = graph_iri(source.name, run, base=db.base_iri)
     scratch = Database(OxigraphBackend(None), base_iri=db.base_iri)
     install_ontology(scratch)
     conversions: dict[str, Conversion] = {}
-    written = False
+    writer: _Writer | None = None
     try:
         for path in source.paths:
             phase = f"{source.name}: reading {path.name}"
@@ -236,6 +262,9 @@ def _stage(db: Database, source: SourceInput, progress: Progress, *, write: bool
                     kind = _format(path)
                     raise InputError([Issue(path.name, "readable",
                                             f"cannot be read as {kind.name if kind else 'RDF'}")]) from None
+        if write:
+            writer = _Writer(db, source, graph, scratch)
+            writer.start()
         phase = f"{source.name}: validating"
         violations = validate_graph(scratch.query, staging=graph, shapes=scratch.sources[ONTOLOGY_SOURCE].graph,
                                     context=[], step=lambda done, total: progress(phase, done, total))
@@ -246,17 +275,16 @@ def _stage(db: Database, source: SourceInput, progress: Progress, *, write: bool
             raise InputError([_violation_issue(v, conversions, fallback) for v in violations],
                              f"{source.name}: {len(violations)} violation(s) of the shapes; nothing was loaded")
         triples = int(next(iter(scratch.query("SELECT (COUNT(*) AS ?n) WHERE { ?s ?p ?o }", graphs=[graph])))[0].value)
-        if write:
-            written = True
-            if all(path.is_file() and _format(path) not in _QUAD_FORMATS for path in source.paths):
-                for path in source.paths:  # fastest: Oxigraph parses straight into the store
-                    with _reading(path, f"{source.name}: writing {path.name}", progress) as stream:
-                        db.backend.bulk_load(graph=graph, format=_format(path), data=stream)  # type: ignore[arg-type]
-            else:
-                db.backend.bulk_extend(scratch.backend.quads(graph))
+        if writer is not None:
+            progress(f"{source.name}: writing", 0, 1)
+            writer.join()
+            if writer.error is not None:
+                raise writer.error
+            progress(f"{source.name}: writing", 1, 1)
         return _Staged(source, graph, run_node, checksum(source.paths), triples)
     except BaseException:
-        if written:
+        if writer is not None:
+            writer.join()  # a bulk load cannot be cancelled: let it end, then drop what it wrote
             db.backend.drop_graph(graph)  # the staged graph is unreferenced: dropping it restores nothing
         raise
     finally:

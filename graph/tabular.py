@@ -11,10 +11,10 @@ from __future__ import annotations
 
 import csv
 import re
-from typing import Any
 from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
+from typing import Any
 
 import pyoxigraph as ox
 from rdflib import URIRef

@@ -95,7 +95,7 @@ def server(tmp_path: Path) -> Iterator[str]:
                 break
         except OSError:
             if proc.poll() is not None:
-                raise RuntimeError("server exited: " + (proc.stdout.read() if proc.stdout else ""))
+                raise RuntimeError("server exited: " + (proc.stdout.read() if proc.stdout else "")) from None
             time.sleep(0.2)
     else:
         proc.kill()

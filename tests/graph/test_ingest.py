@@ -21,8 +21,8 @@ from rdflib import Graph, Literal, URIRef
 from rdflib.compare import isomorphic
 
 from graph import Database, InputError, StoreLocked, delete, load, open_database, plan
-from graph.settings import resolve
 from graph.cases import bundled_path
+from graph.settings import resolve
 from graph.tabular import convert
 from tests.conftest import MINI
 
