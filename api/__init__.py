@@ -29,7 +29,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     app = Flask(__name__)
     settings = resolve(test_config)
     app.config.update(settings)
-    app.config.update(test_config or {})
+    app.config.update({k: v for k, v in (test_config or {}).items() if k not in settings})  # e.g. TESTING
     app.config["SETTINGS"] = settings
     app.config["MAX_CONTENT_LENGTH"] = settings["MAX_UPLOAD_BYTES"]
     app.json.sort_keys = True  # type: ignore[attr-defined]

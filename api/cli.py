@@ -7,6 +7,7 @@ Never a traceback.
 
 from __future__ import annotations
 
+import functools
 import getpass
 import io
 import json
@@ -91,7 +92,6 @@ def _fail(error: OversightError) -> None:
 
 def _guard(func: Callable[..., Any]) -> Callable[..., Any]:
     """Turn domain errors and Ctrl-C into messages and exit codes."""
-    import functools
 
     @functools.wraps(func)
     def wrapper(*args: Any, **kwargs: Any) -> Any:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import tempfile
+from dataclasses import replace
 from pathlib import Path
 
 from flask import Blueprint, Response, current_app, jsonify, request
@@ -43,9 +44,8 @@ def put_source(name: str) -> tuple[Response, int]:
     with tempfile.TemporaryDirectory(prefix="oversight-upload-") as tmp:
         path = write_body(request.get_data(cache=False), media_type, Path(tmp),
                           max_bytes=current_app.config["MAX_UPLOAD_BYTES"])
-        sources = plan([path], source=name, title=request.args.get("title"), licence=request.args.get("licence"))
-        sources = [s.__class__(s.name, s.paths, s.title, s.licence, origin=f"PUT /sources/{name}")
-                   for s in sources]
+        sources = [replace(s, origin=f"PUT /sources/{name}") for s in
+                   plan([path], source=name, title=request.args.get("title"), licence=request.args.get("licence"))]
         reports = load(db, sources, user=request.headers.get("X-Oversight-User", "api"))
     body = reports[0].as_dict()
     body["data_version"] = db.data_version

@@ -21,7 +21,7 @@ from typing import IO, Any
 import pyoxigraph as ox
 
 from graph.database import ONTOLOGY_SOURCE, Database, RunRecord
-from graph.errors import InputError, Issue
+from graph.errors import InputError, Issue, NotFound
 from graph.iri import SOURCE_NAME, graph_iri, run_iri
 from graph.store import Backend, OxigraphBackend
 from graph.tabular import Conversion, convert, is_tabular
@@ -350,8 +350,6 @@ def delete(db: Database, name: str, *, user: str) -> str:
     NotFound
         When no source has that name.
     """
-    from graph.errors import NotFound
-
     with db.write_lock:
         if name not in db.sources or name == ONTOLOGY_SOURCE:
             raise NotFound(f"no source named {name!r}")

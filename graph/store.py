@@ -19,7 +19,7 @@ from rdflib.store import Store as RdflibStore
 
 from graph.errors import ConfigError, StoreLocked, StoreUnavailable
 
-__all__ = ["Backend", "OxigraphBackend", "open_backend", "BACKENDS"]
+__all__ = ["Backend", "OxigraphBackend", "open_backend", "rdflib_dataset", "BACKENDS"]
 
 log = logging.getLogger(__name__)
 

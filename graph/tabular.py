@@ -10,6 +10,7 @@ bad cell is reported with its file, line and column before anything is staged.
 from __future__ import annotations
 
 import csv
+import datetime
 import re
 from dataclasses import dataclass, field
 from functools import cache
@@ -294,10 +295,8 @@ def _date(value: str) -> ox.Literal | None:
     if month and not 1 <= int(month) <= 12:
         return None
     if day:
-        import datetime as _dt
-
         try:
-            _dt.date(int(year), int(month), int(day))
+            datetime.date(int(year), int(month), int(day))
         except ValueError:
             return None
         return _lit(value, "date")
