@@ -12,13 +12,20 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import cache
 from typing import Any
 
 import pyoxigraph as ox
+from rdflib import RDF, RDFS, Namespace
+from rdflib.collection import Collection
 
 from graph.queries import stored
+from ontology import ontology_graph, shapes_graph
 
 __all__ = ["Violation", "validate_graph", "confirm", "COMPONENTS", "curie"]
+
+SH = Namespace("http://www.w3.org/ns/shacl#")
+OV_NS = "https://w3id.org/oversight/ontology#"
 
 # query name -> (SHACL constraint component, message template)
 COMPONENTS: dict[str, tuple[str, str]] = {
@@ -62,11 +69,117 @@ class Violation:
     value: ox.NamedNode | ox.Literal | ox.BlankNode | None = None
     count: int = 0
     expected: ox.NamedNode | ox.Literal | ox.BlankNode | None = None
+    shape: str = ""
 
     @property
     def key(self) -> tuple[str, str, str]:
         """(focus, path, component): what the pyshacl comparison matches on."""
         return (self.focus, self.path, self.component)
+
+
+@dataclass(frozen=True)
+class _Rule:
+    """One property constraint of one shape, as Python data (for reading the profile)."""
+
+    target: str
+    path: str
+    min_count: int | None
+    max_count: int | None
+    value_query: str | None  # shacl-datatype, shacl-class or shacl-or
+    datatypes: frozenset[str]
+    classes: frozenset[str]
+
+
+@dataclass(frozen=True)
+class _Model:
+    ancestors: dict[str, frozenset[str]]  # class -> itself and its superclasses
+    rules: dict[str, tuple[_Rule, ...]]  # target class -> rules
+    terms: frozenset[str]  # terms the ontology defines
+
+    def supers(self, cls: str) -> frozenset[str]:
+        return self.ancestors.get(cls, frozenset({cls}))
+
+    def rules_for(self, cls: str) -> list[_Rule]:
+        return [rule for target in self.supers(cls) for rule in self.rules.get(target, ())]
+
+    def conforms(self, rule: _Rule, datatype: str | None, cls: str | None) -> bool:
+        by_datatype = datatype is not None and datatype in rule.datatypes
+        by_class = cls is not None and bool(self.supers(cls) & rule.classes)
+        return by_datatype or by_class
+
+
+@cache
+def _model() -> _Model:
+    """The shapes and class hierarchy of the packaged ontology, read once."""
+    ont, shapes = ontology_graph(), shapes_graph()
+    parents: dict[str, set[str]] = {}
+    for child, parent in ont.subject_objects(RDFS.subClassOf):
+        parents.setdefault(str(child), set()).add(str(parent))
+
+    def closure(cls: str) -> frozenset[str]:
+        seen, todo = {cls}, [cls]
+        while todo:
+            for parent in parents.get(todo.pop(), ()):
+                if parent not in seen:
+                    seen.add(parent)
+                    todo.append(parent)
+        return frozenset(seen)
+
+    rules: dict[str, list[_Rule]] = {}
+    for shape, target in shapes.subject_objects(SH.targetClass):
+        for prop in shapes.objects(shape, SH.property):
+            head = shapes.value(prop, SH["or"])
+            alternatives = list(Collection(shapes, head)) if head is not None else [prop]
+            datatypes = frozenset(str(d) for a in alternatives for d in shapes.objects(a, SH.datatype))
+            classes = frozenset(str(c) for a in alternatives for c in shapes.objects(a, SH["class"]))
+            kind = ("shacl-or" if head is not None else "shacl-datatype" if datatypes
+                    else "shacl-class" if classes else None)
+            low, high = shapes.value(prop, SH.minCount), shapes.value(prop, SH.maxCount)
+            rules.setdefault(str(target), []).append(_Rule(
+                str(target), str(shapes.value(prop, SH.path)), int(str(low)) if low is not None else None,
+                int(str(high)) if high is not None else None, kind, datatypes, classes))
+    terms = frozenset(str(t) for t in ont.subjects(RDF.type, None) if str(t).startswith(OV_NS))
+    return _Model({c: closure(c) for c in set(parents) | {p for ps in parents.values() for p in ps}},
+                  {k: tuple(v) for k, v in rules.items()}, terms)
+
+
+def _suspects(db_query: Callable[..., Any], staging: ox.NamedNode, graphs: list[ox.NamedNode],
+              model: _Model) -> set[tuple[str, str | None, str | None]]:
+    """(query, type, property) triples that may hold violations, from three aggregate profiles.
+
+    Sound, not exact: anything that could break a rule is a suspect; the
+    stored per-row query of the component then decides, for that type and
+    property only. On valid data nothing is a suspect.
+    """
+    bind = {"staging": staging}
+    nodes = {r["type"].value: int(r["nodes"].value)
+             for r in db_query(stored("profile-types").text, bindings=bind, graphs=graphs)}
+    counts = {(r["type"].value, r["path"].value): (int(r["nodes"].value), int(r["values"].value))
+              for r in db_query(stored("profile-counts").text, bindings=bind, graphs=graphs)}
+    kinds: dict[tuple[str, str], set[tuple[str | None, str | None]]] = {}
+    for r in db_query(stored("profile-values").text, bindings=bind, graphs=graphs):
+        kinds.setdefault((r["type"].value, r["path"].value), set()).add(
+            (r["datatype"].value if r["datatype"] is not None else None,
+             r["class"].value if isinstance(r["class"], ox.NamedNode) else None))
+    suspects: set[tuple[str, str | None, str | None]] = set()
+    for cls, total in nodes.items():
+        for rule in model.rules_for(cls):
+            with_path, values = counts.get((cls, rule.path), (0, 0))
+            if rule.min_count and with_path < total:  # some node has no value
+                suspects.add(("shacl-min-count", cls, rule.path))
+            if rule.min_count and rule.min_count > 1 and with_path:
+                suspects.add(("shacl-min-count-many", cls, rule.path))
+            # The node with the most values has at most 1 + (values - nodes with a value).
+            if rule.max_count is not None and values - with_path >= rule.max_count:
+                suspects.add(("shacl-max-count", cls, rule.path))
+            if rule.value_query and any(not model.conforms(rule, dt, vc)
+                                        for dt, vc in kinds.get((cls, rule.path), ())):
+                suspects.add((rule.value_query, cls, rule.path))
+    used = set(nodes) | {r["term"].value for r in db_query(stored("profile-terms").text, bindings=bind,
+                                                             graphs=graphs)}
+    if any(t.startswith(OV_NS) and t not in model.terms for t in used):
+        suspects.add(("unknown-terms", None, None))
+    return suspects
 
 
 def validate_graph(db_query: Callable[..., Any], *, staging: ox.NamedNode, shapes: ox.NamedNode,
@@ -81,12 +194,12 @@ def validate_graph(db_query: Callable[..., Any], *, staging: ox.NamedNode, shape
     staging : NamedNode
         The graph being validated; only nodes typed there are focus nodes.
     shapes : NamedNode
-        The graph holding the ontology and the shapes.
+        The graph holding the ontology and the shapes (those of the package).
     context : list of NamedNode
         Graphs that values may be described in (other sources, the ontology):
         a reference to an officer loaded from another source is valid.
     step : callable, optional
-        Called with (components done, components) after each component (progress).
+        Called with (steps done, steps) as validation proceeds (progress).
 
     Returns
     -------
@@ -94,37 +207,54 @@ def validate_graph(db_query: Callable[..., Any], *, staging: ox.NamedNode, shape
 
     Notes
     -----
-    One query per constraint component: O(C) queries for C components, each
-    a join of the shapes against the staged nodes' types.
+    Two passes. Four aggregate profile queries summarise the staged graph
+    (nodes per type; nodes and values per type and property; kinds of
+    values; properties used): O(T) for T staged triples, in Oxigraph. Python
+    reads them against the shapes to list the (component, type, property)
+    that could be violated; only those run the component's per-row query,
+    restricted to that type and property. Valid data costs the profiles only.
     """
     graphs = [staging, *[g for g in context if g != staging]]
     if shapes not in graphs:
         graphs.append(shapes)
-    found: list[Violation] = []
-    for done, (name, (component, template)) in enumerate(COMPONENTS.items(), start=1):
-        query = stored(name)
-        bindings = {"staging": staging, "shapes": shapes}
-        for sol in db_query(query.text, bindings=bindings, graphs=graphs):
-            path = sol["term"] if name == "unknown-terms" else sol["path"]
-            value = None if name in {"shacl-min-count", "shacl-min-count-many", "shacl-max-count", "unknown-terms"} else sol["value"]
-            counted = name in {"shacl-min-count", "shacl-min-count-many", "shacl-max-count"}
-            fields = {
-                "expected": sol["expected"].value if counted else curie(sol["expected"]) if name != "unknown-terms" else "",
-                "count": sol["count"].value if counted else "",
-                "value": curie(value),
-                "path": curie(path),
-            }
-            found.append(Violation(
-                focus=sol["focus"].value if isinstance(sol["focus"], ox.NamedNode) else f"_:{sol['focus'].value}",
-                path=path.value,
-                component=component,
-                message=template.format(**fields),
-                value=value,
-                count=int(sol["count"].value) if counted else 0,
-                expected=sol["expected"] if name != "unknown-terms" else None,
-            ))
-        step(done, len(COMPONENTS))
-    return sorted(found, key=lambda v: (v.focus, v.path, v.component, str(v.value)))
+    step(0, 1)
+    suspects = sorted(_suspects(db_query, staging, graphs, _model()), key=str)
+    found: dict[tuple[str, str, str, str, str], Violation] = {}
+    for done, (name, cls, path) in enumerate(suspects, start=1):
+        component, template = COMPONENTS[name]
+        bindings: dict[str, Any] = {"staging": staging, "shapes": shapes}
+        if cls is not None and path is not None:
+            bindings.update(type=ox.NamedNode(cls), path=ox.NamedNode(path))
+        for sol in db_query(stored(name).text, bindings=bindings, graphs=graphs):
+            violation = _violation(name, component, template, sol)
+            # One result per shape, as SHACL has it, even when several suspects find it.
+            key = (violation.focus, violation.shape, violation.path, violation.component, str(violation.value))
+            found.setdefault(key, violation)
+        step(done, len(suspects) + 1)
+    step(1, 1)
+    return sorted(found.values(), key=lambda v: (v.focus, v.path, v.component, str(v.value)))
+
+
+def _violation(name: str, component: str, template: str, sol: Any) -> Violation:
+    path = sol["term"] if name == "unknown-terms" else sol["path"]
+    counted = name in {"shacl-min-count", "shacl-min-count-many", "shacl-max-count"}
+    value = None if counted or name == "unknown-terms" else sol["value"]
+    fields = {
+        "expected": sol["expected"].value if counted else curie(sol["expected"]) if name != "unknown-terms" else "",
+        "count": sol["count"].value if counted else "",
+        "value": curie(value),
+        "path": curie(path),
+    }
+    return Violation(
+        focus=sol["focus"].value if isinstance(sol["focus"], ox.NamedNode) else f"_:{sol['focus'].value}",
+        path=path.value,
+        component=component,
+        message=template.format(**fields),
+        value=value,
+        count=int(sol["count"].value) if counted else 0,
+        expected=sol["expected"] if name != "unknown-terms" else None,
+        shape=sol["shape"].value if name != "unknown-terms" else "",
+    )
 
 
 def confirm(db_query: Callable[..., Any], violations: list[Violation], *, context: list[ox.NamedNode]) -> list[Violation]:
