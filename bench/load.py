@@ -63,7 +63,7 @@ def _child_oversight(file: Path) -> dict:
     from graph.settings import resolve
     from graph.validation import COMPONENTS
 
-    texts = {stored(name).text: name for name in (*COMPONENTS, "value-class", "value-count")}
+    texts = {stored(name).text: name for name in (*COMPONENTS, "value-class", "value-count", "profile-types", "profile-counts", "profile-values", "profile-terms")}
     # phase -> seconds, timed by wrapping functions of graph.ingest in this child only. The phases
     # overlap: graph.ingest._stage starts the disk write (_write, in a _Writer thread) and validates
     # on the main thread meanwhile, so the phases do not add up to the load time.

@@ -340,3 +340,16 @@ def test_loading_k_times_equals_loading_once(bundled_db: Database, tmp_path_fact
     finally:
         once.close()
         again.close()
+
+
+def test_the_rdflib_api_sees_the_same_store(bundled_db: Database) -> None:
+    """rdflib's Dataset over the Oxigraph store (oxrdflib) shares the data: no copy, same statements."""
+    from rdflib import URIRef as U
+
+    dataset = bundled_db.dataset()
+    record = bundled_db.sources["charing-cross"]
+    graph = dataset.graph(U(record.graph.value))
+    assert len(graph) == record.triples
+    officer = U("https://w3id.org/oversight/ontology#Officer")
+    rdf_type = U("http://www.w3.org/1999/02/22-rdf-syntax-ns#type")
+    assert len(set(graph.subjects(rdf_type, officer))) == 18
