@@ -174,20 +174,18 @@ def generate(triples: int, seed: int, out: TextIO) -> dict[str, int]:
         w.t(f, P["source"], src())
 
     # Units and stations: type, identifier, name, partOf (a force), source.
-    units = [g.iri("unit", i) for i in range(n_units)]
-    for i, u in enumerate(units):
-        w.t(u, RDF_TYPE, C["Unit"])
-        w.t(u, P["identifier"], _lit(f"UNIT-{i:05d}"))
-        w.t(u, P["name"], _lit(f"Response Team {i}"))
-        w.t(u, P["partOf"], forces[i % n_forces])
-        w.t(u, P["source"], src())
-    stations = [g.iri("station", i) for i in range(n_stations)]
-    for i, st in enumerate(stations):
-        w.t(st, RDF_TYPE, C["Station"])
-        w.t(st, P["identifier"], _lit(f"STN-{i:05d}"))
-        w.t(st, P["name"], _lit(f"Station {i}"))
-        w.t(st, P["partOf"], forces[i % n_forces])
-        w.t(st, P["source"], src())
+    def sites(kind: str, cls: str, code: str, label: str, n: int) -> list[str]:
+        nodes = [g.iri(kind, i) for i in range(n)]
+        for i, node in enumerate(nodes):
+            w.t(node, RDF_TYPE, C[cls])
+            w.t(node, P["identifier"], _lit(f"{code}-{i:05d}"))
+            w.t(node, P["name"], _lit(f"{label} {i}"))
+            w.t(node, P["partOf"], forces[i % n_forces])
+            w.t(node, P["source"], src())
+        return nodes
+
+    units = sites("unit", "Unit", "UNIT", "Response Team", n_units)
+    stations = sites("station", "Station", "STN", "Station", n_stations)
     counts.update(source_documents=n_sources, forces=n_forces, units=n_units, stations=n_stations)
 
     # Officers: type, identifier, source, force; a pseudonym for one in ten.
