@@ -43,7 +43,7 @@ class Column:
     `kind` is one of: ``key``, ``text``, ``integer``, ``boolean``, ``date``
     (YYYY, YYYY-MM or YYYY-MM-DD), ``datetime`` (ISO 8601, or a partial date),
     ``url``, ``ref`` (a key of another table; `refs` lists the kinds it may
-    name, the first being the default), ``concept`` (a notation of the
+    name, the first being the default unless `kind_required`), ``concept`` (a notation of the
     concept class `concept`) or ``evidence``.
     """
 
@@ -55,6 +55,7 @@ class Column:
     many: bool = False
     refs: tuple[str, ...] = ()
     concept: URIRef | None = None
+    kind_required: bool = False  # refs must be written KIND:KEY (no default kind)
 
 
 @dataclass(frozen=True)
@@ -249,15 +250,14 @@ TABLES: tuple[Table, ...] = (
         Column("involves", "ref", "What it involves, as KIND:KEY (officer:A, investigation:I1...), "
                "separated by ';'.", OV.involves, many=True,
                refs=("officer", "staff", "person", "organisation", "station", "investigation", "inquiry",
-                     "allegation", "chat-group", "report")),
+                     "allegation", "chat-group", "report"), kind_required=True),
         Column("about", "ref", "The inquiry or investigation it belongs to, as KIND:KEY.", OV.about,
-               refs=("inquiry", "investigation")),
+               refs=("inquiry", "investigation"), kind_required=True),
         _START, _END, _EVIDENCE, _source(),
     ), rdf_type=OV.Event),
 )
 
 _ORG_TYPES = {"force": OV.Force, "oversight-body": OV.OversightBody, "organisation": OV.Organisation}
-BY_FILE = {t.file: t for t in TABLES}
 
 
 @cache
@@ -315,7 +315,7 @@ class _Converter:
         prefix, sep, rest = raw.partition(":")
         if sep and prefix in column.refs:
             kind, key = prefix, rest
-        elif len(column.refs) > 1 and column.name in {"involves", "about"}:
+        elif column.kind_required:
             raise ValueError(f"write KIND:KEY with KIND one of {', '.join(column.refs)}")
         if not key:
             raise ValueError("empty key")

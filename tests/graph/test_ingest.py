@@ -353,3 +353,15 @@ def test_the_rdflib_api_sees_the_same_store(bundled_db: Database) -> None:
     officer = U("https://w3id.org/oversight/ontology#Officer")
     rdf_type = U("http://www.w3.org/1999/02/22-rdf-syntax-ns#type")
     assert len(set(graph.subjects(rdf_type, officer))) == 18
+
+
+def test_event_references_must_name_their_kind(memory_db: Database, tmp_path: Path) -> None:
+    folder = tmp_path / "events"
+    folder.mkdir()
+    (folder / "sources.csv").write_text("key,title\nd,Fictional\n")
+    (folder / "events.csv").write_text("key,description,involves,source\ne1,Something happened,X1,d\n")
+    with pytest.raises(InputError) as info:
+        load(memory_db, plan([folder]), user="t")
+    (issue,) = info.value.issues
+    assert (issue.file, issue.line, issue.field, issue.rule) == ("events.csv", 2, "involves", "ref")
+    assert "KIND:KEY" in issue.message
