@@ -102,6 +102,9 @@ def _guard(func: Callable[..., Any]) -> Callable[..., Any]:
         except KeyboardInterrupt:
             click.echo("\ninterrupted: nothing was changed", err=True)
             sys.exit(130)
+        except OSError as error:  # the machine's fault (disk full, permissions), not the input's
+            click.echo(f"error: {error.strerror or error.__class__.__name__}; nothing was changed", err=True)
+            sys.exit(3)
 
     return wrapper
 

@@ -242,6 +242,7 @@ def _stage(db: Database, source: SourceInput, progress: Progress, *, write: bool
     install_ontology(scratch)
     conversions: dict[str, Conversion] = {}
     writer: _Writer | None = None
+    digest = checksum(source.paths)
     try:
         for path in source.paths:
             phase = f"{source.name}: reading {path.name}"
@@ -281,7 +282,10 @@ def _stage(db: Database, source: SourceInput, progress: Progress, *, write: bool
             if writer.error is not None:
                 raise writer.error
             progress(f"{source.name}: writing", 1, 1)
-        return _Staged(source, graph, run_node, checksum(source.paths), triples)
+        if checksum(source.paths) != digest:  # what was written must be what was validated
+            raise InputError([Issue(source.paths[0].name, "unchanged", "the input changed while it was being "
+                                    "loaded; load it again once it is complete")])
+        return _Staged(source, graph, run_node, digest, triples)
     except BaseException:
         if writer is not None:
             writer.join()  # a bulk load cannot be cancelled: let it end, then drop what it wrote

@@ -80,3 +80,17 @@ def test_bad_setting_names_the_variable(monkeypatch: Any, settings: dict[str, An
     monkeypatch.setenv("OVERSIGHT_PORT", "http")
     result = CliRunner().invoke(cli, ["--data-dir", settings["DATA_DIR"], "stats"])
     assert result.exit_code == 1 and "OVERSIGHT_PORT='http'" in result.output
+
+
+def test_a_failing_disk_is_an_error_message_not_a_traceback(run: Any, monkeypatch: Any) -> None:
+    import graph.ingest as ingest
+
+    def full(*args: Any) -> None:
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(ingest, "_write", full)
+    result = run("load", str(MINI))
+    assert result.exit_code == 3
+    assert "No space left on device; nothing was changed" in result.output and "Traceback" not in result.output
+    monkeypatch.undo()
+    assert set(json.loads(run("stats", "--format", "json").output)["sources"]) == {"ontology"}

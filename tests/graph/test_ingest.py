@@ -365,3 +365,27 @@ def test_event_references_must_name_their_kind(memory_db: Database, tmp_path: Pa
     (issue,) = info.value.issues
     assert (issue.file, issue.line, issue.field, issue.rule) == ("events.csv", 2, "involves", "ref")
     assert "KIND:KEY" in issue.message
+
+
+def test_an_input_changed_during_the_load_is_refused(db: Database, tmp_path: Path, monkeypatch: Any) -> None:
+    import graph.ingest as ingest
+
+    path = tmp_path / "case.nt"
+    path.write_bytes(ox.serialize(convert_quads(MINI), format=ox.RdfFormat.N_TRIPLES))
+    original = ingest._write
+
+    def tampering(*args: Any) -> None:  # someone appends to the file after it was validated
+        with path.open("a") as handle:
+            handle.write('<https://example.org/x> <https://w3id.org/oversight/ontology#pseudonym> "x" .\n')
+        original(*args)
+
+    monkeypatch.setattr(ingest, "_write", tampering)
+    before = snapshot(db)
+    with pytest.raises(InputError) as info:
+        load(db, plan([path]), user="t")
+    assert info.value.issues[0].rule == "unchanged"
+    assert snapshot(db) == before
+
+
+def convert_quads(folder: Path) -> list[ox.Triple]:
+    return convert(folder, base=BASE).triples
