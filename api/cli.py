@@ -63,6 +63,7 @@ class _Progress:
             self.phase, self.done = phase, 0
             self.bar = click.progressbar(length=max(total, 1), label=phase, file=sys.stderr)
             self.bar.__enter__()
+        self.bar.length = max(total, 1)  # a phase may learn its length as it goes
         self.bar.update(done - self.done)
         self.done = done
 

@@ -23,6 +23,7 @@ import pyoxigraph as ox
 from graph.database import ONTOLOGY_SOURCE, Database, RunRecord
 from graph.errors import InputError, Issue, NotFound
 from graph.iri import SOURCE_NAME, graph_iri, run_iri
+from graph.queries import stored
 from graph.store import Backend, OxigraphBackend
 from graph.tabular import Conversion, convert, is_tabular
 from graph.validation import Violation, confirm, curie, validate_graph
@@ -275,7 +276,7 @@ def _stage(db: Database, source: SourceInput, progress: Progress, *, write: bool
             fallback = source.paths[0].name
             raise InputError([_violation_issue(v, conversions, fallback) for v in violations],
                              f"{source.name}: {len(violations)} violation(s) of the shapes; nothing was loaded")
-        triples = int(next(iter(scratch.query("SELECT (COUNT(*) AS ?n) WHERE { ?s ?p ?o }", graphs=[graph])))[0].value)
+        triples = int(next(iter(scratch.query(stored("count-statements").text, graphs=[graph])))["statements"].value)
         if writer is not None:
             progress(f"{source.name}: writing", 0, 1)
             writer.join()

@@ -217,8 +217,9 @@ def validate_graph(db_query: Callable[..., Any], *, staging: ox.NamedNode, shape
     graphs = [staging, *[g for g in context if g != staging]]
     if shapes not in graphs:
         graphs.append(shapes)
-    step(0, 1)
+    step(0, 1)  # the profile: one step, whose length is known only once it is done
     suspects = sorted(_suspects(db_query, staging, graphs, _model()), key=str)
+    step(1, len(suspects) + 1)
     found: dict[tuple[str, str, str, str, str], Violation] = {}
     for done, (name, cls, path) in enumerate(suspects, start=1):
         component, template = COMPONENTS[name]
@@ -230,8 +231,7 @@ def validate_graph(db_query: Callable[..., Any], *, staging: ox.NamedNode, shape
             # One result per shape, as SHACL has it, even when several suspects find it.
             key = (violation.focus, violation.shape, violation.path, violation.component, str(violation.value))
             found.setdefault(key, violation)
-        step(done, len(suspects) + 1)
-    step(1, 1)
+        step(done + 1, len(suspects) + 1)
     return sorted(found.values(), key=lambda v: (v.focus, v.path, v.component, str(v.value)))
 
 
