@@ -195,6 +195,8 @@ TABLES: tuple[Table, ...] = (
         Column("description", "text", "A short description in your own words.", OV.description),
         _agent("victims", "Who the conduct was directed at, separated by ';'.", OV.victim, many=True),
         _agent("complainants", "Who complained, separated by ';'.", OV.complainant, many=True),
+        Column("concerns", "ref", "For a failure to report or challenge: keys of the allegations whose conduct "
+               "it was, separated by ';'.", OV.concerns, many=True, refs=("allegation",)),
         _START, _END, _EVIDENCE, _source(),
     ), rdf_type=OV.Allegation),
     Table("findings.csv", "finding", "One row per officer per allegation: that the officer was a subject, and "

@@ -138,6 +138,7 @@ class OV(DefinedNamespace):
     category: URIRef
     checksum: URIRef
     complainant: URIRef
+    concerns: URIRef
     conductFrom: URIRef
     conductTo: URIRef
     content: URIRef
