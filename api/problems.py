@@ -15,6 +15,7 @@ from flask import Flask, Response, request
 from werkzeug.exceptions import HTTPException
 
 from graph.errors import (
+    BadParameter,
     ConfigError,
     InputError,
     NotFound,
@@ -32,6 +33,7 @@ _BASE = "https://w3id.org/oversight/problems/"
 # error class -> (status, type slug)
 PROBLEM_TYPES: dict[type[OversightError], tuple[int, str]] = {
     InputError: (400, "invalid-input"),
+    BadParameter: (400, "invalid-parameter"),
     NotFound: (404, "not-found"),
     StoreLocked: (409, "store-in-use"),
     StoreUnavailable: (503, "store-unavailable"),
@@ -60,6 +62,10 @@ def _domain(error: OversightError) -> Response:
     if isinstance(error, InputError):
         extra["issues"] = [issue.as_dict() for issue in error.issues]
         detail = error.summary
+    if isinstance(error, BadParameter):
+        extra["parameter"] = error.parameter
+        if error.accepted is not None:
+            extra["accepted"] = list(error.accepted)
     return problem(status, error.title, detail, type_=_BASE + slug, **extra)
 
 

@@ -117,6 +117,8 @@ class Database:
         self.base_iri = base_iri
         self.meta = meta_graph(base=base_iri)
         self.write_lock = threading.RLock()
+        self.derived: dict[Any, Any] = {}  # what graph.facts derives from the data, by run or data version
+        self.derived_lock = threading.Lock()
         self._state = self._read_state()
 
     # ------------------------------------------------------------------ reading
@@ -157,6 +159,11 @@ class Database:
     def sources(self) -> dict[str, SourceRecord]:
         """Current sources by name (a snapshot; safe to keep while loads run)."""
         return dict(self._state.sources)
+
+    def current(self) -> tuple[str, dict[str, SourceRecord]]:
+        """The data version and the current sources, read together (a commit cannot fall between)."""
+        state = self._state
+        return state.version, dict(state.sources)
 
     @property
     def data_version(self) -> str:

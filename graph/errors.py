@@ -12,6 +12,7 @@ __all__ = [
     "ConfigError",
     "InputError",
     "NotFound",
+    "BadParameter",
     "StoreLocked",
     "StoreUnavailable",
 ]
@@ -58,6 +59,17 @@ class NotFound(OversightError):
     """A named thing (source, entity) does not exist."""
 
     title = "Not found"
+
+
+class BadParameter(OversightError):
+    """A request parameter with a value the question cannot take (names the parameter and what it accepts)."""
+
+    title = "Invalid parameter"
+
+    def __init__(self, parameter: str, message: str, accepted: Sequence[str] | None = None) -> None:
+        self.parameter = parameter
+        self.accepted = tuple(accepted) if accepted is not None else None
+        super().__init__(f"parameter '{parameter}': {message}")
 
 
 class StoreLocked(OversightError):

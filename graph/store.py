@@ -52,7 +52,8 @@ class Backend(Protocol):
 
     def extend(self, quads: Iterable[ox.Quad]) -> None: ...
 
-    def quads(self, graph: ox.NamedNode | None = None) -> Iterator[ox.Quad]: ...
+    def quads(self, graph: ox.NamedNode | None = None, *,
+              predicate: ox.NamedNode | None = None) -> Iterator[ox.Quad]: ...
 
     def named_graphs(self) -> Iterator[ox.NamedNode]: ...
 
@@ -124,8 +125,9 @@ class OxigraphBackend:
     def extend(self, quads: Iterable[ox.Quad]) -> None:
         self.store.extend(quads)  # transactional: all or nothing
 
-    def quads(self, graph: ox.NamedNode | None = None) -> Iterator[ox.Quad]:
-        return iter(self.store.quads_for_pattern(None, None, None, graph))
+    def quads(self, graph: ox.NamedNode | None = None, *,
+              predicate: ox.NamedNode | None = None) -> Iterator[ox.Quad]:
+        return iter(self.store.quads_for_pattern(None, predicate, None, graph))
 
     def named_graphs(self) -> Iterator[ox.NamedNode]:
         return (g for g in self.store.named_graphs() if isinstance(g, ox.NamedNode))

@@ -1,0 +1,244 @@
+"""Reading question parameters and writing answers: strict parameters, paginated deterministic JSON, ETags.
+
+Every JSON answer is built from frozen dataclasses (:mod:`graph.linkage`,
+:mod:`graph.entities`...), serialised with sorted keys, and cached per data
+version and URL, so two calls on the same data give byte-identical bodies
+and a repeated question costs a dictionary lookup. The ``ETag`` is derived
+from the data version and the URL before anything is computed, so
+``If-None-Match`` answers 304 without work.
+"""
+
+from __future__ import annotations
+
+import base64
+import dataclasses
+import hashlib
+import json
+import re
+from collections.abc import Callable, Iterable
+from typing import Any
+
+from flask import Response, request
+from rdflib import URIRef
+
+from api.database import get_db
+from graph.errors import BadParameter, NotFound
+from graph.facts import KINDS, Facts, Filters, concepts_of, facts
+from graph.projection import BASES, EDGE_KINDS, Projection
+from ontology import OV
+
+__all__ = ["Params", "answer", "single", "FILTER_PARAMS", "PROJECTION_PARAMS", "PAGE_PARAMS"]
+
+_DATE = re.compile(r"^\d{4}(-(0[1-9]|1[0-2])(-(0[1-9]|[12]\d|3[01]))?)?$")
+_ID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
+PAGE_PARAMS = ("limit", "cursor")
+FILTER_PARAMS = ("since", "until", "category", "result", "outcome")
+PROJECTION_PARAMS = ("projection", "kinds", "basis", "max_group_size", "ignore", "max_degree", *FILTER_PARAMS)
+MAX_LIMIT = 1000
+_CACHE_SIZE = 512
+
+
+class Params:
+    """The query parameters of the current request, checked against the ones the route accepts."""
+
+    def __init__(self, accepted: Iterable[str]) -> None:
+        self.accepted = tuple(accepted)
+        for name in request.args:
+            if name not in self.accepted:
+                raise BadParameter(name, "unknown parameter", accepted=sorted(self.accepted))
+        for name, values in request.args.lists():
+            if len(values) > 1 and name not in {"category", "result", "outcome", "kinds", "ignore", "officers"}:
+                raise BadParameter(name, "given more than once")
+
+    def text(self, name: str) -> str | None:
+        value = request.args.get(name)
+        return value.strip() if value is not None and value.strip() else None
+
+    def integer(self, name: str, default: int, lo: int, hi: int) -> int:
+        raw = self.text(name)
+        if raw is None:
+            return default
+        if not re.fullmatch(r"[+-]?\d{1,9}", raw) or not lo <= int(raw) <= hi:
+            raise BadParameter(name, f"must be an integer from {lo} to {hi}")
+        return int(raw)
+
+    def choice(self, name: str, choices: Iterable[str], default: str) -> str:
+        raw = self.text(name)
+        if raw is None:
+            return default
+        if raw not in choices:
+            raise BadParameter(name, f"unknown value {raw!r}", accepted=sorted(choices))
+        return raw
+
+    def many(self, name: str) -> list[str]:
+        """A list: repeated parameters and comma-separated values, de-duplicated in order."""
+        out: list[str] = []
+        for value in request.args.getlist(name):
+            for part in value.split(","):
+                if part.strip() and part.strip() not in out:
+                    out.append(part.strip())
+        return out
+
+    def date(self, name: str) -> str | None:
+        raw = self.text(name)
+        if raw is not None and not _DATE.match(raw):
+            raise BadParameter(name, "must be a date: YYYY, YYYY-MM or YYYY-MM-DD")
+        return raw
+
+    def concepts(self, name: str, concept_class: URIRef) -> frozenset[str]:
+        known = concepts_of(concept_class)
+        out = set()
+        for notation in self.many(name):
+            if notation not in known:
+                raise BadParameter(name, f"unknown value {notation!r}", accepted=sorted(known))
+            out.add(known[notation].iri)
+        return frozenset(out)
+
+    def concept(self, name: str, concept_class: URIRef) -> str | None:
+        found = self.concepts(name, concept_class)
+        if len(found) > 1:
+            raise BadParameter(name, "takes one value")
+        return next(iter(found), None)
+
+    def filters(self) -> Filters:
+        start, end = self.date("since"), self.date("until")
+        if start and end and start > end:
+            raise BadParameter("since", "must not be after 'until'")
+        return Filters(start, end, self.concepts("category", OV.AllegationCategory),
+                       self.concepts("result", OV.FindingResult), self.concepts("outcome", OV.Outcome))
+
+    def entity(self, f: Facts, name: str, *classes: str, required: bool = False) -> str | None:
+        """The IRI that the id in parameter `name` names (404 if there is none of `classes`)."""
+        raw = self.text(name)
+        if raw is None:
+            if required:
+                raise BadParameter(name, "is required")
+            return None
+        return entity_id(f, raw, name, *classes)
+
+    def entities(self, f: Facts, name: str, *classes: str) -> list[str]:
+        return [entity_id(f, raw, name, *classes) for raw in self.many(name)]
+
+    def projection(self) -> tuple[bool, Projection]:
+        """``projection=officers`` (default) or ``full``, and the officer network's parameters."""
+        full = self.choice("projection", ("officers", "full"), "officers") == "full"
+        kinds = self.many("kinds") or list(EDGE_KINDS)
+        for kind in kinds:
+            if kind not in EDGE_KINDS:
+                raise BadParameter("kinds", f"unknown value {kind!r}", accepted=EDGE_KINDS)
+        return full, Projection(kinds=frozenset(kinds), basis=self.choice("basis", BASES, "investigation"),
+                                filters=self.filters(),
+                                max_group_size=self.integer("max_group_size", 200, 2, 1_000_000))
+
+
+def entity_id(f: Facts, raw: str, name: str, *classes: str) -> str:
+    if not _ID.match(raw):
+        raise BadParameter(name, "must be an id: the local part of an entity's IRI")
+    found = f.find(raw, *(classes or tuple(KINDS)))
+    if found is None:
+        raise NotFound(f"parameter '{name}': no {'entity' if not classes else classes[0].lower()} with id {raw!r}")
+    return found
+
+
+# --------------------------------------------------------------------------- rendering
+def _plain(value: Any) -> Any:
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return {f.name: _plain(getattr(value, f.name)) for f in dataclasses.fields(value)}
+    if isinstance(value, (list, tuple)):
+        return [_plain(v) for v in value]
+    if isinstance(value, dict):
+        return {k: _plain(v) for k, v in value.items()}
+    return value
+
+
+def _sources(body: Any, out: set[str]) -> None:
+    if isinstance(value := body, dict):
+        if "status" in value and isinstance(value.get("sources"), list) and "kind" in value:
+            out.update(value["sources"])
+        for v in value.values():
+            _sources(v, out)
+    elif isinstance(body, list):
+        for v in body:
+            _sources(v, out)
+
+
+def _cursor(version: str, offset: int) -> str:
+    return base64.urlsafe_b64encode(f"{version}:{offset}".encode()).decode().rstrip("=")
+
+
+def _offset(cursor: str | None, version: str) -> int:
+    if not cursor:
+        return 0
+    try:
+        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
+        made_for, offset = raw.split(":")
+        value = int(offset)
+    except ValueError:
+        raise BadParameter("cursor", "not a cursor this service gave out") from None
+    if made_for != version:
+        raise BadParameter("cursor", "the data changed since this cursor was given out; start again without it")
+    return value
+
+
+def _etag(version: str) -> str:
+    return hashlib.sha256(f"{version}\x1f{request.full_path}".encode()).hexdigest()[:24]
+
+
+def _respond(build: Callable[[Facts], dict[str, Any]]) -> Response:
+    db = get_db()
+    version = db.data_version
+    tag = _etag(version)
+    if tag in request.if_none_match:
+        response = Response(status=304)
+    else:
+        key = ("answer", version, request.full_path)
+        body = db.derived.get(key)
+        if body is None:
+            f = facts(db)
+            tag = _etag(f.version)
+            content = build(f)
+            content["data_version"] = f.version
+            body = (json.dumps(content, sort_keys=True, ensure_ascii=False, indent=1) + "\n").encode()
+            with db.derived_lock:
+                answers = [k for k in db.derived if isinstance(k, tuple) and k[0] == "answer"]
+                for old in answers[:-_CACHE_SIZE]:
+                    db.derived.pop(old, None)
+                if f.version == db.data_version:
+                    db.derived[("answer", f.version, request.full_path)] = body
+        response = Response(body, mimetype="application/json")
+    response.set_etag(tag)
+    response.headers["Cache-Control"] = "private, no-cache"
+    return response
+
+
+def answer(params: Params, question: str, compute: Callable[[Facts], list[Any]], *,
+           parameters: dict[str, Any] | None = None) -> Response:
+    """A paginated list answer: ``items`` (one page), ``total``, ``next`` cursor and the cited ``sources``."""
+    limit = params.integer("limit", 100, 1, MAX_LIMIT)
+
+    def build(f: Facts) -> dict[str, Any]:
+        offset = _offset(params.text("cursor"), f.version)
+        items = compute(f)
+        page = _plain(items[offset:offset + limit])
+        cited: set[str] = set()
+        _sources(page, cited)
+        following = offset + limit
+        return {"question": question, "parameters": parameters or {k: v for k, v in request.args.items()},
+                "total": len(items), "limit": limit, "offset": offset,
+                "next": _cursor(f.version, following) if following < len(items) else None,
+                "items": page, "sources": {s: _plain(f.source(s)) for s in sorted(cited)}}
+
+    return _respond(build)
+
+
+def single(compute: Callable[[Facts], Any]) -> Response:
+    """One object (a detail or an answer that is not a list), with the sources it cites."""
+    def build(f: Facts) -> dict[str, Any]:
+        body = _plain(compute(f))
+        cited: set[str] = set()
+        _sources(body, cited)
+        body = body if isinstance(body, dict) else {"result": body}
+        body["sources"] = {s: _plain(f.source(s)) for s in sorted(cited)}
+        return body
+
+    return _respond(build)

@@ -1,0 +1,447 @@
+"""Facts: the link structure of the current data, read once per data version into plain Python.
+
+Linkage questions walk the same few relations again and again (officer to
+finding to allegation to investigation, member to group, officer to posting),
+so they do not run SPARQL per request. :func:`facts` reads the ``ov:``
+properties the linkage layer uses, source graph by source graph, with plain
+triple-pattern scans, and folds them into dictionaries keyed by IRI.
+
+Caching
+-------
+What is read from one source graph (its *pairs*) is kept per ingest run, and
+the folded :class:`Facts` per data version, in ``Database.derived``. A load
+changes one run, so only that source is read again; and
+:func:`seed` lets a load hand over the pairs it read from its in-memory
+scratch store, which is ten times faster to scan than the disk store.
+Readers holding a :class:`Facts` keep using it while a newer one is built.
+
+Duplicates across sources (the same statement in two graphs) fold into one:
+values are sets, so the union default graph's bag semantics (Oxigraph #1919)
+never doubles a count here.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections import defaultdict
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from functools import cache
+
+import pyoxigraph as ox
+from rdflib import URIRef
+from rdflib.namespace import RDF, SKOS
+
+from graph.database import ONTOLOGY_SOURCE, Database
+from graph.iri import local_id
+from graph.store import Backend
+from ontology import OV, ontology_graph
+
+__all__ = ["Facts", "Evidence", "Concept", "Filters", "facts", "seed", "read_pairs", "lower", "upper",
+           "overlap", "PREDICATES"]
+
+log = logging.getLogger(__name__)
+
+_OV = str(OV)
+_RDF_TYPE = ox.NamedNode(str(RDF.type))
+
+#: The ``ov:`` properties the linkage layer reads (local names).
+PREDICATES = (
+    "officer", "allegation", "investigation", "result", "outcome", "category", "evidenceStatus", "source",
+    "member", "group", "isAdmin", "startDate", "endDate", "date", "unit", "station", "rank", "status",
+    "identifier", "pseudonym", "name", "title", "description", "inquiry", "linkedTo", "concerns", "finding",
+    "force", "sender", "sentAt", "contentCategory", "victim", "complainant", "involves", "about", "partOf",
+    "conductFrom", "conductTo", "uncoveredOn", "publisher", "url", "platform", "decidedBy",
+    "investigatingBody",
+)
+
+Pairs = dict[str, list[tuple[str, str]]]  # property local name, or "type" -> [(subject, object value)]
+
+#: The kind of an entity in JSON and in evidence, by class local name (most specific first).
+KINDS = {
+    "Finding": "finding", "ChatMembership": "chat-membership", "Posting": "posting",
+    "EmploymentStatus": "employment-status", "BarredListEntry": "barred-list-entry", "Sanction": "sanction",
+    "Message": "message", "Allegation": "allegation", "Investigation": "investigation", "Inquiry": "inquiry",
+    "ChatGroup": "chat-group", "Officer": "officer", "PoliceStaff": "staff", "Person": "person",
+    "Unit": "unit", "Station": "station", "Force": "force", "OversightBody": "organisation",
+    "Organisation": "organisation", "SourceDocument": "source-document", "Event": "event", "Report": "report",
+    "Recommendation": "recommendation", "Role": "role",
+}
+OFFICER_CLASSES = ("Officer", "PoliceStaff")
+
+
+def read_pairs(backend: Backend, graph: ox.NamedNode) -> Pairs:
+    """Every value of the :data:`PREDICATES`, and every ``ov:`` type, in one graph of `backend`."""
+    out: Pairs = {}
+    for name in PREDICATES:
+        out[name] = [(q.subject.value, q.object.value)
+                     for q in backend.quads(graph, predicate=ox.NamedNode(_OV + name))]
+    out["type"] = [(q.subject.value, q.object.value[len(_OV):])
+                   for q in backend.quads(graph, predicate=_RDF_TYPE) if q.object.value.startswith(_OV)]
+    return out
+
+
+# --------------------------------------------------------------------------- dates
+def lower(date: str | None) -> str | None:
+    """The first day a partial date (``2016``, ``2016-03``, ``2016-03-01``, a date-time) can mean."""
+    if not date:
+        return None
+    date = date[:10]
+    return date + "-01-01"[len(date) - 4:] if len(date) < 10 else date
+
+
+def upper(date: str | None) -> str | None:
+    """The last day a partial date can mean (months end on the 31st: only the order matters)."""
+    if not date:
+        return None
+    date = date[:10]
+    return date + "-12-31"[len(date) - 4:] if len(date) < 10 else date
+
+
+def overlap(a: tuple[str | None, str | None], b: tuple[str | None, str | None]) -> tuple[str | None, str | None] | None:
+    """The overlap of two intervals of partial dates (None ends are open), or None if they are disjoint."""
+    lo = max((x for x in (lower(a[0]), lower(b[0])) if x), default=None)
+    hi = min((x for x in (upper(a[1]), upper(b[1])) if x), default=None)
+    if lo and hi and lo > hi:
+        return None
+    return lo, hi
+
+
+# --------------------------------------------------------------------------- concepts
+@dataclass(frozen=True)
+class Concept:
+    """A SKOS concept of the ontology: its IRI, its notation (what the API and CSV take) and its label."""
+
+    iri: str
+    notation: str
+    label: str
+    scheme: str
+
+
+@cache
+def _concepts() -> dict[str, Concept]:
+    graph = ontology_graph()
+    out = {}
+    for c in graph.subjects(SKOS.notation, None):
+        out[str(c)] = Concept(str(c), str(graph.value(c, SKOS.notation)),
+                              str(graph.value(c, SKOS.prefLabel) or ""), str(graph.value(c, SKOS.inScheme) or ""))
+    return out
+
+
+@cache
+def _narrower_closure() -> dict[str, frozenset[str]]:
+    graph = ontology_graph()
+    children: dict[str, set[str]] = defaultdict(set)
+    for narrow, broad in graph.subject_objects(SKOS.broader):
+        children[str(broad)].add(str(narrow))
+
+    def walk(c: str) -> frozenset[str]:
+        seen, todo = {c}, [c]
+        while todo:
+            for n in children.get(todo.pop(), ()):
+                if n not in seen:
+                    seen.add(n)
+                    todo.append(n)
+        return frozenset(seen)
+
+    return {c: walk(c) for c in _concepts()}
+
+
+def concept(iri: str) -> Concept:
+    """The concept `iri`; unknown IRIs get their local name as notation and label."""
+    return _concepts().get(iri) or Concept(iri, iri.rsplit("#", 1)[-1], iri.rsplit("#", 1)[-1], "")
+
+
+def concepts_of(concept_class: URIRef) -> dict[str, Concept]:
+    """Notation -> concept for every concept of `concept_class` (``OV.Outcome``...)."""
+    graph = ontology_graph()
+    found = {str(c) for c in graph.subjects(RDF.type, concept_class)}
+    return {c.notation: c for c in _concepts().values() if c.iri in found}
+
+
+# --------------------------------------------------------------------------- filters and evidence
+@dataclass(frozen=True)
+class Filters:
+    """What a question counts: facts in a date range, allegation categories, finding results, outcomes.
+
+    Categories include their narrower concepts (``honesty-and-integrity`` admits its sub-categories).
+    With a date range, only facts dated inside it (overlapping it) count; undated facts are left out.
+    Categories, results and outcomes restrict findings (and so co-accusal and failure to report);
+    dates restrict findings, memberships and postings.
+    """
+
+    date_from: str | None = None
+    date_to: str | None = None
+    categories: frozenset[str] = frozenset()
+    results: frozenset[str] = frozenset()
+    outcomes: frozenset[str] = frozenset()
+
+    @property
+    def is_dated(self) -> bool:
+        return bool(self.date_from or self.date_to)
+
+    def admits_interval(self, start: str | None, end: str | None) -> bool:
+        """Whether an interval (partial dates, None for unknown) lies at least partly in the range."""
+        if not self.is_dated:
+            return True
+        if not start and not end:
+            return False
+        return overlap((start, end), (self.date_from, self.date_to)) is not None
+
+    def key(self) -> tuple[object, ...]:
+        return (self.date_from, self.date_to, tuple(sorted(self.categories)), tuple(sorted(self.results)),
+                tuple(sorted(self.outcomes)))
+
+
+@dataclass(frozen=True)
+class Evidence:
+    """One fact behind a link: what it is, how sure the source is, and the documents that report it."""
+
+    kind: str  # finding, chat-membership, posting, allegation, investigation, message, ...
+    iri: str
+    id: str
+    label: str
+    status: str  # reported | illustrative | unconfirmed
+    sources: tuple[str, ...]
+    start: str | None = None
+    end: str | None = None
+
+
+@dataclass(frozen=True)
+class Source:
+    """A source document, as answers cite it."""
+
+    iri: str
+    id: str
+    title: str
+    date: str | None = None
+    url: str | None = None
+    publisher: str | None = None
+
+
+# --------------------------------------------------------------------------- facts
+@dataclass
+class Facts:
+    """The folded properties of the current data: ``props[name][subject]`` is a sorted tuple of values.
+
+    Build with :func:`facts`. Treat as read-only: many requests share one.
+    """
+
+    version: str
+    props: dict[str, dict[str, tuple[str, ...]]]
+    types: dict[str, frozenset[str]]
+    _inverse: dict[tuple[str, str], dict[str, tuple[str, ...]]] = field(default_factory=dict, repr=False)
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+
+    @classmethod
+    def fold(cls, version: str, parts: Iterable[Pairs]) -> Facts:
+        """Merge the pairs of several graphs (duplicates fold into one)."""
+        sets: dict[str, dict[str, set[str]]] = defaultdict(lambda: defaultdict(set))
+        for pairs in parts:
+            for name, rows in pairs.items():
+                target = sets[name]
+                for s, o in rows:
+                    target[s].add(o)
+        types = {s: frozenset(v) for s, v in sets.pop("type", {}).items()}
+        props = {name: {s: tuple(sorted(v)) for s, v in d.items()} for name, d in sets.items()}
+        for name in PREDICATES:
+            props.setdefault(name, {})
+        return cls(version, props, types)
+
+    # ---- reading
+    def values(self, subject: str, name: str) -> tuple[str, ...]:
+        """The values of property `name` of `subject`, sorted."""
+        return self.props[name].get(subject, ())
+
+    def value(self, subject: str, name: str) -> str | None:
+        """The first (smallest) value of property `name` of `subject`, or None."""
+        found = self.props[name].get(subject)
+        return found[0] if found else None
+
+    def inverse(self, name: str) -> dict[str, tuple[str, ...]]:
+        """Object -> sorted subjects of property `name` (built on first use, then kept)."""
+        key = (name, "")
+        found = self._inverse.get(key)
+        if found is None:
+            out: dict[str, list[str]] = defaultdict(list)
+            for s, objects in self.props[name].items():
+                for o in objects:
+                    out[o].append(s)
+            found = {o: tuple(sorted(v)) for o, v in out.items()}
+            with self._lock:
+                self._inverse[key] = found
+        return found
+
+    def referrers(self, obj: str, name: str) -> tuple[str, ...]:
+        """Subjects whose property `name` is `obj`."""
+        return self.inverse(name).get(obj, ())
+
+    def is_a(self, subject: str, cls: str) -> bool:
+        return cls in self.types.get(subject, ())
+
+    def of_type(self, *classes: str) -> tuple[str, ...]:
+        """Every subject of one of `classes` (local names), sorted."""
+        key = ("type", "|".join(classes))
+        found = self._inverse.get(key)
+        if found is None:
+            wanted = set(classes)
+            found = {"": tuple(sorted(s for s, t in self.types.items() if t & wanted))}
+            with self._lock:
+                self._inverse[key] = found
+        return found[""]
+
+    def kind(self, subject: str) -> str:
+        """The entity kind of `subject` (``officer``, ``finding``...), ``entity`` if untyped."""
+        types = self.types.get(subject, frozenset())
+        for cls, kind in KINDS.items():
+            if cls in types:
+                return kind
+        return "entity"
+
+    def find(self, local: str, *classes: str) -> str | None:
+        """The IRI of the entity of one of `classes` whose local id is `local`."""
+        key = ("local", "|".join(classes))
+        index = self._inverse.get(key)
+        if index is None:
+            index = {local_id(s): (s,) for s in self.of_type(*classes)}
+            with self._lock:
+                self._inverse[key] = index
+        found = index.get(local)
+        return found[0] if found else None
+
+    def label(self, subject: str) -> str:
+        """A short human label: pseudonym, name, identifier or title, else the local id."""
+        for name in ("pseudonym", "name", "identifier", "title"):
+            found = self.value(subject, name)
+            if found:
+                return found
+        return local_id(subject)
+
+    def status(self, node: str) -> str:
+        """The evidence status of a statement node: reported (the default), illustrative or unconfirmed."""
+        found = self.value(node, "evidenceStatus")
+        return concept(found).notation if found else "reported"
+
+    def interval(self, node: str) -> tuple[str | None, str | None]:
+        """A node's own (start, end), or its date for both ends."""
+        date = self.value(node, "date") or self.value(node, "sentAt")
+        start = self.value(node, "startDate") or date
+        end = self.value(node, "endDate") or date
+        return start, end
+
+    # ---- findings
+    def investigation_of(self, finding: str) -> str | None:
+        allegation = self.value(finding, "allegation")
+        return self.value(allegation, "investigation") if allegation else None
+
+    def finding_interval(self, finding: str) -> tuple[str | None, str | None]:
+        """When the conduct a finding is about happened: the finding's date, else its allegation's, else its
+        investigation's, else the period of conduct its inquiry examined."""
+        investigation = self.investigation_of(finding)
+        for node in (finding, self.value(finding, "allegation"), investigation):
+            if node:
+                start, end = self.interval(node)
+                if start or end:
+                    return start, end
+        inquiry = self.value(investigation, "inquiry") if investigation else None
+        if inquiry:
+            return self.value(inquiry, "conductFrom"), self.value(inquiry, "conductTo")
+        return None, None
+
+    def categories_of(self, allegation: str) -> tuple[str, ...]:
+        return self.values(allegation, "category")
+
+    def admits_finding(self, finding: str, filters: Filters) -> bool:
+        """Whether a finding counts under `filters`."""
+        if filters.categories:
+            closure = _narrower_closure()
+            wanted = set().union(*(closure.get(c, {c}) for c in filters.categories))
+            allegation = self.value(finding, "allegation")
+            if not allegation or not wanted.intersection(self.categories_of(allegation)):
+                return False
+        if filters.results and self.value(finding, "result") not in filters.results:
+            return False
+        if filters.outcomes and not filters.outcomes.intersection(self.values(finding, "outcome")):
+            return False
+        return filters.admits_interval(*self.finding_interval(finding))
+
+    def findings_of(self, officer: str, filters: Filters | None = None) -> tuple[str, ...]:
+        """The findings naming `officer` as subject (those `filters` admit)."""
+        found = self.referrers(officer, "officer")
+        return tuple(f for f in found if self.is_a(f, "Finding")
+                     and (filters is None or self.admits_finding(f, filters)))
+
+    # ---- evidence
+    def evidence(self, node: str) -> Evidence:
+        """`node` as evidence: its kind, a label that says what it states, its status and sources."""
+        kind = self.kind(node)
+        label = self.label(node)
+        start, end = self.interval(node)
+        if kind == "finding":
+            officer, allegation = self.value(node, "officer"), self.value(node, "allegation")
+            result = self.value(node, "result")
+            outcomes = [concept(o).label for o in self.values(node, "outcome")]
+            label = (f"{self.label(officer or '')}: subject of allegation {self.label(allegation or '')}"
+                     + (f"; {concept(result).label}" if result else "; no result recorded")
+                     + (f"; {', '.join(outcomes)}" if outcomes else ""))
+            start, end = self.finding_interval(node)
+        elif kind == "chat-membership":
+            label = f"{self.label(self.value(node, 'member') or '')}: member of {self.label(self.value(node, 'group') or '')}"
+        elif kind == "posting":
+            where = [self.label(x) for x in (self.value(node, "unit"), self.value(node, "station")) if x]
+            label = f"{self.label(self.value(node, 'officer') or '')}: posted to {', '.join(where) or 'unknown'}"
+        elif kind == "message":
+            cats = [concept(c).label for c in self.values(node, "contentCategory")]
+            label = (f"Message by {self.label(self.value(node, 'sender') or '')} in "
+                     f"{self.label(self.value(node, 'group') or '')}" + (f" ({', '.join(cats)})" if cats else ""))
+        return Evidence(kind, node, local_id(node), label, self.status(node), self.values(node, "source"),
+                        start, end)
+
+    def source(self, iri: str) -> Source:
+        """The source document `iri` as answers cite it."""
+        publisher = self.value(iri, "publisher")
+        return Source(iri, self.value(iri, "identifier") or local_id(iri), self.value(iri, "title") or "",
+                      self.value(iri, "date"), self.value(iri, "url"), self.label(publisher) if publisher else None)
+
+
+# --------------------------------------------------------------------------- cache
+def seed(db: Database, run: str, pairs: Pairs) -> None:
+    """Hand over what a load read from its scratch store, so the next :func:`facts` need not read it again."""
+    with db.derived_lock:
+        db.derived[("pairs", run)] = pairs
+
+
+def facts(db: Database) -> Facts:
+    """The :class:`Facts` of the data version current now (built at most once per version).
+
+    Building holds a lock that only other builders wait for; a request that
+    already holds a :class:`Facts` keeps reading it.
+    """
+    version, sources = db.current()
+    key = ("facts", version)
+    found = db.derived.get(key)
+    if found is not None:
+        return found  # type: ignore[no-any-return]
+    build_lock = db.derived.setdefault("build-lock", threading.Lock())
+    with build_lock:
+        found = db.derived.get(key)
+        if found is not None:
+            return found  # type: ignore[no-any-return]
+        runs = {rec.run: rec for name, rec in sorted(sources.items()) if name != ONTOLOGY_SOURCE}
+        parts = []
+        for run, record in runs.items():
+            pairs = db.derived.get(("pairs", run))
+            if pairs is None:
+                pairs = read_pairs(db.backend, record.graph)
+            parts.append(pairs)
+        built = Facts.fold(version, parts)
+        with db.derived_lock:
+            for stale in [k for k in db.derived if isinstance(k, tuple)
+                          and ((k[0] == "pairs" and k[1] not in runs) or (k[0] != "pairs" and k[1] != version))]:
+                del db.derived[stale]
+            for run, pairs in zip(runs, parts):
+                db.derived[("pairs", run)] = pairs
+            db.derived[key] = built
+        log.debug("facts for data version %s: %d subjects", version, len(built.types))
+        return built

@@ -1,0 +1,306 @@
+"""Linkage questions across cases, each link with the evidence and sources behind it.
+
+Every answer item carries ``evidence`` (the findings, memberships or postings
+that establish it, as :class:`graph.facts.Evidence`) and ``caveats``: the
+evidence statuses other than ``reported`` it rests on (``illustrative``,
+``unconfirmed``), so nothing illustrative passes for fact.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from graph.facts import OFFICER_CLASSES, Evidence, Facts, Filters, concept, overlap
+from graph.iri import local_id
+from graph.projection import Projection, bystander_links, officer_network
+
+__all__ = ["Ref", "RepeatSubject", "CoAccused", "Shared", "SharedGroup", "StatusAt", "Bystander",
+           "ref", "caveats", "repeat_subjects", "co_accused", "shared_groups", "bystanders", "officers_with"]
+
+
+@dataclass(frozen=True)
+class Ref:
+    """A reference to an entity: its kind, local id (what the API takes), full IRI and label."""
+
+    kind: str
+    id: str
+    iri: str
+    label: str
+
+
+def ref(f: Facts, iri: str) -> Ref:
+    """`iri` as a :class:`Ref`."""
+    return Ref(f.kind(iri), local_id(iri), iri, f.label(iri))
+
+
+def caveats(evidence: Iterable[Evidence]) -> tuple[str, ...]:
+    """The evidence statuses other than ``reported`` among `evidence`, sorted."""
+    return tuple(sorted({e.status for e in evidence} - {"reported"}))
+
+
+def _span(evidence: Iterable[Evidence]) -> tuple[str | None, str | None]:
+    starts = [e.start for e in evidence if e.start]
+    ends = [e.end for e in evidence if e.end]
+    return (min(starts) if starts else None), (max(ends) if ends else None)
+
+
+@dataclass(frozen=True)
+class RepeatSubject:
+    """An officer who is the subject of allegations in several investigations."""
+
+    officer: Ref
+    investigation_count: int
+    allegation_count: int
+    investigations: tuple[Ref, ...]
+    categories: tuple[str, ...]
+    results: tuple[str, ...]
+    outcomes: tuple[str, ...]
+    evidence: tuple[Evidence, ...]
+    caveats: tuple[str, ...]
+
+
+def repeat_subjects(f: Facts, *, min_investigations: int = 2, min_allegations: int = 1,
+                    filters: Filters | None = None) -> list[RepeatSubject]:
+    """Officers who are subjects of allegations in at least `min_investigations` investigations.
+
+    Parameters
+    ----------
+    min_investigations : int
+        Distinct investigations an officer must appear in (>= 1).
+    min_allegations : int
+        Distinct allegations an officer must be a subject of (>= 1).
+    filters : Filters, optional
+        Which findings count.
+
+    Returns
+    -------
+    list of RepeatSubject, most investigations first, then most allegations, ties by IRI.
+
+    Notes
+    -----
+    One pass over the findings: O(F) for F findings.
+    """
+    filters = filters or Filters()
+    by_officer: dict[str, list[str]] = defaultdict(list)
+    for finding in f.of_type("Finding"):
+        officer = f.value(finding, "officer")
+        if officer and f.admits_finding(finding, filters):
+            by_officer[officer].append(finding)
+    out = []
+    for officer, findings in by_officer.items():
+        investigations = {i for i in (f.investigation_of(x) for x in findings) if i}
+        allegations = {a for a in (f.value(x, "allegation") for x in findings) if a}
+        if len(investigations) < min_investigations or len(allegations) < min_allegations:
+            continue
+        evidence = tuple(f.evidence(x) for x in findings)
+        out.append(RepeatSubject(
+            officer=ref(f, officer),
+            investigation_count=len(investigations),
+            allegation_count=len(allegations),
+            investigations=tuple(ref(f, i) for i in sorted(investigations, key=f.label)),
+            categories=tuple(sorted({concept(c).notation for a in allegations for c in f.categories_of(a)})),
+            results=tuple(sorted({concept(r).notation for x in findings for r in f.values(x, "result")})),
+            outcomes=tuple(sorted({concept(o).notation for x in findings for o in f.values(x, "outcome")})),
+            evidence=evidence,
+            caveats=caveats(evidence),
+        ))
+    return sorted(out, key=lambda r: (-r.investigation_count, -r.allegation_count, r.officer.iri))
+
+
+@dataclass(frozen=True)
+class Shared:
+    """One thing two officers share (an investigation, allegation, group, unit...) and the facts that say so."""
+
+    via: Ref
+    start: str | None
+    end: str | None
+    evidence: tuple[Evidence, ...]
+
+
+@dataclass(frozen=True)
+class CoAccused:
+    """Two officers accused together, `weight` times."""
+
+    officer: Ref
+    other: Ref
+    weight: int
+    shared: tuple[Shared, ...]
+    start: str | None
+    end: str | None
+    caveats: tuple[str, ...]
+
+
+def officers_with(f: Facts, *, unit: str | None = None, outcome: str | None = None,
+                  result: str | None = None, station: str | None = None) -> set[str]:
+    """Officers posted to `unit` or `station` (at any time), or with a finding of `result` or `outcome`."""
+    found: set[str] = set()
+    if unit or station:
+        for posting in f.of_type("Posting"):
+            if (unit and unit in f.values(posting, "unit")) or (station and station in f.values(posting, "station")):
+                found.update(f.values(posting, "officer"))
+    if outcome or result:
+        for finding in f.of_type("Finding"):
+            if (outcome and outcome in f.values(finding, "outcome")) or (result and result in f.values(finding, "result")):
+                found.update(f.values(finding, "officer"))
+    return found
+
+
+def co_accused(f: Facts, *, min_shared: int = 1, basis: str = "investigation", officers: Iterable[str] = (),
+               unit: str | None = None, investigation: str | None = None, inquiry: str | None = None,
+               filters: Filters | None = None) -> list[CoAccused]:
+    """Pairs of officers co-accused at least `min_shared` times (CPDP's co-accusal network).
+
+    Parameters
+    ----------
+    min_shared : int
+        Least number of shared investigations (or allegations, with ``basis="allegation"``).
+    basis : str
+        ``investigation`` or ``allegation``.
+    officers : iterable of IRI
+        Keep pairs whose two officers are both in this set (empty: everyone).
+    unit : IRI, optional
+        Keep pairs whose two officers were both posted to this unit.
+    investigation, inquiry : IRI, optional
+        Count only what is shared within this investigation, or within the investigations of this inquiry.
+
+    Returns
+    -------
+    list of CoAccused, heaviest first, ties by the two IRIs; each pair once, `officer` < `other` by IRI.
+    """
+    graph = officer_network(f, Projection(kinds=frozenset({"co-accused"}), basis=basis,
+                                          filters=filters or Filters()))
+    keep = set(officers) or None
+    if unit:
+        posted = officers_with(f, unit=unit)
+        keep = posted if keep is None else keep & posted
+    out = []
+    for a, b, data in graph.edges(data=True):
+        a, b = sorted((a, b))
+        if keep is not None and (a not in keep or b not in keep):
+            continue
+        shared = []
+        for link in data["links"]:
+            inv = link.via if basis == "investigation" else f.value(link.via, "investigation")
+            if investigation and inv != investigation:
+                continue
+            if inquiry and (not inv or f.value(inv, "inquiry") != inquiry):
+                continue
+            shared.append(Shared(ref(f, link.via), link.start, link.end, tuple(f.evidence(e) for e in link.evidence)))
+        if len(shared) < min_shared:
+            continue
+        evidence = [e for s in shared for e in s.evidence]
+        start, end = _span(evidence)
+        out.append(CoAccused(ref(f, a), ref(f, b), len(shared), tuple(shared), start, end, caveats(evidence)))
+    return sorted(out, key=lambda p: (-p.weight, p.officer.iri, p.other.iri))
+
+
+@dataclass(frozen=True)
+class StatusAt:
+    """An employment status of an officer recorded for (or undated around) the dates concerned."""
+
+    status: str
+    start: str | None
+    end: str | None
+    evidence: Evidence
+
+
+@dataclass(frozen=True)
+class SharedGroup:
+    """An officer who shared chat groups with `officer` while both were members."""
+
+    officer: Ref
+    other: Ref
+    groups: tuple[Shared, ...]
+    other_status: tuple[StatusAt, ...]
+    caveats: tuple[str, ...]
+
+
+def _status_during(f: Facts, officer: str, span: tuple[str | None, str | None]) -> tuple[StatusAt, ...]:
+    out = []
+    for node in f.referrers(officer, "officer"):
+        if not f.is_a(node, "EmploymentStatus"):
+            continue
+        start, end = f.interval(node)
+        if (start or end) and overlap((start, end), span) is None:
+            continue
+        status = f.value(node, "status")
+        out.append(StatusAt(concept(status).notation if status else "", start, end, f.evidence(node)))
+    return tuple(sorted(out, key=lambda s: (s.start or "", s.status, s.evidence.iri)))
+
+
+def shared_groups(f: Facts, anchors: Iterable[str], *, filters: Filters | None = None) -> list[SharedGroup]:
+    """Officers who shared a chat group with any of `anchors` while both memberships overlapped.
+
+    For each pair, the shared groups with the overlap of the two memberships (None ends: open or
+    unknown), and the other officer's employment statuses during that overlap.
+
+    Returns
+    -------
+    list of SharedGroup, by anchor IRI then other IRI.
+    """
+    filters = filters or Filters()
+    by_member: dict[str, list[str]] = defaultdict(list)
+    by_group: dict[str, list[str]] = defaultdict(list)
+    for node in f.of_type("ChatMembership"):
+        if not filters.admits_interval(*f.interval(node)):
+            continue
+        member, group = f.value(node, "member"), f.value(node, "group")
+        if member and group:
+            by_member[member].append(node)
+            by_group[group].append(node)
+    out = []
+    for anchor in sorted(set(anchors)):
+        pairs: dict[str, list[Shared]] = defaultdict(list)
+        for mine in by_member.get(anchor, ()):
+            group = f.value(mine, "group")
+            for theirs in by_group[group]:  # type: ignore[index]
+                other = f.value(theirs, "member")
+                if other == anchor or other is None:
+                    continue
+                both = overlap(f.interval(mine), f.interval(theirs))
+                if both is None:
+                    continue
+                pairs[other].append(Shared(ref(f, group), both[0], both[1],  # type: ignore[arg-type]
+                                           (f.evidence(mine), f.evidence(theirs))))
+        for other, groups in sorted(pairs.items()):
+            starts = [g.start for g in groups if g.start]
+            ends = [g.end for g in groups if g.end]
+            span = (min(starts) if starts else None, max(ends) if ends else None)
+            statuses = _status_during(f, other, span)
+            evidence = [e for g in groups for e in g.evidence] + [s.evidence for s in statuses]
+            out.append(SharedGroup(ref(f, anchor), ref(f, other), tuple(sorted(groups, key=lambda g: g.via.iri)),
+                                   statuses, caveats(evidence)))
+    return out
+
+
+@dataclass(frozen=True)
+class Bystander:
+    """An officer found to have failed to report or challenge another officer's conduct."""
+
+    officer: Ref
+    subject: Ref
+    allegation: Ref
+    conduct: Ref
+    start: str | None
+    end: str | None
+    evidence: tuple[Evidence, ...]
+    caveats: tuple[str, ...]
+
+
+def bystanders(f: Facts, *, filters: Filters | None = None) -> list[Bystander]:
+    """Who failed to report or challenge whose conduct (see :func:`graph.projection.bystander_links`)."""
+    out = []
+    for link in bystander_links(f, filters or Filters()):
+        own, theirs = link.evidence
+        evidence = (f.evidence(own), f.evidence(theirs))
+        out.append(Bystander(ref(f, link.source or ""), ref(f, f.value(theirs, "officer") or ""),
+                             ref(f, link.via), ref(f, f.value(theirs, "allegation") or ""),
+                             link.start, link.end, evidence, caveats(evidence)))
+    return out
+
+
+def officer_iris(f: Facts) -> tuple[str, ...]:
+    """Every officer and staff member, sorted."""
+    return f.of_type(*OFFICER_CLASSES)

@@ -1,0 +1,257 @@
+"""Projections of the facts into networkx graphs: the full typed graph and the officer network.
+
+Every edge of the officer network keeps the facts that support it as
+:class:`Link` records (kind, what the officers share, the statement nodes
+that say so, when), and its weight counts them. Node and edge attributes are
+plain Python values, so the graphs can be exported as they are.
+
+Projections are cached per data version and parameters, next to the facts
+they come from (:func:`graph.facts.facts`).
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections import defaultdict
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+
+import networkx as nx
+
+from graph.database import Database
+from graph.facts import OFFICER_CLASSES, Facts, Filters, facts, overlap
+from graph.iri import local_id
+from ontology import OV
+
+__all__ = ["EDGE_KINDS", "BASES", "Link", "Projection", "officer_network", "full_graph", "projection",
+           "bystander_links", "FAILURE_TO_REPORT"]
+
+EDGE_KINDS = ("co-accused", "co-member", "co-posted", "failed-to-report")
+BASES = ("investigation", "allegation")
+FAILURE_TO_REPORT = str(OV.FailureToReport)
+
+
+@dataclass(frozen=True)
+class Link:
+    """One reason two officers are linked.
+
+    `via` is what they share (an investigation or allegation, a chat group, a
+    unit or station), `evidence` the statement nodes that establish it, and
+    `start`/`end` when the link held (partial dates; None when unknown). For
+    ``failed-to-report``, `source` is the officer who failed to report and `via`
+    the failure-to-report allegation.
+    """
+
+    kind: str
+    via: str
+    evidence: tuple[str, ...]
+    start: str | None = None
+    end: str | None = None
+    source: str | None = None
+
+
+@dataclass(frozen=True)
+class Projection:
+    """Which officer network to build.
+
+    Parameters
+    ----------
+    kinds : frozenset of str
+        Edge kinds to include (:data:`EDGE_KINDS`).
+    basis : str
+        Co-accusal on the same ``investigation`` (as CPDP's complaints) or the same ``allegation``.
+    filters : Filters
+        Which findings, memberships and postings count.
+    max_group_size : int
+        Chat groups, units and stations with more members than this are hubs: they link everyone to
+        everyone, so they give no co-member or co-posted edges (listed in ``graph.graph["hubs"]``).
+    """
+
+    kinds: frozenset[str] = frozenset(EDGE_KINDS)
+    basis: str = "investigation"
+    filters: Filters = field(default_factory=Filters)
+    max_group_size: int = 200
+
+    def key(self) -> tuple[object, ...]:
+        return (tuple(sorted(self.kinds)), self.basis, self.filters.key(), self.max_group_size)
+
+
+def _add(graph: nx.Graph, a: str, b: str, link: Link) -> None:
+    if graph.has_edge(a, b):
+        data = graph.edges[a, b]
+        data["links"].append(link)
+    else:
+        graph.add_edge(a, b, links=[link])
+
+
+def _coaccused(f: Facts, graph: nx.Graph, p: Projection) -> None:
+    shared: dict[str, dict[str, list[str]]] = defaultdict(lambda: defaultdict(list))  # via -> officer -> findings
+    for finding in f.of_type("Finding"):
+        officer = f.value(finding, "officer")
+        if officer is None or officer not in graph or not f.admits_finding(finding, p.filters):
+            continue
+        via = f.value(finding, "allegation") if p.basis == "allegation" else f.investigation_of(finding)
+        if via:
+            shared[via][officer].append(finding)
+    for via, by_officer in shared.items():
+        if len(by_officer) < 2:
+            continue
+        start, end = f.interval(via)
+        if not (start or end):
+            start, end = f.finding_interval(next(iter(by_officer.values()))[0])
+        for a, b in itertools.combinations(sorted(by_officer), 2):
+            _add(graph, a, b, Link("co-accused", via, tuple(sorted(by_officer[a] + by_officer[b])), start, end))
+
+
+def _intervals(f: Facts, graph: nx.Graph, kind: str, groups: Iterable[tuple[str, list[tuple[str, str]]]],
+               p: Projection) -> None:
+    """Co-member and co-posted: pairs of memberships (or postings) of one place whose intervals overlap."""
+    hubs = graph.graph.setdefault("hubs", [])
+    for via, rows in groups:
+        members = {who for who, _ in rows}
+        if len(members) > p.max_group_size:
+            hubs.append(via)
+            continue
+        spans = [(who, node, f.interval(node)) for who, node in sorted(rows)
+                 if p.filters.admits_interval(*f.interval(node))]
+        for (a, na, ia), (b, nb, ib) in itertools.combinations(spans, 2):
+            if a == b:
+                continue
+            both = overlap(ia, ib)
+            if both is not None:
+                first, second = sorted([(a, na), (b, nb)])
+                _add(graph, first[0], second[0], Link(kind, via, (first[1], second[1]), *both))
+
+
+def _memberships(f: Facts, graph: nx.Graph) -> list[tuple[str, list[tuple[str, str]]]]:
+    by_group: dict[str, list[tuple[str, str]]] = defaultdict(list)
+    for node in f.of_type("ChatMembership"):
+        member, group = f.value(node, "member"), f.value(node, "group")
+        if member in graph and group:
+            by_group[group].append((member, node))
+    return sorted(by_group.items())
+
+
+def _postings(f: Facts, graph: nx.Graph) -> list[tuple[str, list[tuple[str, str]]]]:
+    by_place: dict[str, list[tuple[str, str]]] = defaultdict(list)
+    for node in f.of_type("Posting"):
+        officer = f.value(node, "officer")
+        if officer not in graph:
+            continue
+        for place in (f.value(node, "unit"), f.value(node, "station")):
+            if place:
+                by_place[place].append((officer, node))
+    return sorted(by_place.items())
+
+
+def bystander_links(f: Facts, filters: Filters) -> list[Link]:
+    """Failure to report, from findings on failure-to-report allegations, sorted.
+
+    Each such finding links its officer (the bystander, ``Link.source``) to every subject of the
+    allegations it ``ov:concerns``; when none is recorded, to the subjects of the other allegations of
+    the same investigation. Dates, results and outcomes in `filters` apply to the bystander's finding;
+    categories to the conduct that went unreported.
+    """
+    own = Filters(filters.date_from, filters.date_to, results=filters.results, outcomes=filters.outcomes)
+    conduct = Filters(categories=filters.categories)
+    links = []
+    for finding in f.of_type("Finding"):
+        allegation = f.value(finding, "allegation")
+        bystander = f.value(finding, "officer")
+        if not allegation or not bystander or FAILURE_TO_REPORT not in f.categories_of(allegation):
+            continue
+        if not f.admits_finding(finding, own):
+            continue
+        concerned = f.values(allegation, "concerns")
+        if not concerned:
+            investigation = f.value(allegation, "investigation")
+            concerned = tuple(a for a in f.referrers(investigation, "investigation") if a != allegation
+                              and FAILURE_TO_REPORT not in f.categories_of(a)) if investigation else ()
+        for target in concerned:
+            for other in f.referrers(target, "allegation"):
+                subject = f.value(other, "officer")
+                if (not subject or subject == bystander or not f.is_a(other, "Finding")
+                        or not f.admits_finding(other, conduct)):
+                    continue
+                start, end = f.finding_interval(other)
+                links.append(Link("failed-to-report", allegation, (finding, other), start, end, source=bystander))
+    return sorted(links, key=lambda k: (k.source or "", k.via, k.evidence))
+
+
+def officer_network(f: Facts, p: Projection) -> nx.Graph:
+    """The officer-to-officer network `p` describes.
+
+    Nodes are officers and staff (IRIs) with ``id``, ``iri``, ``label`` and ``type``; edges have
+    ``links`` (list of :class:`Link`), ``weight`` (how many links), ``kind`` (the kinds, ``;``-joined)
+    and one weight per kind (``co-accused`` ...). Edges between the same two officers merge.
+
+    Notes
+    -----
+    Co-member and co-posted edges are quadratic in the size of a group; groups larger than
+    ``p.max_group_size`` are skipped as hubs.
+    """
+    graph = nx.Graph(hubs=[])
+    for officer in f.of_type(*OFFICER_CLASSES):
+        graph.add_node(officer, id=local_id(officer), iri=officer, label=f.label(officer), type=f.kind(officer))
+    if "co-accused" in p.kinds:
+        _coaccused(f, graph, p)
+    if "co-member" in p.kinds:
+        _intervals(f, graph, "co-member", _memberships(f, graph), p)
+    if "co-posted" in p.kinds:
+        _intervals(f, graph, "co-posted", _postings(f, graph), p)
+    if "failed-to-report" in p.kinds:
+        for link in bystander_links(f, p.filters):
+            other = next(f.value(e, "officer") for e in link.evidence[1:])
+            if link.source in graph and other in graph:
+                _add(graph, link.source, other, link)  # type: ignore[arg-type]
+    for _, _, data in graph.edges(data=True):
+        links = sorted(data["links"], key=lambda k: (k.kind, k.via, k.evidence))
+        data["links"] = links
+        data["weight"] = len(links)
+        kinds = sorted({k.kind for k in links})
+        data["kind"] = ";".join(kinds)
+        for kind in kinds:
+            data[kind] = sum(1 for k in links if k.kind == kind)
+    return graph
+
+
+def full_graph(f: Facts) -> nx.MultiDiGraph:
+    """Every typed entity a node, every ``ov:`` relation between two of them an edge (``predicate``).
+
+    Source documents are nodes, but ``ov:source`` is provenance, not a relation: it is the nodes'
+    ``sources`` attribute (``;``-joined IRIs) rather than edges that would join everything to them.
+    """
+    graph = nx.MultiDiGraph()
+    for node in sorted(f.types):
+        graph.add_node(node, id=local_id(node), iri=node, label=f.label(node), type=f.kind(node),
+                       sources=";".join(f.values(node, "source")))
+    for name in sorted(f.props):
+        if name == "source":  # provenance, kept as the node attribute: not a relation between entities
+            continue
+        for subject, objects in sorted(f.props[name].items()):
+            if subject not in f.types:
+                continue
+            for obj in objects:
+                if obj in f.types and obj != subject:
+                    graph.add_edge(subject, obj, key=name, predicate=name)
+    return graph
+
+
+def projection(db: Database, p: Projection | None = None, *, full: bool = False) -> tuple[Facts, nx.Graph]:
+    """The facts of the current data version and the projection `p` (or the full graph), cached."""
+    f = facts(db)
+    key = ("projection", f.version, "full" if full else (p or Projection()).key())
+    found = db.derived.get(key)
+    if found is None:
+        built = full_graph(f) if full else officer_network(f, p or Projection())
+        with db.derived_lock:
+            if db.derived.get(("facts", f.version)) is f:  # do not cache for a version already replaced
+                found = db.derived.setdefault(key, built)
+            else:
+                found = built
+        # keep the cache small: the newest few projections of this version
+        with db.derived_lock:
+            keys = [k for k in db.derived if isinstance(k, tuple) and k[0] == "projection"]
+            for old in keys[:-8]:
+                del db.derived[old]
+    return f, found
