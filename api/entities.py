@@ -70,7 +70,9 @@ def chat_group(id: str) -> Response:
     return single(lambda f: chat_group_detail(f, entity(f, "chat-groups", id)))
 
 
-@bp.get("/<any(officers, investigations, 'chat-groups'):kind>/<id>/timeline")
+@bp.get("/officers/<id>/timeline", defaults={"kind": "officers"})
+@bp.get("/investigations/<id>/timeline", defaults={"kind": "investigations"})
+@bp.get("/chat-groups/<id>/timeline", defaults={"kind": "chat-groups"})
 def show_timeline(kind: str, id: str) -> Response:
     p = Params(PAGE_PARAMS)
     return answer(p, "timeline", lambda f: timeline(f, kind, entity(f, kind, id)))

@@ -44,6 +44,8 @@ def _current_status(f: Facts, officer: str) -> tuple[str, ...]:
 # --------------------------------------------------------------------------- officers
 @dataclass(frozen=True)
 class OfficerSummary:
+    """An officer in a listing: current status and counts of investigations and allegations."""
+
     officer: Ref
     status: tuple[str, ...]  # current employment status(es)
     investigation_count: int
@@ -82,6 +84,8 @@ def list_officers(f: Facts, *, station: str | None = None, status: str | None = 
 
 @dataclass(frozen=True)
 class AllegationItem:
+    """An allegation an officer is a subject of, with the finding and outcomes for that officer."""
+
     allegation: Ref
     investigation: Ref | None
     categories: tuple[str, ...]
@@ -92,6 +96,8 @@ class AllegationItem:
 
 @dataclass(frozen=True)
 class Posting:
+    """A posting: unit, station, rank and dates."""
+
     unit: Ref | None
     station: Ref | None
     rank: str | None
@@ -102,6 +108,8 @@ class Posting:
 
 @dataclass(frozen=True)
 class Membership:
+    """A chat-group membership with its dates."""
+
     group: Ref
     member: Ref
     is_admin: bool
@@ -112,6 +120,8 @@ class Membership:
 
 @dataclass(frozen=True)
 class Barred:
+    """A barred-list entry."""
+
     allegation: Ref | None
     force: Ref | None
     date: str | None
@@ -120,6 +130,8 @@ class Barred:
 
 @dataclass(frozen=True)
 class OfficerDetail:
+    """Everything recorded about an officer, each item with its evidence."""
+
     officer: Ref
     pseudonym: str | None
     force: Ref | None
@@ -180,6 +192,8 @@ def officer_detail(f: Facts, officer: str) -> OfficerDetail:
 # --------------------------------------------------------------------------- investigations
 @dataclass(frozen=True)
 class InvestigationSummary:
+    """An investigation in a listing."""
+
     investigation: Ref
     title: str | None
     status: str | None
@@ -192,6 +206,8 @@ class InvestigationSummary:
 
 @dataclass(frozen=True)
 class Subject:
+    """An officer who is a subject of an allegation, with the finding's result and outcomes."""
+
     officer: Ref
     result: str | None
     outcomes: tuple[str, ...]
@@ -200,6 +216,8 @@ class Subject:
 
 @dataclass(frozen=True)
 class AllegationDetail:
+    """An allegation with its categories and subjects."""
+
     allegation: Ref
     categories: tuple[str, ...]
     description: str | None
@@ -210,6 +228,8 @@ class AllegationDetail:
 
 @dataclass(frozen=True)
 class InvestigationDetail:
+    """An investigation with its allegations, subjects, findings and outcomes."""
+
     investigation: InvestigationSummary
     description: str | None
     body: Ref | None
@@ -261,6 +281,8 @@ def investigation_detail(f: Facts, inv: str) -> InvestigationDetail:
 # --------------------------------------------------------------------------- chat groups
 @dataclass(frozen=True)
 class MessageItem:
+    """A message, described by its categories (never its content)."""
+
     message: Ref
     sender: Ref | None
     sent_at: str | None
@@ -270,6 +292,8 @@ class MessageItem:
 
 @dataclass(frozen=True)
 class ChatGroupDetail:
+    """A chat group with its members and messages."""
+
     group: Ref
     platform: str | None
     reported_member_count: int | None

@@ -33,6 +33,8 @@ class Hop:
 
 @dataclass(frozen=True)
 class Path:
+    """A shortest path between two nodes, each hop explained."""
+
     length: int
     nodes: tuple[Ref, ...]
     hops: tuple[Hop, ...]
@@ -178,6 +180,8 @@ def clusters(f: Facts, graph: nx.Graph, *, method: str = "components", k: int = 
 
 @dataclass(frozen=True)
 class Ranked:
+    """An officer's rank and score under a centrality measure."""
+
     rank: int
     officer: Ref
     score: float
