@@ -53,7 +53,7 @@ PREDICATES = (
     "identifier", "pseudonym", "name", "title", "description", "inquiry", "linkedTo", "concerns", "finding",
     "force", "sender", "sentAt", "contentCategory", "victim", "complainant", "involves", "about", "partOf",
     "conductFrom", "conductTo", "uncoveredOn", "publisher", "url", "platform", "decidedBy",
-    "investigatingBody",
+    "investigatingBody", "reportedMemberCount",
 )
 
 Pairs = dict[str, list[tuple[str, str]]]  # property local name, or "type" -> [(subject, object value)]
