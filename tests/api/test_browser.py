@@ -24,7 +24,7 @@ def chromium(*args: str, profile: Path) -> str:
 def test_home_page_renders_what_is_loaded(server: str, tmp_path: Path) -> None:
     dom = chromium("--dump-dom", server + "/", profile=tmp_path / "profile")
     assert '<table id="sources">' in dom
-    assert 'href="/sources/charing-cross"' in dom and "1065" in dom
+    assert 'href="/sources/charing-cross"' in dom and "1068" in dom
     assert "ov:Investigation" in dom and 'href="/docs"' in dom
     shot = tmp_path / "home.png"
     chromium(f"--screenshot={shot}", "--window-size=1200,900", server + "/", profile=tmp_path / "profile")
