@@ -294,6 +294,7 @@ def serve_cmd(ctx: click.Context, host: str | None, port: int | None, threads: i
     from api.database import get_db
     from graph.cases import load_bundled
     from graph.database import ONTOLOGY_SOURCE
+    from graph.facts import warm
 
     settings = _settings(ctx, HOST=host, PORT=port, THREADS=threads)
     app = create_app(settings)
@@ -302,6 +303,7 @@ def serve_cmd(ctx: click.Context, host: str | None, port: int | None, threads: i
         if settings["LOAD_BUNDLED"] and set(db.sources) <= {ONTOLOGY_SOURCE}:
             report = load_bundled(db)[0]
             click.echo(f"empty store: loaded the bundled case '{report.source}' ({report.triples} statements)")
+        warm(db)  # linkage facts build in the background; requests meanwhile wait for them, not fail
     click.echo(f"serving {settings['STORE']} store"
                + (f" in {settings['DATA_DIR']}" if settings["STORE"] == "oxigraph" else "")
                + f" on http://{settings['HOST']}:{settings['PORT']}/")

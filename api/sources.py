@@ -12,6 +12,7 @@ from werkzeug.exceptions import UnsupportedMediaType
 from api.database import get_db
 from api.uploads import MEDIA_TYPES, write_body
 from graph import NotFound, delete, load, plan
+from graph.facts import warm
 
 __all__ = ["bp"]
 
@@ -47,6 +48,7 @@ def put_source(name: str) -> tuple[Response, int]:
         sources = [replace(s, origin=f"PUT /sources/{name}") for s in
                    plan([path], source=name, title=request.args.get("title"), licence=request.args.get("licence"))]
         reports = load(db, sources, user=request.headers.get("X-Oversight-User", "api"))
+    warm(db)
     body = reports[0].as_dict()
     body["data_version"] = db.data_version
     return jsonify(body), 200 if existed else 201
@@ -54,5 +56,7 @@ def put_source(name: str) -> tuple[Response, int]:
 
 @bp.delete("/sources/<name>")
 def delete_source(name: str) -> tuple[str, int]:
-    delete(get_db(), name, user=request.headers.get("X-Oversight-User", "api"))
+    db = get_db()
+    delete(db, name, user=request.headers.get("X-Oversight-User", "api"))
+    warm(db)
     return "", 204

@@ -38,7 +38,7 @@ from graph.iri import local_id
 from graph.store import Backend
 from ontology import OV, ontology_graph
 
-__all__ = ["Facts", "Evidence", "Concept", "Filters", "facts", "seed", "read_pairs", "lower", "upper",
+__all__ = ["Facts", "Evidence", "Concept", "Filters", "facts", "seed", "warm", "read_pairs", "lower", "upper",
            "overlap", "PREDICATES"]
 
 log = logging.getLogger(__name__)
@@ -410,6 +410,20 @@ def seed(db: Database, run: str, pairs: Pairs) -> None:
     """Hand over what a load read from its scratch store, so the next :func:`facts` need not read it again."""
     with db.derived_lock:
         db.derived[("pairs", run)] = pairs
+
+
+def warm(db: Database) -> threading.Thread:
+    """Build the current :class:`Facts` in a background thread (after a load, at start-up)."""
+
+    def build() -> None:
+        try:
+            facts(db)
+        except Exception:  # a store closed under it at shutdown: the next request builds instead
+            log.debug("warming the facts failed", exc_info=True)
+
+    thread = threading.Thread(target=build, name="oversight-facts", daemon=True)
+    thread.start()
+    return thread
 
 
 def facts(db: Database) -> Facts:

@@ -22,6 +22,7 @@ import pyoxigraph as ox
 
 from graph.database import ONTOLOGY_SOURCE, Database, RunRecord
 from graph.errors import InputError, Issue, NotFound
+from graph.facts import Pairs, read_pairs, seed
 from graph.iri import SOURCE_NAME, graph_iri, run_iri
 from graph.queries import stored
 from graph.store import Backend, OxigraphBackend
@@ -151,6 +152,7 @@ class _Staged:
     run: ox.NamedNode
     checksum: str
     triples: int
+    pairs: Pairs | None = None  # what graph.facts reads, taken from the fast scratch store
 
 
 def _syntax_issue(path: Path, exc: SyntaxError) -> Issue:
@@ -277,6 +279,7 @@ def _stage(db: Database, source: SourceInput, progress: Progress, *, write: bool
             raise InputError([_violation_issue(v, conversions, fallback) for v in violations],
                              f"{source.name}: {len(violations)} violation(s) of the shapes; nothing was loaded")
         triples = int(next(iter(scratch.query(stored("count-statements").text, graphs=[graph])))["statements"].value)
+        pairs = read_pairs(scratch.backend, graph) if write else None  # beside the disk write
         if writer is not None:
             progress(f"{source.name}: writing", 0, 1)
             writer.join()
@@ -286,7 +289,7 @@ def _stage(db: Database, source: SourceInput, progress: Progress, *, write: bool
         if checksum(source.paths) != digest:  # what was written must be what was validated
             raise InputError([Issue(source.paths[0].name, "unchanged", "the input changed while it was being "
                                     "loaded; load it again once it is complete")])
-        return _Staged(source, graph, run_node, digest, triples)
+        return _Staged(source, graph, run_node, digest, triples, pairs)
     except BaseException:
         if writer is not None:
             writer.join()  # a bulk load cannot be cancelled: let it end, then drop what it wrote
@@ -324,6 +327,8 @@ def load(db: Database, sources: list[SourceInput], *, user: str,
             ])
             progress("committing", 1, 1)
             for s in staged:
+                if s.pairs is not None:
+                    seed(db, s.run.value, s.pairs)
                 log.info("loaded source %s: %d statements; data version %s", s.source.name, s.triples, version)
         except BaseException:
             for s in staged:
