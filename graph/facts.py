@@ -27,7 +27,7 @@ import threading
 from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from functools import cache
+from functools import cache, cached_property
 
 import pyoxigraph as ox
 from rdflib import URIRef
@@ -189,6 +189,12 @@ class Filters:
             return False
         return overlap((start, end), (self.date_from, self.date_to)) is not None
 
+    @cached_property
+    def category_closure(self) -> frozenset[str]:
+        """The categories and every narrower one."""
+        closure = _narrower_closure()
+        return frozenset().union(*(closure.get(c, {c}) for c in self.categories))
+
     def key(self) -> tuple[object, ...]:
         return (self.date_from, self.date_to, tuple(sorted(self.categories)), tuple(sorted(self.results)),
                 tuple(sorted(self.outcomes)))
@@ -237,14 +243,24 @@ class Facts:
     @classmethod
     def fold(cls, version: str, parts: Iterable[Pairs]) -> Facts:
         """Merge the pairs of several graphs (duplicates fold into one)."""
-        sets: dict[str, dict[str, set[str]]] = defaultdict(lambda: defaultdict(set))
+        # Most properties have one value per subject: keep a bare string until a second value comes.
+        merged: dict[str, dict[str, str | set[str]]] = defaultdict(dict)
         for pairs in parts:
             for name, rows in pairs.items():
-                target = sets[name]
+                target = merged[name]
+                get = target.get
                 for s, o in rows:
-                    target[s].add(o)
-        types = {s: frozenset(v) for s, v in sets.pop("type", {}).items()}
-        props = {name: {s: tuple(sorted(v)) for s, v in d.items()} for name, d in sets.items()}
+                    current = get(s)
+                    if current is None:
+                        target[s] = o
+                    elif isinstance(current, str):
+                        if current != o:
+                            target[s] = {current, o}
+                    else:
+                        current.add(o)
+        types = {s: frozenset((v,) if isinstance(v, str) else v) for s, v in merged.pop("type", {}).items()}
+        props = {name: {s: (v,) if isinstance(v, str) else tuple(sorted(v)) for s, v in d.items()}
+                 for name, d in merged.items()}
         for name in PREDICATES:
             props.setdefault(name, {})
         return cls(version, props, types)
@@ -355,8 +371,7 @@ class Facts:
     def admits_finding(self, finding: str, filters: Filters) -> bool:
         """Whether a finding counts under `filters`."""
         if filters.categories:
-            closure = _narrower_closure()
-            wanted = set().union(*(closure.get(c, {c}) for c in filters.categories))
+            wanted = filters.category_closure
             allegation = self.value(finding, "allegation")
             if not allegation or not wanted.intersection(self.categories_of(allegation)):
                 return False
@@ -364,7 +379,7 @@ class Facts:
             return False
         if filters.outcomes and not filters.outcomes.intersection(self.values(finding, "outcome")):
             return False
-        return filters.admits_interval(*self.finding_interval(finding))
+        return not filters.is_dated or filters.admits_interval(*self.finding_interval(finding))
 
     def findings_of(self, officer: str, filters: Filters | None = None) -> tuple[str, ...]:
         """The findings naming `officer` as subject (those `filters` admit)."""

@@ -9,15 +9,45 @@ evidence statuses other than ``reported`` it rests on (``illustrative``,
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
+from typing import TypeVar, overload
 
 from graph.facts import OFFICER_CLASSES, Evidence, Facts, Filters, concept, overlap
 from graph.iri import local_id
-from graph.projection import Projection, bystander_links, officer_network
+from graph.projection import Link, Projection, bystander_links, officer_network
 
-__all__ = ["Ref", "RepeatSubject", "CoAccused", "Shared", "SharedGroup", "StatusAt", "Bystander",
+T = TypeVar("T")
+K = TypeVar("K")
+
+__all__ = ["Lazy", "Ref", "RepeatSubject", "CoAccused", "Shared", "SharedGroup", "StatusAt", "Bystander",
            "ref", "caveats", "repeat_subjects", "co_accused", "shared_groups", "bystanders", "officers_with"]
+
+
+class Lazy(Sequence[T]):
+    """A sorted answer whose items are built only when read, a page at a time.
+
+    Sorting needs only the keys (counts and IRIs); building an item (labels, evidence) costs far more,
+    and a client reads one page of a long answer.
+    """
+
+    def __init__(self, keys: list[K], build: Callable[[K], T]) -> None:
+        self._keys = keys
+        self._build = build
+
+    def __len__(self) -> int:
+        return len(self._keys)
+
+    @overload
+    def __getitem__(self, index: int) -> T: ...
+
+    @overload
+    def __getitem__(self, index: slice) -> list[T]: ...
+
+    def __getitem__(self, index: int | slice) -> T | list[T]:
+        if isinstance(index, slice):
+            return [self._build(k) for k in self._keys[index]]
+        return self._build(self._keys[index])
 
 
 @dataclass(frozen=True)
@@ -62,7 +92,7 @@ class RepeatSubject:
 
 
 def repeat_subjects(f: Facts, *, min_investigations: int = 2, min_allegations: int = 1,
-                    filters: Filters | None = None) -> list[RepeatSubject]:
+                    filters: Filters | None = None) -> Sequence[RepeatSubject]:
     """Officers who are subjects of allegations in at least `min_investigations` investigations.
 
     Parameters
@@ -76,7 +106,8 @@ def repeat_subjects(f: Facts, *, min_investigations: int = 2, min_allegations: i
 
     Returns
     -------
-    list of RepeatSubject, most investigations first, then most allegations, ties by IRI.
+    sequence of RepeatSubject (built as read), most investigations first, then most allegations,
+    ties by IRI.
 
     Notes
     -----
@@ -88,14 +119,20 @@ def repeat_subjects(f: Facts, *, min_investigations: int = 2, min_allegations: i
         officer = f.value(finding, "officer")
         if officer and f.admits_finding(finding, filters):
             by_officer[officer].append(finding)
-    out = []
+    keys = []
     for officer, findings in by_officer.items():
+        investigations = len({i for i in (f.investigation_of(x) for x in findings) if i})
+        allegations = len({a for a in (f.value(x, "allegation") for x in findings) if a})
+        if investigations >= min_investigations and allegations >= min_allegations:
+            keys.append((-investigations, -allegations, officer, tuple(findings)))
+    keys.sort()
+
+    def build(key: tuple[int, int, str, tuple[str, ...]]) -> RepeatSubject:
+        _, _, officer, findings = key
         investigations = {i for i in (f.investigation_of(x) for x in findings) if i}
         allegations = {a for a in (f.value(x, "allegation") for x in findings) if a}
-        if len(investigations) < min_investigations or len(allegations) < min_allegations:
-            continue
         evidence = tuple(f.evidence(x) for x in findings)
-        out.append(RepeatSubject(
+        return RepeatSubject(
             officer=ref(f, officer),
             investigation_count=len(investigations),
             allegation_count=len(allegations),
@@ -105,8 +142,9 @@ def repeat_subjects(f: Facts, *, min_investigations: int = 2, min_allegations: i
             outcomes=tuple(sorted({concept(o).notation for x in findings for o in f.values(x, "outcome")})),
             evidence=evidence,
             caveats=caveats(evidence),
-        ))
-    return sorted(out, key=lambda r: (-r.investigation_count, -r.allegation_count, r.officer.iri))
+        )
+
+    return Lazy(keys, build)
 
 
 @dataclass(frozen=True)
@@ -149,7 +187,7 @@ def officers_with(f: Facts, *, unit: str | None = None, outcome: str | None = No
 
 def co_accused(f: Facts, *, min_shared: int = 1, basis: str = "investigation", officers: Iterable[str] = (),
                unit: str | None = None, investigation: str | None = None, inquiry: str | None = None,
-               filters: Filters | None = None) -> list[CoAccused]:
+               filters: Filters | None = None) -> Sequence[CoAccused]:
     """Pairs of officers co-accused at least `min_shared` times (CPDP's co-accusal network).
 
     Parameters
@@ -167,7 +205,8 @@ def co_accused(f: Facts, *, min_shared: int = 1, basis: str = "investigation", o
 
     Returns
     -------
-    list of CoAccused, heaviest first, ties by the two IRIs; each pair once, `officer` < `other` by IRI.
+    sequence of CoAccused (built as read), heaviest first, ties by the two IRIs; each pair once,
+    `officer` < `other` by IRI.
     """
     graph = officer_network(f, Projection(kinds=frozenset({"co-accused"}), basis=basis,
                                           filters=filters or Filters()))
@@ -175,25 +214,32 @@ def co_accused(f: Facts, *, min_shared: int = 1, basis: str = "investigation", o
     if unit:
         posted = officers_with(f, unit=unit)
         keep = posted if keep is None else keep & posted
-    out = []
+    keys = []
     for a, b, data in graph.edges(data=True):
         a, b = sorted((a, b))
         if keep is not None and (a not in keep or b not in keep):
             continue
-        shared = []
+        links = []
         for link in data["links"]:
             inv = link.via if basis == "investigation" else f.value(link.via, "investigation")
             if investigation and inv != investigation:
                 continue
             if inquiry and (not inv or f.value(inv, "inquiry") != inquiry):
                 continue
-            shared.append(Shared(ref(f, link.via), link.start, link.end, tuple(f.evidence(e) for e in link.evidence)))
-        if len(shared) < min_shared:
-            continue
+            links.append(link)
+        if len(links) >= min_shared:
+            keys.append((-len(links), a, b, tuple(links)))
+    keys.sort(key=lambda k: k[:3])
+
+    def build(key: tuple[int, str, str, tuple[Link, ...]]) -> CoAccused:
+        _, a, b, links = key
+        shared = tuple(Shared(ref(f, k.via), k.start, k.end, tuple(f.evidence(e) for e in k.evidence))
+                       for k in links)
         evidence = [e for s in shared for e in s.evidence]
         start, end = _span(evidence)
-        out.append(CoAccused(ref(f, a), ref(f, b), len(shared), tuple(shared), start, end, caveats(evidence)))
-    return sorted(out, key=lambda p: (-p.weight, p.officer.iri, p.other.iri))
+        return CoAccused(ref(f, a), ref(f, b), len(shared), shared, start, end, caveats(evidence))
+
+    return Lazy(keys, build)
 
 
 @dataclass(frozen=True)

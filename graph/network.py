@@ -195,7 +195,9 @@ def centrality(f: Facts, graph: nx.Graph, *, measure: str = "degree", limit: int
     Betweenness is exact unless `sample` pivots are asked for (then seeded). Eigenvector centrality that
     does not converge raises ``ValueError``. Scores are rounded to 9 digits so answers are byte-stable.
     """
-    g = nx.Graph(_undirected(graph))
+    g = _undirected(graph)
+    if g.is_multigraph():  # the full graph: one edge per pair is what the measures mean
+        g = nx.Graph(g)
     if measure == "degree":
         scores = nx.degree_centrality(g)
     elif measure == "betweenness":
