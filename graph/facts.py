@@ -23,11 +23,15 @@ never doubles a count here.
 from __future__ import annotations
 
 import logging
+import marshal
+import os
 import threading
+import zlib
 from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from functools import cache, cached_property
+from pathlib import Path
 
 import pyoxigraph as ox
 from rdflib import URIRef
@@ -38,7 +42,7 @@ from graph.iri import local_id
 from graph.store import Backend
 from ontology import OV, ontology_graph
 
-__all__ = ["Facts", "Evidence", "Concept", "Filters", "facts", "seed", "warm", "read_pairs", "lower", "upper",
+__all__ = ["Facts", "Evidence", "Concept", "Filters", "facts", "seed", "warm", "prepare", "save_pairs", "read_pairs", "lower", "upper",
            "overlap", "PREDICATES"]
 
 log = logging.getLogger(__name__)
@@ -237,11 +241,12 @@ class Facts:
     version: str
     props: dict[str, dict[str, tuple[str, ...]]]
     types: dict[str, frozenset[str]]
+    runs: frozenset[str] = frozenset()  # the ingest runs folded in
     _inverse: dict[tuple[str, str], dict[str, tuple[str, ...]]] = field(default_factory=dict, repr=False)
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     @classmethod
-    def fold(cls, version: str, parts: Iterable[Pairs]) -> Facts:
+    def fold(cls, version: str, parts: Iterable[Pairs], *, runs: frozenset[str] = frozenset()) -> Facts:
         """Merge the pairs of several graphs (duplicates fold into one)."""
         # Most properties have one value per subject: keep a bare string until a second value comes.
         merged: dict[str, dict[str, str | set[str]]] = defaultdict(dict)
@@ -263,7 +268,7 @@ class Facts:
                  for name, d in merged.items()}
         for name in PREDICATES:
             props.setdefault(name, {})
-        return cls(version, props, types)
+        return cls(version, props, types, runs)
 
     # ---- reading
     def values(self, subject: str, name: str) -> tuple[str, ...]:
@@ -421,10 +426,103 @@ class Facts:
 
 
 # --------------------------------------------------------------------------- cache
-def seed(db: Database, run: str, pairs: Pairs) -> None:
-    """Hand over what a load read from its scratch store, so the next :func:`facts` need not read it again."""
+_MAGIC = b"OVPAIRS1\n"
+_DERIVED = "oversight-derived"
+
+
+def _saved_path(db: Database, run: str) -> Path | None:
+    folder = getattr(db.backend, "path", None)
+    return None if folder is None else Path(folder) / _DERIVED / f"{local_id(run)}.pairs"
+
+
+def save_pairs(db: Database, run: str, pairs: Pairs) -> None:
+    """Keep the pairs of ingest run `run` beside an on-disk store, so a restart need not read them from it.
+
+    A run's graph never changes once written, so the file never goes stale; files of runs that are no
+    longer current are removed when the facts are next built. Failing to write is logged, not raised.
+    """
+    target = _saved_path(db, run)
+    if target is None or db.backend.is_read_only:
+        return
+    try:
+        target.parent.mkdir(exist_ok=True)
+        partial = target.with_suffix(".partial")
+        partial.write_bytes(_MAGIC + zlib.compress(marshal.dumps(pairs), 1))
+        os.replace(partial, target)
+    except OSError as exc:
+        log.warning("cannot keep the linkage facts of run %s beside the store: %s", local_id(run), exc.strerror)
+
+
+def _read_saved(db: Database, run: str) -> Pairs | None:
+    target = _saved_path(db, run)
+    if target is None or not target.is_file():
+        return None
+    try:
+        data = target.read_bytes()
+        pairs = marshal.loads(zlib.decompress(data[len(_MAGIC):])) if data.startswith(_MAGIC) else None
+    except (OSError, ValueError, EOFError, TypeError, zlib.error):
+        pairs = None
+    if not isinstance(pairs, dict) or set(pairs) != {*PREDICATES, "type"}:  # damaged, or another version's
+        log.info("ignoring the saved linkage facts of run %s", local_id(run))
+        return None
+    return pairs
+
+
+def _forget_saved(db: Database, runs: set[str]) -> None:
+    folder = getattr(db.backend, "path", None)
+    if folder is None or db.backend.is_read_only or not (Path(folder) / _DERIVED).is_dir():
+        return
+    keep = {f"{local_id(run)}.pairs" for run in runs}
+    for path in (Path(folder) / _DERIVED).iterdir():
+        if path.name not in keep:
+            path.unlink(missing_ok=True)
+
+
+def _pairs(db: Database, run: str, graph: ox.NamedNode) -> Pairs:
+    found = db.derived.get(("pairs", run)) or _read_saved(db, run)
+    if found is None:
+        found = read_pairs(db.backend, graph)
+        save_pairs(db, run, found)
+    return found
+
+
+def prepare(db: Database, source: str, run: str, pairs: Pairs) -> Facts:
+    """The facts the data will have once run `run` of `source` is committed: its pairs folded with those
+    of the other current sources. A load builds them while its disk write runs (see :func:`seed`)."""
+    _, sources = db.current()
+    parts = {rec.run: _pairs(db, rec.run, rec.graph) for name, rec in sorted(sources.items())
+             if name not in (ONTOLOGY_SOURCE, source)}
+    parts[run] = pairs
+    return Facts.fold("pending", parts.values(), runs=frozenset(parts))
+
+
+def seed(db: Database, run: str, pairs: Pairs, prepared: Facts | None = None) -> None:
+    """After a commit: keep the pairs a load read from its fast scratch store, and the facts it prepared
+    if they are those of the data version now current."""
     with db.derived_lock:
         db.derived[("pairs", run)] = pairs
+    version, sources = db.current()
+    runs = {r.run for n, r in sources.items() if n != ONTOLOGY_SOURCE}
+    if prepared is not None and prepared.runs == runs:
+        prepared.version = version
+        _install(db, prepared, {})
+
+
+def _install(db: Database, built: Facts, parts: dict[str, Pairs]) -> None:
+    """Make `built` the facts of its version; forget what belongs to other versions and runs.
+
+    Facts of a version that a commit has already replaced are not kept (they would evict the newer).
+    """
+    with db.derived_lock:
+        if built.version != db.data_version:
+            return
+        for stale in [k for k in db.derived if isinstance(k, tuple) and (
+                (k[0] == "pairs" and k[1] not in built.runs) or (k[0] != "pairs" and k[1] != built.version))]:
+            del db.derived[stale]
+        for run, pairs in parts.items():
+            db.derived[("pairs", run)] = pairs
+        db.derived[("facts", built.version)] = built
+    _forget_saved(db, set(built.runs))
 
 
 def warm(db: Database) -> threading.Thread:
@@ -445,7 +543,8 @@ def facts(db: Database) -> Facts:
     """The :class:`Facts` of the data version current now (built at most once per version).
 
     Building holds a lock that only other builders wait for; a request that
-    already holds a :class:`Facts` keeps reading it.
+    already holds a :class:`Facts` keeps reading it. Pairs come from memory,
+    else from the file a load saved beside the store, else from the store.
     """
     version, sources = db.current()
     key = ("facts", version)
@@ -458,19 +557,8 @@ def facts(db: Database) -> Facts:
         if found is not None:
             return found  # type: ignore[no-any-return]
         runs = {rec.run: rec for name, rec in sorted(sources.items()) if name != ONTOLOGY_SOURCE}
-        parts = []
-        for run, record in runs.items():
-            pairs = db.derived.get(("pairs", run))
-            if pairs is None:
-                pairs = read_pairs(db.backend, record.graph)
-            parts.append(pairs)
-        built = Facts.fold(version, parts)
-        with db.derived_lock:
-            for stale in [k for k in db.derived if isinstance(k, tuple)
-                          and ((k[0] == "pairs" and k[1] not in runs) or (k[0] != "pairs" and k[1] != version))]:
-                del db.derived[stale]
-            for run, pairs in zip(runs, parts):
-                db.derived[("pairs", run)] = pairs
-            db.derived[key] = built
+        parts = {run: _pairs(db, run, record.graph) for run, record in runs.items()}
+        built = Facts.fold(version, parts.values(), runs=frozenset(runs))
+        _install(db, built, parts)
         log.debug("facts for data version %s: %d subjects", version, len(built.types))
         return built

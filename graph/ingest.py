@@ -22,7 +22,7 @@ import pyoxigraph as ox
 
 from graph.database import ONTOLOGY_SOURCE, Database, RunRecord
 from graph.errors import InputError, Issue, NotFound
-from graph.facts import Pairs, read_pairs, seed
+from graph.facts import Facts, Pairs, prepare, read_pairs, save_pairs, seed
 from graph.iri import SOURCE_NAME, graph_iri, run_iri
 from graph.queries import stored
 from graph.store import Backend, OxigraphBackend
@@ -153,6 +153,7 @@ class _Staged:
     checksum: str
     triples: int
     pairs: Pairs | None = None  # what graph.facts reads, taken from the fast scratch store
+    prepared: Facts | None = None  # the linkage facts of the data once this is committed
 
 
 def _syntax_issue(path: Path, exc: SyntaxError) -> Issue:
@@ -230,7 +231,8 @@ class _Writer(threading.Thread):
             self.error = exc
 
 
-def _stage(db: Database, source: SourceInput, progress: Progress, *, write: bool = True) -> _Staged:
+def _stage(db: Database, source: SourceInput, progress: Progress, *, write: bool = True,
+           prepare_facts: bool = False) -> _Staged:
     """Parse and validate `source` in a scratch in-memory store and, if `write`, bulk-load it into a
     new graph of `db` that no query reads until :meth:`Database.commit` names it.
 
@@ -279,7 +281,13 @@ def _stage(db: Database, source: SourceInput, progress: Progress, *, write: bool
             raise InputError([_violation_issue(v, conversions, fallback) for v in violations],
                              f"{source.name}: {len(violations)} violation(s) of the shapes; nothing was loaded")
         triples = int(next(iter(scratch.query(stored("count-statements").text, graphs=[graph])))["statements"].value)
-        pairs = read_pairs(scratch.backend, graph) if write else None  # beside the disk write
+        pairs = prepared = None
+        if write:  # beside the disk write: the linkage facts, so the first question after the load is fast
+            progress(f"{source.name}: indexing for linkage", 0, 1)
+            pairs = read_pairs(scratch.backend, graph)
+            save_pairs(db, run_node.value, pairs)
+            prepared = prepare(db, source.name, run_node.value, pairs) if prepare_facts else None
+            progress(f"{source.name}: indexing for linkage", 1, 1)
         if writer is not None:
             progress(f"{source.name}: writing", 0, 1)
             writer.join()
@@ -289,7 +297,7 @@ def _stage(db: Database, source: SourceInput, progress: Progress, *, write: bool
         if checksum(source.paths) != digest:  # what was written must be what was validated
             raise InputError([Issue(source.paths[0].name, "unchanged", "the input changed while it was being "
                                     "loaded; load it again once it is complete")])
-        return _Staged(source, graph, run_node, digest, triples, pairs)
+        return _Staged(source, graph, run_node, digest, triples, pairs, prepared)
     except BaseException:
         if writer is not None:
             writer.join()  # a bulk load cannot be cancelled: let it end, then drop what it wrote
@@ -315,7 +323,7 @@ def load(db: Database, sources: list[SourceInput], *, user: str,
         staged: list[_Staged] = []
         try:
             for source in sources:
-                staged.append(_stage(db, source, progress))
+                staged.append(_stage(db, source, progress, prepare_facts=len(sources) == 1))
             replaced = set(db.sources)
             now = db.now()
             progress("committing", 0, 1)
@@ -328,7 +336,7 @@ def load(db: Database, sources: list[SourceInput], *, user: str,
             progress("committing", 1, 1)
             for s in staged:
                 if s.pairs is not None:
-                    seed(db, s.run.value, s.pairs)
+                    seed(db, s.run.value, s.pairs, s.prepared)
                 log.info("loaded source %s: %d statements; data version %s", s.source.name, s.triples, version)
         except BaseException:
             for s in staged:

@@ -1,0 +1,57 @@
+"""The facts cache: per data version, prepared by loads, saved beside the store, never stale."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from graph import delete, load, open_database, plan
+from graph.facts import Facts, facts, read_pairs
+from tests.conftest import MINI
+
+
+def _from_store(db: Any) -> Facts:
+    """The facts read straight from the store's graphs (no cache)."""
+    graphs = [rec.graph for name, rec in sorted(db.sources.items()) if name != "ontology"]
+    return Facts.fold("direct", [read_pairs(db.backend, g) for g in graphs])
+
+
+def test_a_load_prepares_the_facts_of_the_new_version(db: Any) -> None:
+    load(db, plan([MINI], source="mini"), user="test")
+    prepared = db.derived.get(("facts", db.data_version))
+    assert prepared is not None  # ready before anyone asks
+    assert facts(db) is prepared and prepared.props == _from_store(db).props
+
+
+def test_saved_facts_survive_a_restart_and_damage_is_ignored(settings: dict[str, Any]) -> None:
+    db = open_database(settings)
+    load(db, plan([MINI], source="mini"), user="test")
+    expected = _from_store(db).props
+    db.close()
+    saved = list((Path(settings["DATA_DIR"]) / "oversight-derived").iterdir())
+    assert len(saved) == 1 and saved[0].suffix == ".pairs"
+
+    db = open_database(settings)
+    assert facts(db).props == expected  # from the saved file
+    db.close()
+
+    saved[0].write_bytes(b"OVPAIRS1\nnot what was saved")
+    db = open_database(settings)
+    assert facts(db).props == expected  # damaged: read from the store instead, and saved again
+    db.close()
+    assert saved[0].read_bytes() != b"OVPAIRS1\nnot what was saved"
+
+
+def test_facts_follow_loads_and_deletions(db: Any) -> None:
+    empty = facts(db)
+    assert empty.of_type("Officer") == ()
+    load(db, plan([MINI], source="mini"), user="test")
+    loaded = facts(db)
+    assert len(loaded.of_type("Officer")) == 3 and loaded.version != empty.version
+    load(db, plan([MINI], source="copy"), user="test")  # the same statements from a second source count once
+    both = facts(db)
+    assert both.props == loaded.props
+    delete(db, "mini", user="test")
+    delete(db, "copy", user="test")
+    assert facts(db).of_type("Officer") == ()
+    assert list((Path(db.backend.path) / "oversight-derived").iterdir()) == []  # files of old runs removed
