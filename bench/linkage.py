@@ -13,9 +13,12 @@ Methods (each in its own process; peak RSS is that process's):
   (timed: load). Then, at once, the question is asked (timed: first answer
   after the load, which includes any projection build the load did not
   finish); then ``--requests`` sequential warm requests (p50, p99). The
-  server is then restarted on the same store and asked again (first answer
-  after a restart: the facts are read from disk, the slow path). The server's
-  RSS is read from ``/proc`` at the end.
+  first ``co-accused?min_shared=2`` (builds the co-accusal network) and
+  ``clusters`` (builds the officer network of all four edge kinds) are timed,
+  as the projection builds after a load. The server is then restarted on the
+  same store and asked again (first answer after a restart: the facts come
+  from the file the load saved beside the store). The server's peak RSS
+  (VmHWM) is read from ``/proc`` before the restart.
 * ``raw-pyoxigraph``: ``bulk_load`` into an on-disk store, then the SPARQL
   aggregate "officers in >= 2 investigations" (first run and the median of
   three more).
@@ -108,6 +111,11 @@ def oversight(file: Path, requests: int) -> dict:
             times = [_get(base + QUESTION)[0] for _ in range(requests)]
             out["warm_p50_ms"] = statistics.median(times) * 1000
             out["warm_p99_ms"] = statistics.quantiles(times, n=100)[98] * 1000 if len(times) >= 100 else max(times) * 1000
+            # projections built on first use after the load: the co-accusal network, then the full
+            # officer network (all four edge kinds) with its connected components
+            out["first_coaccused_s"], _ = _get(base + "/linkage/co-accused?min_shared=2")
+            out["first_clusters_s"], _ = _get(base + "/linkage/clusters")
+            out["warm_clusters_ms"] = statistics.median(_get(base + "/linkage/clusters")[0] for _ in range(20)) * 1000
             out["server_peak_rss_mb"] = _server_rss_mb(proc)
         finally:
             proc.terminate()
