@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 import networkx as nx
 
 from graph.database import Database
-from graph.facts import OFFICER_CLASSES, Facts, Filters, facts, overlap
+from graph.facts import OFFICER_CLASSES, Facts, Filters, facts, lower, upper
 from graph.iri import local_id
 from ontology import OV
 
@@ -29,6 +29,7 @@ __all__ = ["EDGE_KINDS", "BASES", "Link", "Projection", "officer_network", "full
 EDGE_KINDS = ("co-accused", "co-member", "co-posted", "failed-to-report")
 BASES = ("investigation", "allegation")
 FAILURE_TO_REPORT = str(OV.FailureToReport)
+_OPEN_START, _OPEN_END = "0000-01-01", "9999-12-31"
 
 
 @dataclass(frozen=True)
@@ -76,15 +77,14 @@ class Projection:
         return (tuple(sorted(self.kinds)), self.basis, self.filters.key(), self.max_group_size)
 
 
-def _add(graph: nx.Graph, a: str, b: str, link: Link) -> None:
-    if graph.has_edge(a, b):
-        data = graph.edges[a, b]
-        data["links"].append(link)
-    else:
-        graph.add_edge(a, b, links=[link])
+_Edges = dict[tuple[str, str], list[Link]]  # (officer, officer) in IRI order -> links
 
 
-def _coaccused(f: Facts, graph: nx.Graph, p: Projection) -> None:
+def _add(edges: _Edges, a: str, b: str, link: Link) -> None:
+    edges.setdefault((a, b) if a < b else (b, a), []).append(link)
+
+
+def _coaccused(f: Facts, graph: nx.Graph, edges: _Edges, p: Projection) -> None:
     shared: dict[str, dict[str, list[str]]] = defaultdict(lambda: defaultdict(list))  # via -> officer -> findings
     for finding in f.of_type("Finding"):
         officer = f.value(finding, "officer")
@@ -100,11 +100,11 @@ def _coaccused(f: Facts, graph: nx.Graph, p: Projection) -> None:
         if not (start or end):
             start, end = f.finding_interval(next(iter(by_officer.values()))[0])
         for a, b in itertools.combinations(sorted(by_officer), 2):
-            _add(graph, a, b, Link("co-accused", via, tuple(sorted(by_officer[a] + by_officer[b])), start, end))
+            _add(edges, a, b, Link("co-accused", via, tuple(sorted(by_officer[a] + by_officer[b])), start, end))
 
 
-def _intervals(f: Facts, graph: nx.Graph, kind: str, groups: Iterable[tuple[str, list[tuple[str, str]]]],
-               p: Projection) -> None:
+def _intervals(f: Facts, graph: nx.Graph, edges: _Edges, kind: str,
+               groups: Iterable[tuple[str, list[tuple[str, str]]]], p: Projection) -> None:
     """Co-member and co-posted: pairs of memberships (or postings) of one place whose intervals overlap."""
     hubs = graph.graph.setdefault("hubs", [])
     for via, rows in groups:
@@ -112,15 +112,18 @@ def _intervals(f: Facts, graph: nx.Graph, kind: str, groups: Iterable[tuple[str,
         if len(members) > p.max_group_size:
             hubs.append(via)
             continue
-        spans = [(who, node, f.interval(node)) for who, node in sorted(rows)
-                 if p.filters.admits_interval(*f.interval(node))]
-        for (a, na, ia), (b, nb, ib) in itertools.combinations(spans, 2):
-            if a == b:
-                continue
-            both = overlap(ia, ib)
-            if both is not None:
+        spans = []
+        for who, node in sorted(rows):
+            start, end = f.interval(node)
+            if p.filters.admits_interval(start, end):  # open or unknown ends compare as the extremes
+                spans.append((who, node, lower(start) or _OPEN_START, upper(end) or _OPEN_END))
+        for (a, na, a_lo, a_hi), (b, nb, b_lo, b_hi) in itertools.combinations(spans, 2):
+            lo, hi = max(a_lo, b_lo), min(a_hi, b_hi)
+            if a != b and lo <= hi:
                 first, second = sorted([(a, na), (b, nb)])
-                _add(graph, first[0], second[0], Link(kind, via, (first[1], second[1]), *both))
+                _add(edges, first[0], second[0], Link(kind, via, (first[1], second[1]),
+                                                      None if lo == _OPEN_START else lo,
+                                                      None if hi == _OPEN_END else hi))
 
 
 def _memberships(f: Facts, graph: nx.Graph) -> list[tuple[str, list[tuple[str, str]]]]:
@@ -155,10 +158,11 @@ def bystander_links(f: Facts, filters: Filters) -> list[Link]:
     own = Filters(filters.date_from, filters.date_to, results=filters.results, outcomes=filters.outcomes)
     conduct = Filters(categories=filters.categories)
     links = []
-    for finding in f.of_type("Finding"):
+    failures = f.referrers(FAILURE_TO_REPORT, "category")
+    for finding in sorted(x for a in failures for x in f.referrers(a, "allegation")):
         allegation = f.value(finding, "allegation")
         bystander = f.value(finding, "officer")
-        if not allegation or not bystander or FAILURE_TO_REPORT not in f.categories_of(allegation):
+        if not allegation or not bystander or not f.is_a(finding, "Finding"):
             continue
         if not f.admits_finding(finding, own):
             continue
@@ -191,27 +195,30 @@ def officer_network(f: Facts, p: Projection) -> nx.Graph:
     ``p.max_group_size`` are skipped as hubs.
     """
     graph = nx.Graph(hubs=[])
-    for officer in f.of_type(*OFFICER_CLASSES):
-        graph.add_node(officer, id=local_id(officer), iri=officer, label=f.label(officer), type=f.kind(officer))
+    graph.add_nodes_from((officer, {"id": local_id(officer), "iri": officer, "label": f.label(officer),
+                                    "type": "officer" if f.is_a(officer, "Officer") else "staff"})
+                         for officer in f.of_type(*OFFICER_CLASSES))
+    edges: _Edges = {}
     if "co-accused" in p.kinds:
-        _coaccused(f, graph, p)
+        _coaccused(f, graph, edges, p)
     if "co-member" in p.kinds:
-        _intervals(f, graph, "co-member", _memberships(f, graph), p)
+        _intervals(f, graph, edges, "co-member", _memberships(f, graph), p)
     if "co-posted" in p.kinds:
-        _intervals(f, graph, "co-posted", _postings(f, graph), p)
+        _intervals(f, graph, edges, "co-posted", _postings(f, graph), p)
     if "failed-to-report" in p.kinds:
         for link in bystander_links(f, p.filters):
             other = next(f.value(e, "officer") for e in link.evidence[1:])
             if link.source in graph and other in graph:
-                _add(graph, link.source, other, link)  # type: ignore[arg-type]
-    for _, _, data in graph.edges(data=True):
-        links = sorted(data["links"], key=lambda k: (k.kind, k.via, k.evidence))
-        data["links"] = links
-        data["weight"] = len(links)
-        kinds = sorted({k.kind for k in links})
-        data["kind"] = ";".join(kinds)
-        for kind in kinds:
-            data[kind] = sum(1 for k in links if k.kind == kind)
+                _add(edges, link.source, other, link)  # type: ignore[arg-type]
+
+    def attributes(links: list[Link]) -> dict[str, object]:
+        links.sort(key=lambda k: (k.kind, k.via, k.evidence))
+        counts: dict[str, int] = {}
+        for link in links:
+            counts[link.kind] = counts.get(link.kind, 0) + 1
+        return {"links": links, "weight": len(links), "kind": ";".join(sorted(counts)), **counts}
+
+    graph.add_edges_from((a, b, attributes(links)) for (a, b), links in sorted(edges.items()))
     return graph
 
 
