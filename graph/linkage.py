@@ -114,17 +114,22 @@ def repeat_subjects(f: Facts, *, min_investigations: int = 2, min_allegations: i
     One pass over the findings: O(F) for F findings.
     """
     filters = filters or Filters()
-    by_officer: dict[str, list[str]] = defaultdict(list)
+    unfiltered = filters == Filters()
+    officer_of, allegation_of = f.props["officer"], f.props["allegation"]
+    investigation_of = f.props["investigation"]
+    # finding -> (officer, allegation, investigation); the hot loop reads the dictionaries directly
+    by_officer: dict[str, list[tuple[str, str, str | None]]] = defaultdict(list)
     for finding in f.of_type("Finding"):
-        officer = f.value(finding, "officer")
-        if officer and f.admits_finding(finding, filters):
-            by_officer[officer].append(finding)
+        officers, allegations = officer_of.get(finding), allegation_of.get(finding)
+        if officers and allegations and (unfiltered or f.admits_finding(finding, filters)):
+            investigation = investigation_of.get(allegations[0])
+            by_officer[officers[0]].append((finding, allegations[0], investigation[0] if investigation else None))
     keys = []
-    for officer, findings in by_officer.items():
-        investigations = len({i for i in (f.investigation_of(x) for x in findings) if i})
-        allegations = len({a for a in (f.value(x, "allegation") for x in findings) if a})
-        if investigations >= min_investigations and allegations >= min_allegations:
-            keys.append((-investigations, -allegations, officer, tuple(findings)))
+    for officer, rows in by_officer.items():
+        investigations = len({i for _, _, i in rows if i})
+        allegation_count = len({a for _, a, _ in rows})
+        if investigations >= min_investigations and allegation_count >= min_allegations:
+            keys.append((-investigations, -allegation_count, officer, tuple(x for x, _, _ in rows)))
     keys.sort()
 
     def build(key: tuple[int, int, str, tuple[str, ...]]) -> RepeatSubject:
