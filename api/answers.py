@@ -15,7 +15,7 @@ import dataclasses
 import hashlib
 import json
 import re
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
 from flask import Response, request
@@ -211,7 +211,7 @@ def _respond(build: Callable[[Facts], dict[str, Any]]) -> Response:
     return response
 
 
-def answer(params: Params, question: str, compute: Callable[[Facts], list[Any]], *,
+def answer(params: Params, question: str, compute: Callable[[Facts], Sequence[Any]], *,
            parameters: dict[str, Any] | None = None) -> Response:
     """A paginated list answer: ``items`` (one page), ``total``, ``next`` cursor and the cited ``sources``."""
     limit = params.integer("limit", 100, 1, MAX_LIMIT)

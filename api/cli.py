@@ -245,7 +245,7 @@ def query_cmd(ctx: click.Context, text: str | None, file_: Any, fmt: str) -> Non
         except SyntaxError as error:
             raise InputError([], f"query syntax: {error}") from None
         if isinstance(result, ox.QueryTriples):
-            sys.stdout.write(result.serialize(format=ox.RdfFormat.N_TRIPLES).decode())
+            sys.stdout.write((result.serialize(format=ox.RdfFormat.N_TRIPLES) or b"").decode())
         elif fmt == "table":
             click.echo(_table(result) if isinstance(result, ox.QuerySolutions) else str(bool(result)).lower())
         else:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 import networkx as nx
@@ -39,7 +40,7 @@ def coaccused() -> Response:
     basis = p.choice("basis", BASES, "investigation")
     filters = p.filters()
 
-    def compute(f: Facts) -> list[Any]:
+    def compute(f: Facts) -> Sequence[Any]:
         return co_accused(f, min_shared=n, basis=basis, officers=p.entities(f, "officers", *OFFICER_CLASSES),
                           unit=p.entity(f, "unit", "Unit"),
                           investigation=p.entity(f, "investigation", "Investigation"),

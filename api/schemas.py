@@ -39,7 +39,7 @@ def _schema(hint: Any, found: dict[str, Any]) -> dict[str, Any]:
         return {"anyOf": [inner, {"type": "null"}]} if "$ref" in inner else {**inner, "type": [inner["type"], "null"]}
     if origin in (tuple, list):
         return {"type": "array", "items": _schema(typing.get_args(hint)[0], found)}
-    if dataclasses.is_dataclass(hint):
+    if isinstance(hint, type) and dataclasses.is_dataclass(hint):
         _add(hint, found)
         return {"$ref": f"#/components/schemas/{hint.__name__}"}
     raise TypeError(f"no schema for {hint!r}")

@@ -182,7 +182,9 @@ def officer_detail(f: Facts, officer: str) -> OfficerDetail:
     statuses.sort(key=lambda s: (lower(s.start) or "", s.status))
     barred.sort(key=lambda b: (b.allegation.label if b.allegation else "", b.evidence.iri))
     investigations = sorted({a.investigation for a in allegations if a.investigation}, key=lambda r: r.label)
-    evidence = [x.evidence for x in (*postings, *allegations, *memberships, *statuses, *barred)]
+    items: list[Posting | AllegationItem | Membership | StatusAt | Barred] = [
+        *postings, *allegations, *memberships, *statuses, *barred]
+    evidence = [x.evidence for x in items]
     force = f.value(officer, "force")
     return OfficerDetail(ref(f, officer), f.value(officer, "pseudonym"), _opt(f, force),
                          _current_status(f, officer), tuple(postings), tuple(allegations), tuple(investigations),

@@ -78,11 +78,12 @@ OFFICER_CLASSES = ("Officer", "PoliceStaff")
 def read_pairs(backend: Backend, graph: ox.NamedNode) -> Pairs:
     """Every value of the :data:`PREDICATES`, and every ``ov:`` type, in one graph of `backend`."""
     out: Pairs = {}
-    for name in PREDICATES:
-        out[name] = [(q.subject.value, q.object.value)
+    for name in PREDICATES:  # sources hold no RDF-star triple terms (they are not valid data), hence .value
+        out[name] = [(q.subject.value, q.object.value)  # type: ignore[union-attr]
                      for q in backend.quads(graph, predicate=ox.NamedNode(_OV + name))]
-    out["type"] = [(q.subject.value, q.object.value[len(_OV):])
-                   for q in backend.quads(graph, predicate=_RDF_TYPE) if q.object.value.startswith(_OV)]
+    out["type"] = [(q.subject.value, q.object.value[len(_OV):])  # type: ignore[union-attr]
+                   for q in backend.quads(graph, predicate=_RDF_TYPE)
+                   if q.object.value.startswith(_OV)]  # type: ignore[union-attr]
     return out
 
 

@@ -130,7 +130,7 @@ def _memberships(f: Facts, graph: nx.Graph) -> list[tuple[str, list[tuple[str, s
     by_group: dict[str, list[tuple[str, str]]] = defaultdict(list)
     for node in f.of_type("ChatMembership"):
         member, group = f.value(node, "member"), f.value(node, "group")
-        if member in graph and group:
+        if member is not None and member in graph and group:
             by_group[group].append((member, node))
     return sorted(by_group.items())
 
@@ -139,7 +139,7 @@ def _postings(f: Facts, graph: nx.Graph) -> list[tuple[str, list[tuple[str, str]
     by_place: dict[str, list[tuple[str, str]]] = defaultdict(list)
     for node in f.of_type("Posting"):
         officer = f.value(node, "officer")
-        if officer not in graph:
+        if officer is None or officer not in graph:
             continue
         for place in (f.value(node, "unit"), f.value(node, "station")):
             if place:

@@ -148,3 +148,11 @@ def test_stats_count_classes_of_loaded_sources(client: Any) -> None:
     stats = client.get("/stats").get_json()
     assert stats["classes"]["https://w3id.org/oversight/ontology#Officer"] == 3
     assert set(stats["sources"]) == {"mini", "ontology"}
+
+
+def test_answer_schemas_in_the_openapi_document_match_the_code() -> None:
+    from api.schemas import schemas
+
+    documented = openapi_document()["components"]["schemas"]
+    for name, schema in schemas().items():
+        assert documented.get(name) == schema, f"stale schema {name}: python -m api.schemas"
