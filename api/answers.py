@@ -23,13 +23,13 @@ from rdflib import URIRef
 
 from api.database import get_db
 from graph.errors import BadParameter, NotFound
-from graph.facts import KINDS, Facts, Filters, concepts_of, facts
+from graph.facts import KINDS, Facts, Filters, concepts_of, facts, lower, upper
 from graph.projection import BASES, EDGE_KINDS, Projection
 from ontology import OV
 
 __all__ = ["Params", "answer", "single", "FILTER_PARAMS", "PROJECTION_PARAMS", "PAGE_PARAMS"]
 
-_DATE = re.compile(r"^\d{4}(-(0[1-9]|1[0-2])(-(0[1-9]|[12]\d|3[01]))?)?$")
+_DATE = re.compile(r"^[0-9]{4}(-(0[1-9]|1[0-2])(-(0[1-9]|[12][0-9]|3[01]))?)?$")
 _ID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
 PAGE_PARAMS = ("limit", "cursor")
 FILTER_PARAMS = ("since", "until", "category", "result", "outcome")
@@ -58,7 +58,7 @@ class Params:
         raw = self.text(name)
         if raw is None:
             return default
-        if not re.fullmatch(r"[+-]?\d{1,9}", raw) or not lo <= int(raw) <= hi:
+        if not re.fullmatch(r"[+-]?[0-9]{1,9}", raw) or not lo <= int(raw) <= hi:
             raise BadParameter(name, f"must be an integer from {lo} to {hi}")
         return int(raw)
 
@@ -81,7 +81,7 @@ class Params:
 
     def date(self, name: str) -> str | None:
         raw = self.text(name)
-        if raw is not None and not _DATE.match(raw):
+        if raw is not None and not _DATE.fullmatch(raw):
             raise BadParameter(name, "must be a date: YYYY, YYYY-MM or YYYY-MM-DD")
         return raw
 
@@ -102,7 +102,7 @@ class Params:
 
     def filters(self) -> Filters:
         start, end = self.date("since"), self.date("until")
-        if start and end and start > end:
+        if start and end and (lower(start) or "") > (upper(end) or ""):
             raise BadParameter("since", "must not be after 'until'")
         return Filters(start, end, self.concepts("category", OV.AllegationCategory),
                        self.concepts("result", OV.FindingResult), self.concepts("outcome", OV.Outcome))
@@ -122,6 +122,11 @@ class Params:
     def projection(self) -> tuple[bool, Projection]:
         """``projection=officers`` (default) or ``full``, and the officer network's parameters."""
         full = self.choice("projection", ("officers", "full"), "officers") == "full"
+        if full:
+            for name in ("kinds", "basis", "max_group_size", *FILTER_PARAMS):
+                if self.text(name) is not None:
+                    raise BadParameter(name, "applies to projection=officers only: the full graph holds "
+                                       "every entity and relation, unfiltered")
         kinds = self.many("kinds") or list(EDGE_KINDS)
         for kind in kinds:
             if kind not in EDGE_KINDS:
@@ -132,7 +137,7 @@ class Params:
 
 
 def entity_id(f: Facts, raw: str, name: str, *classes: str) -> str:
-    if not _ID.match(raw):
+    if not _ID.fullmatch(raw):
         raise BadParameter(name, "must be an id: the local part of an entity's IRI")
     found = f.find(raw, *(classes or tuple(KINDS)))
     if found is None:
@@ -173,6 +178,8 @@ def _offset(cursor: str | None, version: str) -> int:
         raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
         made_for, offset = raw.split(":")
         value = int(offset)
+        if value < 0:
+            raise ValueError(offset)
     except ValueError:
         raise BadParameter("cursor", "not a cursor this service gave out") from None
     if made_for != version:
@@ -188,7 +195,8 @@ def _respond(build: Callable[[Facts], dict[str, Any]]) -> Response:
     db = get_db()
     version = db.data_version
     tag = _etag(version)
-    if tag in request.if_none_match:
+    conditional = request.if_none_match
+    if not conditional.star_tag and conditional.contains_weak(tag):  # "*" would also match errors
         response = Response(status=304)
     else:
         key = ("answer", version, request.full_path)
@@ -223,7 +231,8 @@ def answer(params: Params, question: str, compute: Callable[[Facts], Sequence[An
         cited: set[str] = set()
         _sources(page, cited)
         following = offset + limit
-        return {"question": question, "parameters": parameters or {k: v for k, v in request.args.items()},
+        echo = {k: ",".join(v) for k, v in request.args.lists()}
+        return {"question": question, "parameters": parameters or echo,
                 "total": len(items), "limit": limit, "offset": offset,
                 "next": _cursor(f.version, following) if following < len(items) else None,
                 "items": page, "sources": {s: _plain(f.source(s)) for s in sorted(cited)}}

@@ -75,7 +75,7 @@ def failed_to_report() -> Response:
 def _graph(p: Params, f: Facts) -> nx.Graph:
     """The projection the request chooses, without the hubs it asks to ignore."""
     full, spec = p.projection()
-    _, graph = projection(get_db(), spec, full=full)
+    _, graph = projection(get_db(), spec, full=full, f=f)  # the request's facts, even if a load lands
     ignore = tuple(p.entities(f, "ignore"))
     max_degree = p.integer("max_degree", 0, 0, 1_000_000_000) or None
     return without_hubs(graph, ignore=ignore, max_degree=max_degree)

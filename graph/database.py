@@ -119,6 +119,7 @@ class Database:
         self.write_lock = threading.RLock()
         self.derived: dict[Any, Any] = {}  # what graph.facts derives from the data, by run or data version
         self.derived_lock = threading.Lock()
+        self.build_lock = threading.Lock()  # one builder of derived data at a time; readers never wait
         self._state = self._read_state()
 
     # ------------------------------------------------------------------ reading

@@ -8,7 +8,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from graph.errors import NotFound
-from graph.facts import OFFICER_CLASSES, Evidence, Facts, concept, lower
+from graph.facts import OFFICER_CLASSES, Evidence, Facts, Filters, concept, lower
 from graph.linkage import Ref, StatusAt, caveats, ref
 
 __all__ = ["OfficerSummary", "OfficerDetail", "InvestigationSummary", "InvestigationDetail", "ChatGroupDetail",
@@ -66,6 +66,7 @@ def list_officers(f: Facts, *, station: str | None = None, status: str | None = 
     """Officers and staff, by IRI, optionally only those ever posted to `station`, with current employment
     `status`, with a finding of `outcome`, or a subject of an allegation of `category` (concept IRIs)."""
     out = []
+    wanted = Filters(categories=frozenset({category})).category_closure if category else frozenset()
     for officer in f.of_type(*OFFICER_CLASSES):
         if station and not any(station in f.values(p, "station") for p in f.referrers(officer, "officer")
                                if f.is_a(p, "Posting")):
@@ -76,7 +77,8 @@ def list_officers(f: Facts, *, station: str | None = None, status: str | None = 
         findings = f.findings_of(officer)
         if outcome and not any(outcome in f.values(x, "outcome") for x in findings):
             continue
-        if category and not any(category in f.categories_of(f.value(x, "allegation") or "") for x in findings):
+        if category and not any(wanted.intersection(f.categories_of(f.value(x, "allegation") or ""))
+                                for x in findings):
             continue
         out.append(_summary(f, officer))
     return out
@@ -148,7 +150,7 @@ class OfficerDetail:
 def _membership(f: Facts, node: str) -> Membership:
     start, end = f.interval(node)
     return Membership(ref(f, f.value(node, "group") or ""), ref(f, f.value(node, "member") or ""),
-                      f.value(node, "isAdmin") == "true", start, end, f.evidence(node))
+                      f.value(node, "isAdmin") in ("true", "1"), start, end, f.evidence(node))
 
 
 def officer_detail(f: Facts, officer: str) -> OfficerDetail:
@@ -181,7 +183,7 @@ def officer_detail(f: Facts, officer: str) -> OfficerDetail:
     memberships.sort(key=lambda m: (lower(m.start) or "9999", m.group.label))
     statuses.sort(key=lambda s: (lower(s.start) or "", s.status))
     barred.sort(key=lambda b: (b.allegation.label if b.allegation else "", b.evidence.iri))
-    investigations = sorted({a.investigation for a in allegations if a.investigation}, key=lambda r: r.label)
+    investigations = sorted({a.investigation for a in allegations if a.investigation}, key=lambda r: (r.label, r.iri))
     items: list[Posting | AllegationItem | Membership | StatusAt | Barred] = [
         *postings, *allegations, *memberships, *statuses, *barred]
     evidence = [x.evidence for x in items]
@@ -259,7 +261,7 @@ def list_investigations(f: Facts, *, inquiry: str | None = None, status: str | N
 def investigation_detail(f: Facts, inv: str) -> InvestigationDetail:
     """An investigation with its allegations, their subjects, findings and outcomes."""
     allegations = []
-    for a in sorted(f.referrers(inv, "investigation"), key=f.label):
+    for a in sorted(f.referrers(inv, "investigation"), key=lambda a: (f.label(a), a)):
         subjects = []
         for finding in f.referrers(a, "allegation"):
             if not f.is_a(finding, "Finding"):
@@ -276,7 +278,8 @@ def investigation_detail(f: Facts, inv: str) -> InvestigationDetail:
     evidence = [f.evidence(inv), *(a.evidence for a in allegations), *(s.evidence for a in allegations for s in a.subjects)]
     return InvestigationDetail(_inv_summary(f, inv), f.value(inv, "description"),
                                _opt(f, f.value(inv, "investigatingBody")),
-                               tuple(ref(f, x) for x in sorted(linked, key=f.label)), tuple(allegations),
+                               tuple(ref(f, x) for x in sorted(linked, key=lambda x: (f.label(x), x))),
+                               tuple(allegations),
                                f.evidence(inv), caveats(evidence))
 
 
@@ -320,7 +323,8 @@ def chat_group_detail(f: Facts, group: str) -> ChatGroupDetail:
     platform = f.value(group, "platform")
     count = f.value(group, "reportedMemberCount")
     return ChatGroupDetail(ref(f, group), concept(platform).notation if platform else None,
-                           int(count) if count else None, tuple(members), tuple(messages),
+                           int(count) if count and count.lstrip("+-").isdigit() else None,
+                           tuple(members), tuple(messages),
                            caveats([*(m.evidence for m in members), *(m.evidence for m in messages)]))
 
 

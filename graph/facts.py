@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import logging
 import marshal
+import re
 import os
 import threading
 import zlib
@@ -88,20 +89,25 @@ def read_pairs(backend: Backend, graph: ox.NamedNode) -> Pairs:
 
 
 # --------------------------------------------------------------------------- dates
+_DAY = re.compile(r"^-?[0-9]{4}(?:-[0-9]{2}(?:-[0-9]{2})?)?")
+
+
+def _day(date: str | None) -> str | None:
+    """The date part of a date, year-month, year or date-time, without time or timezone."""
+    found = _DAY.match(date) if date else None
+    return found.group(0) if found else None
+
+
 def lower(date: str | None) -> str | None:
     """The first day a partial date (``2016``, ``2016-03``, ``2016-03-01``, a date-time) can mean."""
-    if not date:
-        return None
-    date = date[:10]
-    return date + "-01-01"[len(date) - 4:] if len(date) < 10 else date
+    day = _day(date)
+    return day + "-01-01"[len(day) - 4:] if day and len(day) < 10 else day
 
 
 def upper(date: str | None) -> str | None:
     """The last day a partial date can mean (months end on the 31st: only the order matters)."""
-    if not date:
-        return None
-    date = date[:10]
-    return date + "-12-31"[len(date) - 4:] if len(date) < 10 else date
+    day = _day(date)
+    return day + "-12-31"[len(day) - 4:] if day and len(day) < 10 else day
 
 
 def overlap(a: tuple[str | None, str | None], b: tuple[str | None, str | None]) -> tuple[str | None, str | None] | None:
@@ -523,7 +529,11 @@ def _install(db: Database, built: Facts, parts: dict[str, Pairs]) -> None:
         for run, pairs in parts.items():
             db.derived[("pairs", run)] = pairs
         db.derived[("facts", built.version)] = built
-    _forget_saved(db, set(built.runs))
+    if db.write_lock.acquire(blocking=False):  # never while another thread loads: its new file would go
+        try:
+            _forget_saved(db, set(built.runs))
+        finally:
+            db.write_lock.release()
 
 
 def warm(db: Database) -> threading.Thread:
@@ -552,8 +562,7 @@ def facts(db: Database) -> Facts:
     found = db.derived.get(key)
     if found is not None:
         return found  # type: ignore[no-any-return]
-    build_lock = db.derived.setdefault("build-lock", threading.Lock())
-    with build_lock:
+    with db.build_lock:
         found = db.derived.get(key)
         if found is not None:
             return found  # type: ignore[no-any-return]

@@ -141,7 +141,7 @@ def repeat_subjects(f: Facts, *, min_investigations: int = 2, min_allegations: i
             officer=ref(f, officer),
             investigation_count=len(investigations),
             allegation_count=len(allegations),
-            investigations=tuple(ref(f, i) for i in sorted(investigations, key=f.label)),
+            investigations=tuple(ref(f, i) for i in sorted(investigations, key=lambda i: (f.label(i), i))),
             categories=tuple(sorted({concept(c).notation for a in allegations for c in f.categories_of(a)})),
             results=tuple(sorted({concept(r).notation for x in findings for r in f.values(x, "result")})),
             outcomes=tuple(sorted({concept(o).notation for x in findings for o in f.values(x, "outcome")})),
@@ -268,13 +268,14 @@ class SharedGroup:
     caveats: tuple[str, ...]
 
 
-def _status_during(f: Facts, officer: str, span: tuple[str | None, str | None]) -> tuple[StatusAt, ...]:
+def _status_during(f: Facts, officer: str, spans: list[tuple[str | None, str | None]]) -> tuple[StatusAt, ...]:
+    """The officer's employment statuses that overlap any of `spans` (None ends open), and undated ones."""
     out = []
     for node in f.referrers(officer, "officer"):
         if not f.is_a(node, "EmploymentStatus"):
             continue
         start, end = f.interval(node)
-        if (start or end) and overlap((start, end), span) is None:
+        if (start or end) and all(overlap((start, end), span) is None for span in spans):
             continue
         status = f.value(node, "status")
         out.append(StatusAt(concept(status).notation if status else "", start, end, f.evidence(node)))
@@ -316,10 +317,7 @@ def shared_groups(f: Facts, anchors: Iterable[str], *, filters: Filters | None =
                 pairs[other].append(Shared(ref(f, group), both[0], both[1],  # type: ignore[arg-type]
                                            (f.evidence(mine), f.evidence(theirs))))
         for other, groups in sorted(pairs.items()):
-            starts = [g.start for g in groups if g.start]
-            ends = [g.end for g in groups if g.end]
-            span = (min(starts) if starts else None, max(ends) if ends else None)
-            statuses = _status_during(f, other, span)
+            statuses = _status_during(f, other, [(g.start, g.end) for g in groups])
             evidence = [e for g in groups for e in g.evidence] + [s.evidence for s in statuses]
             out.append(SharedGroup(ref(f, anchor), ref(f, other), tuple(sorted(groups, key=lambda g: g.via.iri)),
                                    statuses, caveats(evidence)))

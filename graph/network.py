@@ -70,7 +70,15 @@ def _hop(f: Facts, graph: nx.Graph, a: str, b: str) -> Hop:
 
 
 def _undirected(graph: nx.Graph) -> nx.Graph:
-    return graph.to_undirected(as_view=True) if graph.is_directed() else graph
+    """`graph` as a simple undirected graph. For the full (multi, directed) graph, a copy built in sorted
+    order: its views list neighbours in hash order, which changes between processes and would change
+    Louvain's communities, Steiner trees' tie-breaks and which shortest paths are found first."""
+    if not graph.is_directed() and not graph.is_multigraph():
+        return graph
+    simple = nx.Graph()
+    simple.add_nodes_from(sorted(graph.nodes))
+    simple.add_edges_from(sorted({(u, v) if u < v else (v, u) for u, v in graph.edges() if u != v}))
+    return simple
 
 
 def paths(f: Facts, graph: nx.Graph, source: str, target: str, *, limit: int = 1) -> list[Path]:
@@ -167,10 +175,10 @@ def clusters(f: Facts, graph: nx.Graph, *, method: str = "components", k: int = 
     if method == "components":
         groups = [set(c) for c in nx.connected_components(g)]
     elif method == "k-core":
-        core = nx.k_core(nx.Graph(g), k)
+        core = nx.k_core(nx.Graph(g), k)  # on a copy: k_core does not take graph views
         groups = [set(c) for c in nx.connected_components(core)]
     elif method == "louvain":
-        groups = [set(c) for c in nx.community.louvain_communities(nx.Graph(g), weight="weight", seed=seed)]
+        groups = [set(c) for c in nx.community.louvain_communities(g, weight="weight", seed=seed)]
     else:
         raise ValueError(method)
     ordered = sorted((sorted(c) for c in groups if len(c) >= min_size), key=lambda c: (-len(c), c[0]))
@@ -195,9 +203,7 @@ def centrality(f: Facts, graph: nx.Graph, *, measure: str = "degree", limit: int
     Betweenness is exact unless `sample` pivots are asked for (then seeded). Eigenvector centrality that
     does not converge raises ``ValueError``. Scores are rounded to 9 digits so answers are byte-stable.
     """
-    g = _undirected(graph)
-    if g.is_multigraph():  # the full graph: one edge per pair is what the measures mean
-        g = nx.Graph(g)
+    g = _undirected(graph)  # on the full graph, one edge per pair is what the measures mean
     if measure == "degree":
         scores = nx.degree_centrality(g)
     elif measure == "betweenness":
@@ -205,6 +211,8 @@ def centrality(f: Facts, graph: nx.Graph, *, measure: str = "degree", limit: int
         scores = nx.betweenness_centrality(g, k=k, seed=seed if k else None)
     elif measure == "closeness":
         scores = nx.closeness_centrality(g)
+    elif measure == "eigenvector" and g.number_of_edges() == 0:
+        scores = {n: 0.0 for n in g}  # no links, no centrality (networkx would spread 1/sqrt(n))
     elif measure == "eigenvector":
         try:
             scores = nx.eigenvector_centrality(g, max_iter=1000, tol=1e-9)

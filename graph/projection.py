@@ -244,9 +244,10 @@ def full_graph(f: Facts) -> nx.MultiDiGraph:
     return graph
 
 
-def projection(db: Database, p: Projection | None = None, *, full: bool = False) -> tuple[Facts, nx.Graph]:
-    """The facts of the current data version and the projection `p` (or the full graph), cached."""
-    f = facts(db)
+def projection(db: Database, p: Projection | None = None, *, full: bool = False,
+               f: Facts | None = None) -> tuple[Facts, nx.Graph]:
+    """The projection `p` (or the full graph) of the facts `f` (default: the current ones), cached."""
+    f = f or facts(db)
     key = ("projection", f.version, "full" if full else (p or Projection()).key())
     found = db.derived.get(key)
     if found is None:

@@ -96,11 +96,32 @@ def test_linkage_answers_over_http(bundled_client: Any, ids: dict[str, str]) -> 
     ("/linkage/clusters?kinds=friends", "kinds"),
     ("/officers?limit=100000", "limit"),
     ("/officers?cursor=bm9wZQ", "cursor"),
+    ("/officers?cursor=eDotMw", "cursor"),  # "x:-3": a tampered offset
+    ("/linkage/co-accused?since=%D9%A2%D9%A0%D9%A1%D9%A6", "since"),  # Arabic-Indic digits are not a year
+    ("/linkage/centrality?projection=full&since=1900", "since"),
+    ("/linkage/path?projection=full&kinds=co-accused&from=a&to=b", "kinds"),
 ])
 def test_bad_parameters_are_400_problems_naming_the_parameter(bundled_client: Any, url: str, parameter: str) -> None:
     response = bundled_client.get(url)
     assert response.status_code == 400 and response.mimetype == "application/problem+json", url
     assert response.json["parameter"] == parameter and parameter in response.json["detail"]
+
+
+def test_partial_dates_compare_by_what_they_cover(bundled_client: Any) -> None:
+    assert bundled_client.get("/linkage/co-accused?since=2016-05&until=2016").status_code == 200
+
+
+def test_broader_categories_admit_narrower_ones_in_listings_too(bundled_client: Any) -> None:
+    listed = bundled_client.get("/officers?category=discreditable-conduct").json["total"]
+    asked = bundled_client.get("/linkage/repeat-subjects?min_investigations=1&category=discreditable-conduct").json
+    assert listed == asked["total"] > 0
+
+
+def test_if_none_match_star_never_hides_an_error(bundled_client: Any) -> None:
+    assert bundled_client.get("/officers/nonexistent", headers={"If-None-Match": "*"}).status_code == 404
+    first = bundled_client.get("/linkage/bystanders")
+    weak = bundled_client.get("/linkage/bystanders", headers={"If-None-Match": "W/" + first.headers["ETag"]})
+    assert weak.status_code == 304
 
 
 def test_unknown_ids_are_404_problems(bundled_client: Any, ids: dict[str, str]) -> None:

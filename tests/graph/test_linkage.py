@@ -41,6 +41,7 @@ def test_partial_dates_bound_intervals() -> None:
     assert overlap(("2016", "2017"), ("2017-06", None)) == ("2017-06-01", "2017-12-31")
     assert overlap(("2016", "2016"), ("2017", None)) is None
     assert overlap((None, None), (None, None)) == (None, None)
+    assert (lower("2016Z"), upper("2016-03+01:00")) == ("2016-01-01", "2016-03-31")  # timezones ignored
 
 
 def test_repeat_subjects_are_the_officers_in_several_investigations(bundled: Facts) -> None:
@@ -72,6 +73,52 @@ def test_whatsapp_members_share_groups_with_the_dismissed(bundled: Facts) -> Non
     assert [s.status for s in with_c.other_status] == ["resigned"]
     assert all(g.start == "2016-01-01" and g.end == "2018-12-31" for g in with_c.groups)
     assert shared_groups(bundled, dismissed, filters=Filters("2019", "2020")) == []  # nobody was a member then
+
+
+def _hand_made(**props: list[tuple[str, str]]) -> Facts:
+    return Facts.fold("hand-made", [props])
+
+
+def test_status_is_taken_for_each_shared_period_not_their_hull() -> None:
+    """Two shared periods (open start to 2014, 2017 on): a status in 2012 counts, one in 2015 does not."""
+    ov = "https://w3id.org/oversight/ontology#"
+    f = _hand_made(
+        type=[("a", "Officer"), ("b", "Officer"), ("g", "ChatGroup"), ("h", "ChatGroup"),
+              *[(m, "ChatMembership") for m in ("ma", "mb", "na", "nb")], ("s1", "EmploymentStatus"),
+              ("s2", "EmploymentStatus")],
+        member=[("ma", "a"), ("mb", "b"), ("na", "a"), ("nb", "b")],
+        group=[("ma", "g"), ("mb", "g"), ("na", "h"), ("nb", "h")],
+        endDate=[("ma", "2014"), ("mb", "2014"), ("s1", "2012"), ("s2", "2015")],
+        startDate=[("na", "2017"), ("nb", "2017"), ("s1", "2012"), ("s2", "2015")],
+        officer=[("s1", "b"), ("s2", "b")],
+        status=[("s1", ov + "Suspended"), ("s2", ov + "Serving")],
+    )
+    [link] = shared_groups(f, ["a"])
+    assert [(g.start, g.end) for g in link.groups] == [(None, "2014-12-31"), ("2017-01-01", None)]
+    assert [s.evidence.iri for s in link.other_status] == ["s1"]
+
+
+def test_ill_typed_counts_do_not_break_a_chat_group() -> None:
+    from graph.entities import chat_group_detail
+
+    f = _hand_made(type=[("g", "ChatGroup")], reportedMemberCount=[("g", "seventeen")])
+    assert chat_group_detail(f, "g").reported_member_count is None
+
+
+def test_louvain_on_the_full_graph_is_the_same_in_every_process() -> None:
+    import os
+    import subprocess
+    import sys
+
+    script = ("from graph import open_database; from graph.settings import resolve; "
+              "from graph.cases import load_bundled; from graph.projection import projection; "
+              "from graph.network import clusters, paths; "
+              "db = open_database(resolve({'STORE': 'memory'}, environ={})); load_bundled(db); "
+              "f, g = projection(db, full=True); "
+              "print([[m.iri for m in c.members] for c in clusters(f, g, method='louvain')])")
+    outputs = {subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True,
+                              env={**os.environ, "PYTHONHASHSEED": seed}).stdout for seed in ("1", "5", "77")}
+    assert len(outputs) == 1
 
 
 def test_bystanders_point_at_the_conduct_they_did_not_report(bundled: Facts) -> None:
