@@ -247,7 +247,8 @@ def full_graph(f: Facts) -> nx.MultiDiGraph:
 def projection(db: Database, p: Projection | None = None, *, full: bool = False,
                f: Facts | None = None) -> tuple[Facts, nx.Graph]:
     """The projection `p` (or the full graph) of the facts `f` (default: the current ones), cached."""
-    f = f or facts(db)
+    current: Facts = f if f is not None else facts(db)
+    f = current
     key = ("projection", f.version, "full" if full else (p or Projection()).key())
     found = db.derived.get(key)
     if found is None:
@@ -262,4 +263,4 @@ def projection(db: Database, p: Projection | None = None, *, full: bool = False,
             keys = [k for k in db.derived if isinstance(k, tuple) and k[0] == "projection"]
             for old in keys[:-8]:
                 del db.derived[old]
-    return f, found
+    return current, found
