@@ -27,6 +27,7 @@ import pyoxigraph as ox
 from graph import (
     Database,
     InputError,
+    NotFound,
     OversightError,
     StoreLocked,
     StoreUnavailable,
@@ -35,6 +36,7 @@ from graph import (
     plan,
 )
 from graph import validate as validate_sources
+from graph.formats import FORMATS as EXPORT_FORMATS
 from graph.ingest import FORMATS, SourceInput
 from graph.settings import SETTINGS, resolve
 from graph.stats import stats as compute_stats
@@ -326,3 +328,57 @@ def settings_cmd() -> None:
 def main() -> None:
     """Entry point of the ``oversight`` console script."""
     cli(prog_name="oversight")
+
+
+@cli.command("export")
+@click.argument("view_name", metavar="VIEW")
+@click.option("--format", "fmt", type=click.Choice(sorted(EXPORT_FORMATS)), default="graphml", show_default=True,
+              help="Export format.")
+@click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path), required=True,
+              help="File to write; its manifest goes to FILE.manifest.json.")
+@click.option("--param", "params", multiple=True, metavar="NAME=VALUE",
+              help="A parameter of the view, as on /export (kinds=co-accused, since=2016, hops=2...).")
+@click.pass_context
+@_guard
+def export_cmd(ctx: click.Context, view_name: str, fmt: str, output: Path, params: tuple[str, ...]) -> None:
+    """Export VIEW (full, officers, officer/ID, investigation/ID, chat-group/ID, inquiry/ID) to a file.
+
+    The same code and parameters as GET /export/VIEW.FORMAT; the store is opened read-only, so this
+    works while a service runs. The manifest (counts, checksum, sources) is written beside the file.
+    """
+    from urllib.parse import urlencode
+
+    from api import create_app
+    from api.database import close
+
+    pairs = []
+    for param in params:
+        name, sep, value = param.partition("=")
+        if not sep or not name:
+            raise click.UsageError(f"--param {param!r}: write NAME=VALUE")
+        pairs.append((name, value))
+    settings = _settings(ctx)
+    if settings["STORE"] == "oxigraph" and not Path(settings["DATA_DIR"]).exists():
+        raise NotFound(f"no store in {settings['DATA_DIR']}: load data first")
+    app = create_app({**settings, "READ_ONLY": settings["STORE"] == "oxigraph"})
+    try:
+        client = app.test_client()
+        response = client.get(f"/export/{view_name}.{fmt}?{urlencode(pairs)}", buffered=False)
+        if response.status_code != 200:
+            problem = response.get_json(silent=True) or {}
+            click.echo(f"error: {problem.get('detail') or problem.get('title') or response.status}", err=True)
+            sys.exit(1)
+        partial = output.with_name(output.name + ".partial")
+        with partial.open("wb") as handle:
+            for chunk in response.response:
+                handle.write(chunk)
+        partial.replace(output)
+        link = response.headers["Link"].split(">", 1)[0].lstrip("<")
+        described = client.get(link).get_json()
+        output.with_name(output.name + ".manifest.json").write_text(
+            json.dumps(described, indent=1, sort_keys=True, ensure_ascii=False) + "\n", encoding="utf-8")
+        counts = described["counts"]
+        click.echo(f"wrote {output} ({sum(counts['nodes'].values())} nodes, {sum(counts['edges'].values())} edges;"
+                   f" sha256 {described['sha256'][:16]}...) and its manifest")
+    finally:
+        close(app)

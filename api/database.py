@@ -12,8 +12,12 @@ _KEY = "oversight"
 
 
 def init_app(app: Flask) -> None:
-    """Open the store the app's settings name (raises StoreLocked if another process holds it)."""
-    app.extensions[_KEY] = open_database(app.config["SETTINGS"])
+    """Open the store the app's settings name (raises StoreLocked if another process holds it).
+
+    With ``READ_ONLY`` in the app's config (the CLI's exports), the on-disk store is opened read-only,
+    which works beside a running service.
+    """
+    app.extensions[_KEY] = open_database(app.config["SETTINGS"], read_only=bool(app.config.get("READ_ONLY")))
 
 
 def get_db() -> Database:

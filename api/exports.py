@@ -1,0 +1,129 @@
+"""``/export/{view}.{format}``: graph exports, streamed, each with a manifest.
+
+``/export/officers.graphml?kinds=co-accused`` streams the body; its ``Link`` header names
+``/export/officers.manifest.json?format=graphml&kinds=co-accused`` (rel ``describedby``),
+which describes it: counts, checksum, sources. ``/export/context.jsonld`` is the JSON-LD
+context of JSON-LD exports.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from typing import Any
+from urllib.parse import urlencode
+
+from flask import Blueprint, Response, request, stream_with_context
+
+from api.answers import FILTER_PARAMS, Params
+from api.database import get_db
+from graph.errors import BadParameter
+from graph.export import VIEWS, ExportGraph, view
+from graph.facts import Facts, facts
+from graph.formats import CONTEXT, FORMATS, Format, body, manifest, view_quads
+from graph.projection import Projection, projection
+
+__all__ = ["bp"]
+
+bp = Blueprint("exports", __name__)
+
+_NETWORK_PARAMS = ("kinds", "basis", "max_group_size", "min_weight", *FILTER_PARAMS)
+
+
+def _split(spec: str) -> tuple[str, str | None, str]:
+    """``officer/ID.graphml`` -> (``officer``, ``ID``, ``graphml``); ``.manifest.json`` gives ``manifest``."""
+    for suffix in ("manifest.json", "cytoscape.json", *FORMATS):
+        if spec.endswith("." + suffix):
+            name = spec[: -len(suffix) - 1]
+            kind, _, entity = name.partition("/")
+            return kind, entity or None, "manifest" if suffix == "manifest.json" else suffix
+    raise BadParameter("format", "unknown format", accepted=[*FORMATS, "manifest.json"])
+
+
+def _export(f: Facts, kind: str, entity: str | None, p: Params) -> ExportGraph:
+    if kind not in VIEWS:
+        raise BadParameter("view", f"unknown view {kind!r}", accepted=sorted(VIEWS))
+    classes = VIEWS[kind]
+    if (classes is None) != (entity is None):
+        raise BadParameter("view", f"the {kind} view takes {'no id' if classes is None else 'an id: ' + kind + '/ID'}")
+    hops, min_weight = p.integer("hops", 1, 1, 5), p.integer("min_weight", 1, 1, 1_000_000)
+    spec = p.projection()[1] if kind in ("officers", "officer") else None  # parameters before ids
+    iri = None
+    if classes is not None and entity is not None:
+        from api.answers import entity_id
+        iri = entity_id(f, entity, "view", *classes)
+    db = get_db()
+
+    def networks(wanted: Projection | None, full: bool) -> Any:
+        return projection(db, wanted, full=full, f=f)[1]
+
+    parameters = {k: ",".join(v) for k, v in request.args.lists() if k != "format"}
+    return view(f, kind, entity=iri, projection=spec, hops=hops, min_weight=min_weight, parameters=parameters,
+                networks=networks)
+
+
+def _params(kind: str, extra: tuple[str, ...]) -> Params:
+    accepted = ("flavour", *extra)
+    if kind in ("officers", "officer"):
+        accepted += _NETWORK_PARAMS
+    if kind == "officer":
+        accepted += ("hops",)
+    return Params(accepted)
+
+
+def _stream(export: ExportGraph, fmt: Format, flavour: str, f: Facts) -> Any:
+    db = get_db()
+    quads = view_quads(db, f, export, with_meta=fmt.name in ("nq", "trig", "jsonld")) if fmt.is_rdf else ()
+    describe = manifest(f, export, fmt, None) if fmt.name == "csv" else None
+    if describe is not None:
+        describe.pop("generated_at")  # inside the zip: the same data gives the same bytes
+    return body(export, fmt, flavour=flavour, quads=quads, describe=describe)
+
+
+@bp.get("/export/context.jsonld")
+def context() -> Response:
+    return Response(json.dumps(CONTEXT, indent=1, sort_keys=True) + "\n", mimetype="application/ld+json")
+
+
+@bp.get("/export/<path:spec>")
+def export(spec: str) -> Response:
+    kind, entity, name = _split(spec)
+    p = _params(kind, ("format",) if name == "manifest" else ())
+    flavour = p.choice("flavour", ("plain", "yed"), "plain")
+    if name == "manifest":
+        fmt = FORMATS[p.choice("format", tuple(FORMATS), "graphml")]
+    else:
+        fmt = FORMATS[name]
+    if flavour == "yed" and fmt.name != "graphml":
+        raise BadParameter("flavour", "yed applies to graphml only")
+    db = get_db()
+    tag = hashlib.sha256(f"{db.data_version}\x1f{request.full_path}".encode()).hexdigest()[:24]
+    conditional = request.if_none_match
+    if not conditional.star_tag and conditional.contains_weak(tag):
+        response = Response(status=304)
+        response.set_etag(tag)
+        return response
+    f = facts(db)
+    export_graph = _export(f, kind, entity, p)
+    if name == "manifest":
+        key = ("manifest", f.version, request.full_path)
+        described = db.derived.get(key)
+        if described is None:
+            digest = hashlib.sha256()
+            for chunk in _stream(export_graph, fmt, flavour, f):
+                digest.update(chunk)
+            described = manifest(f, export_graph, fmt, digest.hexdigest())
+            with db.derived_lock:
+                db.derived[key] = described
+        response = Response(json.dumps(described, indent=1, sort_keys=True, ensure_ascii=False) + "\n",
+                            mimetype="application/json")
+    else:
+        response = Response(stream_with_context(_stream(export_graph, fmt, flavour, f)), mimetype=fmt.media_type)
+        base = spec[: -len(fmt.name) - 1]
+        query = urlencode([("format", fmt.name), *((k, v) for k, v in request.args.items(multi=True))])
+        response.headers["Link"] = f'</export/{base}.manifest.json?{query}>; rel="describedby"; type="application/json"'
+        filename = base.replace("/", "-") + ("." + fmt.name if fmt.name != "csv" else ".csv.zip")
+        response.headers["Content-Disposition"] = f'attachment; filename="{filename}"'
+    response.set_etag(tag)
+    response.headers["Cache-Control"] = "private, no-cache"
+    return response

@@ -1,0 +1,224 @@
+"""Export formats: the registry, CSV (zip), Cytoscape.js JSON, RDF, and the export manifest.
+
+Every writer yields the body in chunks (bytes), in a stable order, so a body can be
+streamed and two exports of the same view on the same data version are identical.
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import io
+import json
+import tempfile
+import zipfile
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from importlib import metadata
+from typing import Any
+
+import pyoxigraph as ox
+
+from graph.database import ONTOLOGY_SOURCE, Database
+from graph.export import ExportGraph, counts
+from graph.facts import Facts
+from graph.graphml import gexf, graphml
+from graph.prefixes import PREFIXES
+
+__all__ = ["Format", "FORMATS", "body", "manifest", "view_quads", "CONTEXT", "generator"]
+
+_BATCH = 20_000
+
+
+@dataclass(frozen=True)
+class Format:
+    """An export format: its name (the URL extension), media type, and whether it is RDF."""
+
+    name: str
+    media_type: str
+    is_rdf: bool = False
+    rdf_format: ox.RdfFormat | None = None
+
+
+FORMATS = {f.name: f for f in (
+    Format("graphml", "application/graphml+xml"),
+    Format("gexf", "application/gexf+xml"),
+    Format("csv", "application/zip"),
+    Format("cytoscape.json", "application/json"),
+    Format("ttl", "text/turtle", True, ox.RdfFormat.TURTLE),
+    Format("nt", "application/n-triples", True, ox.RdfFormat.N_TRIPLES),
+    Format("nq", "application/n-quads", True, ox.RdfFormat.N_QUADS),
+    Format("trig", "application/trig", True, ox.RdfFormat.TRIG),
+    Format("jsonld", "application/ld+json", True, ox.RdfFormat.JSON_LD),
+)}
+
+#: The JSON-LD context of JSON-LD exports (also served at ``/export/context.jsonld``).
+CONTEXT: dict[str, Any] = {"@context": dict(PREFIXES)}
+
+
+def generator() -> str:
+    """``oversight-graph X.Y.Z``: who made an export."""
+    try:
+        return f"oversight-graph {metadata.version('oversight-graph')}"
+    except metadata.PackageNotFoundError:
+        return "oversight-graph"
+
+
+def _cytoscape(export: ExportGraph) -> Iterator[str]:
+    ids = {node: f"n{i}" for i, node in enumerate(export.node_keys)}
+    head = {"view": export.view, "data_version": export.version, "directed": export.directed}
+    yield '{"data": ' + json.dumps(head, sort_keys=True) + ', "elements": {"nodes": ['
+    for i, (node, data) in enumerate(export.nodes()):
+        yield ("," if i else "") + "\n" + json.dumps({"data": {"id": ids[node], **data}}, sort_keys=True,
+                                                     ensure_ascii=False)
+    yield '\n], "edges": ['
+    for i, (source, target, data) in enumerate(export.edges()):
+        element = {"data": {**data, "id": f"e{i}", "source": ids[source], "target": ids[target]}}
+        yield ("," if i else "") + "\n" + json.dumps(element, sort_keys=True, ensure_ascii=False)
+    yield "\n]}}\n"
+
+
+def _rows(export: ExportGraph, nodes: bool) -> Iterator[list[Any]]:
+    ids = {node: f"n{i}" for i, node in enumerate(export.node_keys)}
+    if nodes:
+        yield ["node", *(a.name for a in export.node_attrs)]
+        for node, data in export.nodes():
+            yield [ids[node], *(data.get(a.name, "") for a in export.node_attrs)]
+    else:
+        yield ["edge", "source", "target", *(a.name for a in export.edge_attrs)]
+        for i, (source, target, data) in enumerate(export.edges()):
+            yield [f"e{i}", ids[source], ids[target], *(data.get(a.name, "") for a in export.edge_attrs)]
+
+
+class _Digesting(io.RawIOBase):
+    """Passes bytes on to `raw`, hashing them."""
+
+    def __init__(self, raw: Any) -> None:
+        self.raw = raw
+        self.digest = hashlib.sha256()
+
+    def writable(self) -> bool:
+        return True
+
+    def write(self, data: Any) -> int:
+        self.digest.update(data)
+        self.raw.write(data)
+        return len(data)
+
+
+def _csv_zip(export: ExportGraph, describe: dict[str, Any]) -> Iterator[bytes]:
+    """A zip of nodes.csv, edges.csv and manifest.json (with their checksums), spooled to a temporary file.
+
+    Entries carry a fixed timestamp, so the same data gives the same bytes.
+    """
+    with tempfile.SpooledTemporaryFile(max_size=8 * 1024 * 1024) as spool:
+        digests = {}
+        with zipfile.ZipFile(spool, "w", compression=zipfile.ZIP_DEFLATED) as archive:
+            for name, nodes in (("nodes.csv", True), ("edges.csv", False)):
+                info = zipfile.ZipInfo(name, date_time=(2000, 1, 1, 0, 0, 0))
+                info.compress_type = zipfile.ZIP_DEFLATED
+                with archive.open(info, "w", force_zip64=True) as raw:
+                    digesting = _Digesting(raw)
+                    text = io.TextIOWrapper(io.BufferedWriter(digesting, 65536), encoding="utf-8", newline="")
+                    csv.writer(text).writerows(_rows(export, nodes))
+                    text.flush()
+                    text.detach().detach()  # leave `raw` to the zip file to close
+                digests[name] = digesting.digest.hexdigest()
+            info = zipfile.ZipInfo("manifest.json", date_time=(2000, 1, 1, 0, 0, 0))
+            archive.writestr(info, json.dumps({**describe, "files": {k: {"sha256": v} for k, v in digests.items()}},
+                                              sort_keys=True, indent=1) + "\n")
+        spool.seek(0)
+        while chunk := spool.read(65536):
+            yield chunk
+
+
+def view_quads(db: Database, f: Facts, export: ExportGraph, *, with_meta: bool) -> Iterator[ox.Quad]:
+    """The statements an RDF export of `export` holds, in their source graphs (sorted by source).
+
+    The ``full`` view holds every statement of every current source (and the metadata graph if
+    `with_meta`); other views the statements about their nodes and, for officer networks, about the
+    evidence behind their edges.
+    """
+    graphs = [rec.graph for name, rec in sorted(db.sources.items()) if name != ONTOLOGY_SOURCE]
+    if export.view == "full":
+        for graph in graphs:
+            yield from db.backend.quads(graph)
+        if with_meta:
+            yield from db.backend.quads(db.meta)
+        return
+    subjects = list(export.node_keys)
+    if "evidence" in {a.name for a in export.edge_attrs}:
+        subjects += sorted({e for _, _, d in export.edges() for e in d["evidence"].split(";") if e})
+    store = getattr(db.backend, "store")
+    for graph in graphs:
+        for subject in subjects:
+            yield from store.quads_for_pattern(ox.NamedNode(subject), None, None, graph)
+
+
+def _rdf(quads: Iterable[ox.Quad], fmt: Format) -> Iterator[bytes]:
+    """Serialize in batches: repeated prefixes (Turtle, TriG) and graph blocks (TriG) are legal."""
+    assert fmt.rdf_format is not None
+    triples = fmt.rdf_format in (ox.RdfFormat.TURTLE, ox.RdfFormat.N_TRIPLES)
+    prefixes = PREFIXES if fmt.rdf_format in (ox.RdfFormat.TURTLE, ox.RdfFormat.TRIG) else None
+    is_jsonld = fmt.rdf_format == ox.RdfFormat.JSON_LD
+    if is_jsonld:
+        yield (json.dumps(CONTEXT, sort_keys=True)[:-1] + ', "@graph": [').encode()
+    batch: list[Any] = []
+    first = True
+
+    def flush() -> bytes:
+        items = [ox.Triple(q.subject, q.predicate, q.object) for q in batch] if triples else list(batch)
+        data = ox.serialize(items, format=fmt.rdf_format, prefixes=prefixes) or b""
+        if is_jsonld:  # splice each batch's array into the one @graph array
+            inner = data.strip()[1:-1]
+            return (b"" if first or not inner else b",") + inner
+        return data
+
+    for quad in quads:
+        batch.append(quad)
+        if len(batch) >= _BATCH:
+            yield flush()
+            first = False
+            batch = []
+    if batch or first:
+        yield flush()
+    if is_jsonld:
+        yield b"]}\n"
+
+
+def body(export: ExportGraph, fmt: Format, *, flavour: str = "plain", quads: Iterable[ox.Quad] = (),
+         describe: dict[str, Any] | None = None) -> Iterator[bytes]:
+    """The export's body in `fmt`, in chunks. RDF formats write `quads`; CSV embeds `describe`."""
+    if fmt.is_rdf:
+        yield from _rdf(quads, fmt)
+    elif fmt.name == "csv":
+        yield from _csv_zip(export, describe or {})
+    else:
+        text = {"graphml": lambda: graphml(export, flavour=flavour), "gexf": lambda: gexf(export, generator=generator()),
+                "cytoscape.json": lambda: _cytoscape(export)}[fmt.name]()
+        buffer: list[str] = []
+        size = 0
+        for chunk in text:
+            buffer.append(chunk)
+            size += len(chunk)
+            if size > 65536:
+                yield "".join(buffer).encode("utf-8")
+                buffer, size = [], 0
+        yield "".join(buffer).encode("utf-8")
+
+
+def manifest(f: Facts, export: ExportGraph, fmt: Format, sha256: str | None) -> dict[str, Any]:
+    """What an export holds: view, parameters, data version, counts, checksum, when, by what, sources cited."""
+    cited = {s for _, d in export.nodes() for s in str(d.get("sources", "")).split(";") if s}
+    cited |= {s for _, _, d in export.edges() for s in str(d.get("sources", "")).split(";") if s}
+    out: dict[str, Any] = {
+        "view": export.view, "format": fmt.name, "media_type": fmt.media_type, "parameters": export.parameters,
+        "data_version": export.version, "counts": counts(export),
+        "generated_at": datetime.now(timezone.utc).isoformat(timespec="seconds").replace("+00:00", "Z"),
+        "generator": generator(),
+        "sources": {s: {k: v for k, v in f.source(s).__dict__.items() if v is not None} for s in sorted(cited)},
+    }
+    if sha256 is not None:
+        out["sha256"] = sha256
+    return out

@@ -1,0 +1,115 @@
+"""``/export/...`` over HTTP and ``oversight export``: streamed bodies, manifests, conditional requests."""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+import os
+import subprocess
+import sys
+import urllib.request
+import zipfile
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import networkx as nx
+import pytest
+
+from api import create_app
+from api.database import close, get_db
+from graph.cases import load_bundled, bundled_path
+
+
+@pytest.fixture(scope="module")
+def client() -> Iterator[Any]:
+    """A test client over an in-memory store with the bundled case."""
+    app = create_app({"STORE": "memory", "TESTING": True})
+    with app.app_context():
+        load_bundled(get_db())
+    yield app.test_client()
+    close(app)
+
+
+def test_an_export_links_to_a_manifest_that_describes_it(client: Any) -> None:
+    response = client.get("/export/officers.graphml?kinds=co-accused,failed-to-report&min_weight=1")
+    assert response.status_code == 200 and response.mimetype == "application/graphml+xml"
+    assert response.headers["Content-Disposition"] == 'attachment; filename="officers.graphml"'
+    link = response.headers["Link"]
+    assert link.startswith("</export/officers.manifest.json?format=graphml&kinds=") and 'rel="describedby"' in link
+    described = client.get(link[1:link.index(">")]).json
+    assert described["sha256"] == hashlib.sha256(response.data).hexdigest()
+    assert described["parameters"] == {"kinds": "co-accused,failed-to-report", "min_weight": "1"}
+    graph = nx.read_graphml(io.BytesIO(response.data))
+    assert described["counts"]["nodes"] == {"officer": graph.number_of_nodes()}
+    assert sum(described["counts"]["edges"].values()) >= graph.number_of_edges()
+    assert set(described["counts"]["edges"]) <= {"co-accused", "failed-to-report"}
+
+
+def test_every_format_of_every_view_answers(client: Any) -> None:
+    ids = {o["officer"]["label"]: o["officer"]["id"] for o in client.get("/officers?limit=100").json["items"]}
+    inv = client.get("/investigations").json["items"][0]["investigation"]["id"]
+    specs = ["full", "officers", f"officer/{ids['Officer A']}", f"investigation/{inv}"]
+    for spec in specs:
+        for fmt in ("graphml", "gexf", "csv", "cytoscape.json", "ttl", "nt", "nq", "trig", "jsonld"):
+            response = client.get(f"/export/{spec}.{fmt}")
+            assert response.status_code == 200 and response.data, (spec, fmt)
+    with zipfile.ZipFile(io.BytesIO(client.get("/export/full.csv").data)) as archive:
+        assert sorted(archive.namelist()) == ["edges.csv", "manifest.json", "nodes.csv"]
+        assert json.loads(archive.read("manifest.json"))["view"] == "full"
+
+
+def test_exports_are_conditional_and_stable(client: Any) -> None:
+    first = client.get("/export/full.gexf")
+    assert client.get("/export/full.gexf").data == first.data
+    assert client.get("/export/full.gexf", headers={"If-None-Match": first.headers["ETag"]}).status_code == 304
+    head = client.head("/export/full.gexf")
+    assert head.status_code == 200 and head.headers["ETag"] == first.headers["ETag"] and head.data == b""
+
+
+@pytest.mark.parametrize("url, parameter", [
+    ("/export/everything.graphml", "view"),
+    ("/export/officers.xlsx", "format"),
+    ("/export/full.graphml?kinds=co-accused", "kinds"),
+    ("/export/officers.gexf?flavour=yed", "flavour"),
+    ("/export/officer.graphml", "view"),
+    ("/export/officers/x.graphml", "view"),
+    ("/export/officer/../../etc/passwd.graphml", "view"),
+    ("/export/officer/a.graphml?hops=9", "hops"),
+])
+def test_bad_exports_are_problems(client: Any, url: str, parameter: str) -> None:
+    response = client.get(url)
+    assert response.status_code == 400 and response.mimetype == "application/problem+json", url
+    assert response.json["parameter"] == parameter
+
+
+def test_unknown_entities_are_404(client: Any) -> None:
+    response = client.get("/export/investigation/0000.graphml")
+    assert response.status_code == 404 and response.mimetype == "application/problem+json"
+
+
+def test_the_cli_writes_an_export_and_its_manifest(tmp_path: Path) -> None:
+    env = {**os.environ, "OVERSIGHT_DATA_DIR": str(tmp_path / "store")}
+    loaded = subprocess.run([sys.executable, "-m", "api", "load", str(bundled_path()), "--source", "cc"],
+                            env=env, capture_output=True, text=True, timeout=120)
+    assert loaded.returncode == 0, loaded.stderr
+    out = tmp_path / "officers.graphml"
+    done = subprocess.run([sys.executable, "-m", "api", "export", "officers", "--format", "graphml", "-o", str(out),
+                           "--param", "kinds=co-accused"], env=env, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    described = json.loads((tmp_path / "officers.graphml.manifest.json").read_text())
+    assert described["sha256"] == hashlib.sha256(out.read_bytes()).hexdigest()
+    assert nx.read_graphml(out).number_of_nodes() == 18
+    bad = subprocess.run([sys.executable, "-m", "api", "export", "officers", "-o", str(tmp_path / "x"),
+                          "--param", "kinds=friends"], env=env, capture_output=True, text=True, timeout=120)
+    assert bad.returncode == 1 and "kinds" in bad.stderr and "Traceback" not in bad.stderr
+    assert not (tmp_path / "x").exists()
+
+
+def test_exports_stream_through_a_real_server(server: str) -> None:
+    with urllib.request.urlopen(server + "/export/officers.graphml") as response:
+        assert response.headers["Content-Type"].startswith("application/graphml+xml")
+        assert response.headers.get("Content-Length") is None  # streamed, not buffered
+        data = response.read()
+    assert nx.read_graphml(io.BytesIO(data)).number_of_nodes() == 18
