@@ -371,7 +371,7 @@ def export_cmd(ctx: click.Context, view_name: str, fmt: str, output: Path, param
         partial = output.with_name(output.name + ".partial")
         with partial.open("wb") as handle:
             for chunk in response.response:
-                handle.write(chunk)
+                handle.write(chunk if isinstance(chunk, bytes) else chunk.encode("utf-8"))
         partial.replace(output)
         link = response.headers["Link"].split(">", 1)[0].lstrip("<")
         described = client.get(link).get_json()
