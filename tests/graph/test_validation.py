@@ -61,7 +61,11 @@ SUBJECTS = sorted({s for s in MINI_GRAPH.subjects(RDF.type, None)})
 PREDICATES = sorted({p for p in MINI_GRAPH.predicates() if p != RDF.type})
 BAD_OBJECTS = [Literal("not a date"), Literal("42", datatype=URIRef("http://www.w3.org/2001/XMLSchema#integer")),
                Literal("x", lang="en"), URIRef(BASE + "officer/nowhere"), OVN.Dismissed, OVN.Constable,
-               OVN.WhatsApp, URIRef(BASE + "source-document/missing")]
+               OVN.WhatsApp, URIRef(BASE + "source-document/missing"),
+               # ill-typed: the datatype is right, the lexical form is not (SHACL's sh:datatype rejects them)
+               *(Literal(text, datatype=URIRef("http://www.w3.org/2001/XMLSchema#" + dt)) for text, dt in (
+                   ("seventeen", "integer"), ("2016-13", "gYearMonth"), ("2016-02-30", "date"), ("yes", "boolean"),
+                   ("20x6", "gYear")))]
 
 mutation = st.one_of(
     st.tuples(st.just("remove"), st.integers(0, len(MINI_GRAPH) - 1)),
@@ -94,3 +98,15 @@ def test_misspelt_ontology_terms_are_reported(memory_db: Database) -> None:
     memory_db.backend.extend(ox.Quad(to_ox(s), to_ox(p), to_ox(o), STAGING) for s, p, o in graph)
     found = validate_graph(memory_db.query, staging=STAGING, shapes=memory_db.sources["ontology"].graph, context=[])
     assert [(v.component, v.path) for v in found] == [("ontology term", str(OVN) + "pseudonymn")]
+
+
+def test_ill_typed_literals_are_violations_as_for_pyshacl(memory_db: Database) -> None:
+    graph = rdflib.Graph()
+    for triple in MINI_GRAPH:
+        graph.add(triple)
+    group = next(s for s in MINI_GRAPH.subjects(RDF.type, OVN.ChatGroup))
+    graph.remove((group, OVN.reportedMemberCount, None))
+    graph.add((group, OVN.reportedMemberCount,
+               Literal("seventeen", datatype=URIRef("http://www.w3.org/2001/XMLSchema#integer"))))
+    found = ours(memory_db, graph)
+    assert found == reference(graph) and [v[2] for v in found] == ["sh:DatatypeConstraintComponent"]
