@@ -24,6 +24,7 @@ from rdflib import URIRef
 from api.database import get_db
 from graph.errors import BadParameter, NotFound
 from graph.facts import KINDS, Facts, Filters, concepts_of, facts, lower, upper
+from graph.formats import generator
 from graph.projection import BASES, EDGE_KINDS, Projection
 from ontology import OV
 
@@ -188,7 +189,8 @@ def _offset(cursor: str | None, version: str) -> int:
 
 
 def _etag(version: str) -> str:
-    return hashlib.sha256(f"{version}\x1f{request.full_path}".encode()).hexdigest()[:24]
+    # the generator is in the tag: a new version of the service may answer the same data differently
+    return hashlib.sha256(f"{version}\x1f{generator()}\x1f{request.full_path}".encode()).hexdigest()[:24]
 
 
 def _respond(build: Callable[[Facts], dict[str, Any]]) -> Response:

@@ -346,7 +346,7 @@ def export_cmd(ctx: click.Context, view_name: str, fmt: str, output: Path, param
     The same code and parameters as GET /export/VIEW.FORMAT; the store is opened read-only, so this
     works while a service runs. The manifest (counts, checksum, sources) is written beside the file.
     """
-    from urllib.parse import urlencode
+    from urllib.parse import quote, urlencode
 
     from api import create_app
     from api.database import close
@@ -363,22 +363,28 @@ def export_cmd(ctx: click.Context, view_name: str, fmt: str, output: Path, param
     app = create_app({**settings, "READ_ONLY": settings["STORE"] == "oxigraph"})
     try:
         client = app.test_client()
-        response = client.get(f"/export/{view_name}.{fmt}?{urlencode(pairs)}", buffered=False)
+        response = client.get(f"/export/{quote(view_name, safe='/')}.{fmt}?{urlencode(pairs)}", buffered=False)
         if response.status_code != 200:
             problem = response.get_json(silent=True) or {}
             click.echo(f"error: {problem.get('detail') or problem.get('title') or response.status}", err=True)
             sys.exit(1)
-        partial = output.with_name(output.name + ".partial")
-        with partial.open("wb") as handle:
-            for chunk in response.response:
-                handle.write(chunk if isinstance(chunk, bytes) else chunk.encode("utf-8"))
-        partial.replace(output)
-        link = response.headers["Link"].split(">", 1)[0].lstrip("<")
-        described = client.get(link).get_json()
-        output.with_name(output.name + ".manifest.json").write_text(
-            json.dumps(described, indent=1, sort_keys=True, ensure_ascii=False) + "\n", encoding="utf-8")
+        target_manifest = output.with_name(output.name + ".manifest.json")
+        partials = [output.with_name(output.name + ".partial"), target_manifest.with_name(target_manifest.name + ".partial")]
+        try:  # both files are written in full before either replaces what was there
+            with partials[0].open("wb") as handle:
+                for chunk in response.response:
+                    handle.write(chunk if isinstance(chunk, bytes) else chunk.encode("utf-8"))
+            link = response.headers["Link"].split(">", 1)[0].lstrip("<")
+            described = client.get(link).get_json()
+            partials[1].write_text(json.dumps(described, indent=1, sort_keys=True, ensure_ascii=False) + "\n",
+                                   encoding="utf-8")
+            partials[0].replace(output)
+            partials[1].replace(target_manifest)
+        finally:
+            for partial in partials:
+                partial.unlink(missing_ok=True)
         counts = described["counts"]
-        click.echo(f"wrote {output} ({sum(counts['nodes'].values())} nodes, {sum(counts['edges'].values())} edges;"
+        click.echo(f"wrote {output} ({counts['nodes_total']} nodes, {counts['edges_total']} edges;"
                    f" sha256 {described['sha256'][:16]}...) and its manifest")
     finally:
         close(app)

@@ -20,7 +20,7 @@ from api.database import get_db
 from graph.errors import BadParameter
 from graph.export import VIEWS, ExportGraph, view
 from graph.facts import Facts, facts
-from graph.formats import CONTEXT, FORMATS, Format, body, manifest, view_quads
+from graph.formats import CONTEXT, FORMATS, Format, body, generator, manifest, view_quads
 from graph.projection import Projection, projection
 
 __all__ = ["bp"]
@@ -35,7 +35,9 @@ def _split(spec: str) -> tuple[str, str | None, str]:
     for suffix in ("manifest.json", "cytoscape.json", *FORMATS):
         if spec.endswith("." + suffix):
             name = spec[: -len(suffix) - 1]
-            kind, _, entity = name.partition("/")
+            kind, slash, entity = name.partition("/")
+            if slash and not entity:
+                raise BadParameter("view", "an id must follow the slash: VIEW/ID.FORMAT")
             return kind, entity or None, "manifest" if suffix == "manifest.json" else suffix
     raise BadParameter("format", "unknown format", accepted=[*FORMATS, "manifest.json"])
 
@@ -97,7 +99,8 @@ def export(spec: str) -> Response:
     if flavour == "yed" and fmt.name != "graphml":
         raise BadParameter("flavour", "yed applies to graphml only")
     db = get_db()
-    tag = hashlib.sha256(f"{db.data_version}\x1f{request.full_path}".encode()).hexdigest()[:24]
+    # the generator is in the tag: a new version may write the same data differently
+    tag = hashlib.sha256(f"{db.data_version}\x1f{generator()}\x1f{request.full_path}".encode()).hexdigest()[:24]
     conditional = request.if_none_match
     if not conditional.star_tag and conditional.contains_weak(tag):
         response = Response(status=304)

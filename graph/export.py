@@ -80,14 +80,19 @@ class ExportGraph:
             yield key[0], key[1], self.edge_data(key)
 
 
-def counts(export: ExportGraph) -> dict[str, dict[str, int]]:
-    """Nodes per type and edges per kind (a pass over the export)."""
+def counts(export: ExportGraph) -> dict[str, Any]:
+    """Nodes per type, edges per kind, and the totals (a pass over the export).
+
+    An officer-network edge of several kinds (``co-member;co-posted``) counts once under each kind, so
+    the per-kind counts can add up to more than ``edges_total``.
+    """
     nodes = Counter(str(d.get("type", "")) for _, d in export.nodes())
     edges: Counter[str] = Counter()
     for _, _, d in export.edges():
         for kind in str(d.get("kind", "")).split(";"):
             edges[kind] += 1
-    return {"nodes": dict(sorted(nodes.items())), "edges": dict(sorted(edges.items()))}
+    return {"nodes": dict(sorted(nodes.items())), "edges": dict(sorted(edges.items())),
+            "nodes_total": sum(nodes.values()), "edges_total": len(export.edge_keys)}
 
 
 def _node_data(f: Facts) -> Callable[[str], dict[str, Any]]:
@@ -167,7 +172,8 @@ def view(f: Facts, name: str, *, entity: str | None = None, projection: Projecti
     if name in ("officers", "officer"):
         graph = build(projection, False)
         if min_weight > 1:
-            graph = nx.subgraph_view(graph, filter_edge=lambda a, b: graph.edges[a, b]["weight"] >= min_weight)
+            whole = graph
+            graph = nx.subgraph_view(whole, filter_edge=lambda a, b: whole.edges[a, b]["weight"] >= min_weight)
         if name == "officer":
             if entity not in graph:
                 raise NotFound("no officer with that id")

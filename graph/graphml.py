@@ -37,7 +37,7 @@ def colour(kind: str) -> str:
     return COLOURS.get(kind, "#A0A0A0")
 
 
-_SPECIAL = re.compile('[&<>"\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]')
+_SPECIAL = re.compile('[&<>"\x00-\x1f\ufffe\uffff]')
 
 
 def _text(value: Any) -> str:
@@ -47,8 +47,10 @@ def _text(value: Any) -> str:
     text = value if isinstance(value, str) else str(value)
     if not _SPECIAL.search(text):  # most values (IRIs, numbers): nothing to do
         return text
-    text = _INVALID.sub("", text)
-    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;").replace('"', "&quot;")
+    text = _INVALID.sub("", text)  # characters XML 1.0 cannot hold at all are dropped
+    text = text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;").replace('"', "&quot;")
+    # as character references, tab and line ends survive XML's attribute and line-end normalisation
+    return text.replace("\t", "&#9;").replace("\n", "&#10;").replace("\r", "&#13;")
 
 
 def _ids(export: ExportGraph) -> dict[str, str]:
@@ -64,7 +66,6 @@ def graphml(export: ExportGraph, *, flavour: str = "plain") -> Iterator[str]:
            + (' xmlns:y="http://www.yworks.com/xml/graphml"' if yed else "")
            + ' xsi:schemaLocation="http://graphml.graphdrawing.org/xmlns'
            ' http://graphml.graphdrawing.org/xmlns/1.0/graphml.xsd">\n')
-    yield f'  <!-- oversight-graph export: view {_text(export.view)}, data version {export.version} -->\n'
     for attr in (*export.node_attrs, *export.edge_attrs):
         prefix = "n" if attr.domain == "node" else "e"
         yield (f'  <key id="{prefix}_{attr.name}" for="{attr.domain}" attr.name="{attr.name}"'

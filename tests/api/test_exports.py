@@ -77,6 +77,7 @@ def test_exports_are_conditional_and_stable(client: Any) -> None:
     ("/export/officers/x.graphml", "view"),
     ("/export/officer/../../etc/passwd.graphml", "view"),
     ("/export/officer/a.graphml?hops=9", "hops"),
+    ("/export/officers/.graphml", "view"),
 ])
 def test_bad_exports_are_problems(client: Any, url: str, parameter: str) -> None:
     response = client.get(url)
@@ -105,6 +106,11 @@ def test_the_cli_writes_an_export_and_its_manifest(tmp_path: Path) -> None:
                           "--param", "kinds=friends"], env=env, capture_output=True, text=True, timeout=120)
     assert bad.returncode == 1 and "kinds" in bad.stderr and "Traceback" not in bad.stderr
     assert not (tmp_path / "x").exists()
+    tricky = subprocess.run([sys.executable, "-m", "api", "export", "officers.ttl#", "-o", str(tmp_path / "y")],
+                            env=env, capture_output=True, text=True, timeout=120)
+    assert tricky.returncode == 1 and not (tmp_path / "y").exists()  # not Turtle under another name
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["officers.graphml", "officers.graphml.manifest.json",
+                                                          "store"]  # no partial files left
 
 
 def test_exports_stream_through_a_real_server(server: str) -> None:
@@ -113,3 +119,41 @@ def test_exports_stream_through_a_real_server(server: str) -> None:
         assert response.headers.get("Content-Length") is None  # streamed, not buffered
         data = response.read()
     assert nx.read_graphml(io.BytesIO(data)).number_of_nodes() == 18
+
+
+def test_min_weight_keeps_the_heavier_edges(client: Any) -> None:
+    response = client.get("/export/officers.graphml?min_weight=2")
+    assert response.status_code == 200
+    graph = nx.read_graphml(io.BytesIO(response.data))
+    assert graph.number_of_edges() > 0 and all(d["weight"] >= 2 for _, _, d in graph.edges(data=True))
+    described = client.get("/export/officers.manifest.json?format=graphml&min_weight=2").json
+    assert (described["counts"]["nodes_total"], described["counts"]["edges_total"]) == (
+        graph.number_of_nodes(), graph.number_of_edges())
+
+
+AWKWARD = 'Tab\there, line\nend, crlf\r\nand "quotes" <&> -- done'
+
+
+def test_awkward_text_survives_graphml_and_gexf(settings: dict[str, Any], tmp_path: Path) -> None:
+    from lxml import etree
+
+    app = create_app({**settings, "TESTING": True})
+    try:
+        c = app.test_client()
+        body = (f'@prefix ov: <https://w3id.org/oversight/ontology#> .\n'
+                f'<https://example.org/doc> a ov:SourceDocument ; ov:identifier "doc" ; ov:title "t" .\n'
+                f'<https://example.org/off--x> a ov:Officer ; ov:identifier "x" ; ov:source <https://example.org/doc> ;'
+                f' ov:pseudonym {json.dumps(AWKWARD)} .\n')
+        assert c.put("/sources/awkward", data=body.encode(), content_type="text/turtle").status_code == 201
+        graphml = c.get("/export/officer/off--x.graphml").data
+        xsd = Path(__file__).resolve().parents[3] / "shared" / "graphml-xsd" / "graphml.xsd"
+        if xsd.is_file():
+            schema = etree.XMLSchema(etree.parse(str(xsd), etree.XMLParser(no_network=True)))
+            assert schema.validate(etree.fromstring(graphml))
+        read = nx.read_graphml(io.BytesIO(graphml))
+        assert [d["label"] for _, d in read.nodes(data=True)] == [AWKWARD]
+        path = tmp_path / "x.gexf"
+        path.write_bytes(c.get("/export/officer/off--x.gexf").data)
+        assert [d["label"] for _, d in nx.read_gexf(path, version="1.3").nodes(data=True)] == [AWKWARD]
+    finally:
+        close(app)
