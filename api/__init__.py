@@ -24,7 +24,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     test_config : dict, optional
         Setting values by name (``DATA_DIR``, ``STORE``...) and any Flask config keys.
     """
-    from api import database, entities, exports, home, linkage, problems, sources
+    from api import database, entities, exports, home, linkage, problems, sources, sparql
 
     app = Flask(__name__)
     settings = resolve(test_config)
@@ -41,6 +41,8 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     app.register_blueprint(entities.bp)
     app.register_blueprint(linkage.bp)
     app.register_blueprint(exports.bp)
+    app.register_blueprint(sparql.bp)
+    sparql.init_app(app)
 
     @app.after_request
     def _headers(response):  # type: ignore[no-untyped-def]

@@ -60,6 +60,21 @@ def _bool(value: str) -> bool:
     raise ValueError("must be true or false")
 
 
+def _seconds(value: str) -> float:
+    seconds = float(value)
+    if not 0 < seconds <= 3600:
+        raise ValueError("must be a number of seconds from 0 to 3600")
+    return seconds
+
+
+def _origins(value: str) -> tuple[str, ...]:
+    origins = tuple(value.split())
+    for origin in origins:
+        if origin != "*" and not origin.startswith(("https://", "http://")):
+            raise ValueError("must be origins such as https://example.org, separated by spaces, or *")
+    return origins
+
+
 def _iri_base(value: str) -> str:
     if not (value.startswith("https://") or value.startswith("http://")) or not value.endswith(("/", "#")):
         raise ValueError("must be an http(s) IRI ending in '/' or '#'")
@@ -101,6 +116,14 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("LOAD_BUNDLED", lambda: "true", _bool,
             "Whether `oversight serve` loads the bundled Charing Cross case into an empty store."),
     Setting("LOG_LEVEL", lambda: "INFO", str.upper, "Logging level (DEBUG, INFO, WARNING, ERROR)."),
+    Setting("SPARQL_TIMEOUT", lambda: "30", _seconds,
+            "Seconds a query on `/sparql` may run before the client gets a 503 problem."),
+    Setting("SPARQL_MAX_ROWS", lambda: "100000", _positive,
+            "Most result rows (or triples) `/sparql` returns; longer results are cut and say so in a header."),
+    Setting("SPARQL_WORKERS", lambda: "2", _positive,
+            "Queries `/sparql` runs at once; more wait their turn, so runaway queries cannot take every thread."),
+    Setting("CORS_ORIGINS", lambda: "", _origins,
+            "Origins allowed to call `/sparql` from a browser, separated by spaces (empty: CORS off)."),
 )
 
 _BY_NAME = {s.name: s for s in SETTINGS}

@@ -1,0 +1,213 @@
+"""``/sparql``: the SPARQL 1.1 Protocol's query operation, read-only and bounded.
+
+GET ``?query=``, POST ``application/x-www-form-urlencoded`` and POST ``application/sparql-query``,
+with ``default-graph-uri`` and ``named-graph-uri``. Without a query, ``GET /sparql`` is the
+service description. Queries are checked by :func:`graph.sparql.check` before they run, run
+on a bounded pool (``SPARQL_WORKERS``) within ``SPARQL_TIMEOUT``, and are cut at
+``SPARQL_MAX_ROWS`` (header ``X-Oversight-Truncated``). Results are spooled (to disk past
+8 MB), then streamed.
+"""
+
+from __future__ import annotations
+
+import logging
+import tempfile
+import threading
+from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import TimeoutError as FutureTimeout
+from typing import IO, Any
+
+import pyoxigraph as ox
+from flask import Blueprint, Flask, Response, current_app, request
+from werkzeug.exceptions import NotAcceptable, UnsupportedMediaType
+
+from api.database import get_db
+from api.problems import problem
+from graph.errors import BadParameter
+from graph.prefixes import PREFIXES
+from graph.sparql import GRAPH_FORMATS, RESULT_FORMATS, Checked, Limits, TimeLimit, check, dataset, execute, write_results
+
+__all__ = ["bp", "init_app"]
+
+log = logging.getLogger(__name__)
+bp = Blueprint("sparql", __name__)
+_POOL = "oversight-sparql-pool"
+_SHORT = {"json": "application/sparql-results+json", "xml": "application/sparql-results+xml", "csv": "text/csv",
+          "tsv": "text/tab-separated-values", "ttl": "text/turtle", "nt": "application/n-triples",
+          "jsonld": "application/ld+json", "rdfxml": "application/rdf+xml", "trig": "application/trig",
+          "nq": "application/n-quads"}
+_SD = "http://www.w3.org/ns/sparql-service-description#"
+_FORMATS = "http://www.w3.org/ns/formats/"
+_FORMAT_IRIS = ("SPARQL_Results_JSON", "SPARQL_Results_XML", "SPARQL_Results_CSV", "SPARQL_Results_TSV",
+                "Turtle", "N-Triples", "JSON-LD", "RDF_XML", "TriG", "N-Quads")
+
+
+def init_app(app: Flask) -> None:
+    """The bounded pool queries run on."""
+    app.extensions[_POOL] = ThreadPoolExecutor(max_workers=app.config["SPARQL_WORKERS"],
+                                               thread_name_prefix="oversight-sparql")
+
+
+def _request() -> tuple[str | None, list[str], list[str]]:
+    """(query, default-graph-uri, named-graph-uri) as the Protocol passes them."""
+    args = request.args
+    if request.method == "GET":
+        source = args
+    elif request.mimetype == "application/x-www-form-urlencoded":
+        source = request.form
+    elif request.mimetype == "application/sparql-query":
+        if "query" in args:
+            raise BadParameter("query", "with application/sparql-query the query is the body, not a parameter")
+        return request.get_data(as_text=True), args.getlist("default-graph-uri"), args.getlist("named-graph-uri")
+    elif request.mimetype == "application/sparql-update":
+        raise BadParameter("update", "SPARQL Update is not accepted here: this endpoint is read-only")
+    else:
+        raise UnsupportedMediaType("POST application/x-www-form-urlencoded or application/sparql-query")
+    if "update" in source or "update" in args:
+        raise BadParameter("update", "SPARQL Update is not accepted here: this endpoint is read-only")
+    queries = source.getlist("query")
+    if len(queries) > 1:
+        raise BadParameter("query", "given more than once")
+    if request.method == "POST" and not queries:
+        raise BadParameter("query", "is required")
+    return (queries[0] if queries else None, source.getlist("default-graph-uri"),
+            source.getlist("named-graph-uri"))
+
+
+def _media_type(form: str) -> str:
+    """The result media type: ``format=`` first, then ``Accept`` with q-values; 406 when nothing fits."""
+    offered = list(RESULT_FORMATS if form in ("SELECT", "ASK") else GRAPH_FORMATS)
+    chosen = request.args.get("format") or request.form.get("format") if request.method == "POST" else \
+        request.args.get("format")
+    if chosen:
+        media = _SHORT.get(chosen, chosen)
+        if media not in offered:
+            raise BadParameter("format", f"cannot give {form} results as {chosen!r}", accepted=offered)
+        return media
+    if not request.accept_mimetypes or request.accept_mimetypes.best == "*/*":
+        return offered[0]
+    best = request.accept_mimetypes.best_match(offered)
+    if best is None:
+        raise NotAcceptable(f"{form} results are available as: {', '.join(offered)}")
+    return best
+
+
+def _produce(db: Any, checked: Checked, default: list[ox.NamedNode], named: list[ox.NamedNode], media: str,
+             limits: Limits, cancel: threading.Event) -> tuple[IO[bytes], bool]:
+    spool: IO[bytes] = tempfile.SpooledTemporaryFile(max_size=8 * 1024 * 1024)  # type: ignore[assignment]
+    state: dict[str, Any] = {"truncated": False}
+    result = execute(db, checked, default, named)
+    if checked.form in ("SELECT", "ASK"):
+        for chunk in write_results(result, RESULT_FORMATS[media], limits, state):
+            if cancel.is_set():
+                raise TimeLimit()
+            spool.write(chunk.encode("utf-8"))
+    else:
+        triples = []
+        for count, triple in enumerate(result):
+            if count >= limits.rows:
+                state["truncated"] = True
+                break
+            if cancel.is_set():
+                raise TimeLimit()
+            triples.append(triple)
+        fmt = GRAPH_FORMATS[media]
+        items = [ox.Quad(t.subject, t.predicate, t.object) for t in triples] \
+            if fmt in (ox.RdfFormat.TRIG, ox.RdfFormat.N_QUADS) else triples
+        spool.write(ox.serialize(items, format=fmt, prefixes=PREFIXES if fmt in (
+            ox.RdfFormat.TURTLE, ox.RdfFormat.TRIG, ox.RdfFormat.RDF_XML) else None) or b"")
+    spool.seek(0)
+    return spool, state["truncated"]
+
+
+def _stream(spool: IO[bytes]) -> Any:
+    try:
+        while chunk := spool.read(65536):
+            yield chunk
+    finally:
+        spool.close()
+
+
+def _description(db: Any) -> list[ox.Quad]:
+    rdf_type = ox.NamedNode("http://www.w3.org/1999/02/22-rdf-syntax-ns#type")
+    sd = lambda local: ox.NamedNode(_SD + local)  # noqa: E731
+    service = ox.NamedNode(request.base_url)
+    quads = [ox.Quad(service, rdf_type, sd("Service")), ox.Quad(service, sd("endpoint"), service),
+             ox.Quad(service, sd("supportedLanguage"), sd("SPARQL11Query")),
+             ox.Quad(service, sd("feature"), sd("UnionDefaultGraph"))]
+    quads += [ox.Quad(service, sd("resultFormat"), ox.NamedNode(_FORMATS + f)) for f in _FORMAT_IRIS]
+    data, default = ox.BlankNode("dataset"), ox.BlankNode("default")
+    quads += [ox.Quad(service, sd("defaultDataset"), data), ox.Quad(data, rdf_type, sd("Dataset")),
+              ox.Quad(data, sd("defaultGraph"), default), ox.Quad(default, rdf_type, sd("Graph"))]
+    graphs = [rec.graph for name, rec in sorted(db.sources.items()) if name != "ontology"] + [db.meta]
+    for i, graph in enumerate(graphs):
+        node = ox.BlankNode(f"g{i}")
+        quads += [ox.Quad(data, sd("namedGraph"), node), ox.Quad(node, rdf_type, sd("NamedGraph")),
+                  ox.Quad(node, sd("name"), graph)]
+    sh = "http://www.w3.org/ns/shacl#"
+    for i, (prefix, iri) in enumerate(sorted(PREFIXES.items())):  # the prefixes queries need not declare
+        node = ox.BlankNode(f"p{i}")
+        quads += [ox.Quad(service, ox.NamedNode(sh + "declare"), node),
+                  ox.Quad(node, ox.NamedNode(sh + "prefix"), ox.Literal(prefix)),
+                  ox.Quad(node, ox.NamedNode(sh + "namespace"),
+                          ox.Literal(iri, datatype=ox.NamedNode("http://www.w3.org/2001/XMLSchema#anyURI")))]
+    return quads
+
+
+def _service_description() -> Response:
+    offered = ["text/turtle", "application/n-triples", "application/ld+json", "application/rdf+xml"]
+    media = request.accept_mimetypes.best_match(offered) if request.accept_mimetypes else offered[0]
+    if request.accept_mimetypes and request.accept_mimetypes.best != "*/*" and media is None:
+        media = "text/turtle" if request.accept_mimetypes.accept_html else None
+        if media is None:
+            raise NotAcceptable(f"the service description is available as: {', '.join(offered)}")
+    media = media or offered[0]
+    body = ox.serialize(_description(get_db()), format=GRAPH_FORMATS[media], prefixes={"sd": _SD}) or b""
+    response = Response(body, mimetype=media)
+    response.headers["Vary"] = "Accept"
+    return response
+
+
+@bp.route("/sparql", methods=["GET", "POST"])
+def sparql() -> Response:
+    query, default_uris, named_uris = _request()
+    if query is None:
+        return _service_description()
+    checked = check(query)
+    media = _media_type(checked.form)
+    db = get_db()
+    default, named = dataset(db, checked, default_uris=default_uris, named_uris=named_uris)
+    settings = current_app.config
+    limits = Limits(settings["SPARQL_TIMEOUT"], settings["SPARQL_MAX_ROWS"])
+    cancel = threading.Event()
+    future = current_app.extensions[_POOL].submit(_produce, db, checked, default, named, media, limits, cancel)
+    try:
+        spool, truncated = future.result(timeout=limits.seconds)
+    except (FutureTimeout, TimeLimit):
+        cancel.set()  # the worker stops at its next row; a query still computing its first row runs on
+        return problem(503, "Query time limit", f"the query ran longer than {limits.seconds:g} s and was stopped",
+                       type_="https://w3id.org/oversight/problems/query-time-limit")
+    except BadParameter:
+        raise
+    except Exception:  # engine errors may carry remote or internal text: never relay them
+        log.warning("query evaluation failed", exc_info=True)
+        return problem(400, "Query failed", "the query could not be evaluated on this data",
+                       type_="https://w3id.org/oversight/problems/query-failed")
+    response = Response(_stream(spool), mimetype=media)
+    if media.startswith("text/") or media.endswith(("json", "xml")):
+        response.headers["Content-Type"] = f"{media}; charset=utf-8"
+    response.headers["Vary"] = "Accept"
+    if truncated:
+        response.headers["X-Oversight-Truncated"] = "true"
+        response.headers["X-Oversight-Row-Limit"] = str(limits.rows)
+    return response
+
+
+@bp.after_app_request
+def _cors(response: Response) -> Response:
+    origins = current_app.config.get("CORS_ORIGINS") or ()
+    origin = request.headers.get("Origin")
+    if request.path == "/sparql" and origin and ("*" in origins or origin in origins):
+        response.headers["Access-Control-Allow-Origin"] = "*" if "*" in origins else origin
+        response.headers.add("Vary", "Origin")
+    return response

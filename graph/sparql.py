@@ -1,0 +1,226 @@
+"""Investigators' SPARQL: checked on the parsed query, run over the service's own graphs, bounded.
+
+* Only SPARQL 1.1 queries run here (updates go through loads). The query is parsed
+  with rdflib's SPARQL 1.1 grammar before Oxigraph sees it: ``SERVICE`` anywhere in
+  it is refused (Oxigraph would call out to any address), and ``FROM`` / ``FROM
+  NAMED`` may name only the service's own graphs (rdflib and Oxigraph would
+  otherwise dereference them).
+* The dataset is always given explicitly: by the Protocol's ``default-graph-uri``
+  / ``named-graph-uri``, else the query's ``FROM`` clauses, else the union of the
+  current source graphs as the default graph and every source graph and the
+  metadata graph as named graphs.
+* Results are written row by row by :func:`write_results` (the W3C JSON, XML, CSV
+  and TSV formats), so a row cap and a deadline are checked between rows.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+
+import pyoxigraph as ox
+from pyparsing import ParseException
+from rdflib import URIRef
+from rdflib.plugins.sparql.parser import parseQuery, parseUpdate
+from rdflib.plugins.sparql.parserutils import CompValue
+
+from graph.database import ONTOLOGY_SOURCE, Database
+from graph.errors import BadParameter
+from graph.prefixes import PREFIXES
+
+__all__ = ["Checked", "check", "dataset", "execute", "write_results", "RESULT_FORMATS", "GRAPH_FORMATS",
+           "Limits", "TimeLimit"]
+
+#: SELECT and ASK results: media type -> name.
+RESULT_FORMATS = {"application/sparql-results+json": "json", "application/sparql-results+xml": "xml",
+                  "text/csv": "csv", "text/tab-separated-values": "tsv"}
+#: CONSTRUCT and DESCRIBE results: media type -> pyoxigraph format.
+GRAPH_FORMATS = {"text/turtle": ox.RdfFormat.TURTLE, "application/n-triples": ox.RdfFormat.N_TRIPLES,
+                 "application/ld+json": ox.RdfFormat.JSON_LD, "application/rdf+xml": ox.RdfFormat.RDF_XML,
+                 "application/trig": ox.RdfFormat.TRIG, "application/n-quads": ox.RdfFormat.N_QUADS}
+
+
+class TimeLimit(Exception):
+    """The query ran past its time limit."""
+
+
+@dataclass(frozen=True)
+class Limits:
+    seconds: float
+    rows: int
+
+
+@dataclass(frozen=True)
+class Checked:
+    """A query that passed the checks: its form and the graphs its FROM clauses name."""
+
+    text: str
+    form: str  # SELECT | ASK | CONSTRUCT | DESCRIBE
+    from_default: tuple[str, ...]
+    from_named: tuple[str, ...]
+
+
+def _names(node: Any) -> Iterator[str]:
+    if isinstance(node, CompValue):
+        yield node.name
+        for value in node.values():
+            yield from _names(value)
+    elif isinstance(node, (list, tuple)) or type(node).__name__ == "ParseResults":
+        for value in node:
+            yield from _names(value)
+
+
+def _is_update(text: str) -> bool:
+    try:
+        parseUpdate(text)
+        return True
+    except Exception:  # noqa: BLE001 - any failure to parse as an update means "not an update"
+        return False
+
+
+def check(text: str) -> Checked:
+    """Parse `text` as a SPARQL 1.1 query and refuse what this endpoint does not run.
+
+    Raises
+    ------
+    BadParameter
+        (parameter ``query``) for a syntax error (with its line and column), an update, ``SERVICE``,
+        or a ``FROM`` that is not a full IRI.
+    """
+    prologue = "".join(f"PREFIX {p}: <{iri}>\n" for p, iri in PREFIXES.items())
+    try:
+        parsed = parseQuery(prologue + text)
+    except ParseException as exc:
+        if _is_update(prologue + text):
+            raise BadParameter("query", "SPARQL Update is not accepted here: this endpoint is read-only "
+                               "(load data with PUT /sources/NAME or oversight load)") from None
+        line = exc.lineno - len(PREFIXES)
+        raise BadParameter("query", f"syntax error at line {line}, column {exc.col}: {exc.msg}") from None
+    except Exception:  # noqa: BLE001 - the parser's other failures are syntax errors too
+        raise BadParameter("query", "not a SPARQL 1.1 query") from None
+    query = parsed[1]
+    if "ServiceGraphPattern" in set(_names(parsed)):
+        raise BadParameter("query", "SERVICE is not allowed: queries run on this service's data only")
+    default: list[str] = []
+    named: list[str] = []
+    clauses = query["datasetClause"] if "datasetClause" in query else []
+    for clause in clauses:
+        iri = clause.get("default") if "default" in clause else clause.get("named")
+        if not isinstance(iri, URIRef):
+            raise BadParameter("query", "FROM and FROM NAMED take a full IRI (<...>) of one of this service's graphs")
+        (default if "default" in clause else named).append(str(iri))
+    form = query.name.removesuffix("Query").upper()
+    return Checked(text, form, tuple(default), tuple(named))
+
+
+def dataset(db: Database, checked: Checked, *, default_uris: list[str], named_uris: list[str]
+            ) -> tuple[list[ox.NamedNode], list[ox.NamedNode]]:
+    """The default and named graphs the query runs on; only the service's own graphs may be named."""
+    sources = {name: rec for name, rec in db.sources.items() if name != ONTOLOGY_SOURCE}
+    own = {rec.graph.value for rec in sources.values()} | {db.meta.value}
+    if default_uris or named_uris:
+        default, named, where = default_uris, named_uris, "default-graph-uri"
+    elif checked.from_default or checked.from_named:
+        default, named, where = list(checked.from_default), list(checked.from_named), "query"
+    else:
+        graphs = [rec.graph for _, rec in sorted(sources.items())]
+        return graphs, [*graphs, db.meta]
+    unknown = sorted((set(default) | set(named)) - own)
+    if unknown:
+        raise BadParameter(where, f"{len(unknown)} graph(s) named are not graphs of this service; "
+                           "see the service description (GET /sparql) for the graphs there are")
+    return [ox.NamedNode(g) for g in default], [ox.NamedNode(g) for g in named]
+
+
+def execute(db: Database, checked: Checked, default: list[ox.NamedNode], named: list[ox.NamedNode]) -> Any:
+    """Run the checked query (lazily: solutions are computed as they are read)."""
+    return db.backend.query(checked.text, default_graph=default, named_graphs=named, prefixes=PREFIXES)
+
+
+# --------------------------------------------------------------------------- results
+def _json_term(term: Any) -> dict[str, str]:
+    if isinstance(term, ox.NamedNode):
+        return {"type": "uri", "value": term.value}
+    if isinstance(term, ox.BlankNode):
+        return {"type": "bnode", "value": term.value}
+    out = {"type": "literal", "value": term.value}
+    if term.language:
+        out["xml:lang"] = term.language
+    elif term.datatype.value != "http://www.w3.org/2001/XMLSchema#string":
+        out["datatype"] = term.datatype.value
+    return out
+
+
+def _xml(text: str) -> str:
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;").replace('"', "&quot;")
+
+
+def _xml_term(term: Any) -> str:
+    if isinstance(term, ox.NamedNode):
+        return f"<uri>{_xml(term.value)}</uri>"
+    if isinstance(term, ox.BlankNode):
+        return f"<bnode>{_xml(term.value)}</bnode>"
+    if term.language:
+        return f'<literal xml:lang="{_xml(term.language)}">{_xml(term.value)}</literal>'
+    if term.datatype.value != "http://www.w3.org/2001/XMLSchema#string":
+        return f'<literal datatype="{_xml(term.datatype.value)}">{_xml(term.value)}</literal>'
+    return f"<literal>{_xml(term.value)}</literal>"
+
+
+def _csv(value: str) -> str:
+    return '"' + value.replace('"', '""') + '"' if any(c in value for c in ',"\r\n') else value
+
+
+def _csv_term(term: Any) -> str:
+    if term is None:
+        return ""
+    return _csv("_:" + term.value if isinstance(term, ox.BlankNode) else term.value)
+
+
+def write_results(result: Any, fmt: str, limits: Limits, state: dict[str, Any]) -> Iterator[str]:
+    """SELECT or ASK results in `fmt` (json, xml, csv, tsv), row by row.
+
+    Stops after ``limits.rows`` rows (``state["truncated"] = True``) and raises :class:`TimeLimit` past
+    the deadline (checked between rows).
+    """
+    deadline = time.monotonic() + limits.seconds
+    if isinstance(result, ox.QueryBoolean):
+        result = bool(result)
+    if isinstance(result, bool):
+        yield {"json": lambda: json.dumps({"head": {}, "boolean": result}) + "\n",
+               "xml": lambda: ('<?xml version="1.0"?>\n<sparql xmlns="http://www.w3.org/2005/sparql-results#">'
+                               f"<head/><boolean>{'true' if result else 'false'}</boolean></sparql>\n"),
+               "csv": lambda: f"_askResult\r\n{'true' if result else 'false'}\r\n",
+               "tsv": lambda: f"?_askResult\n{'true' if result else 'false'}\n"}[fmt]()
+        return
+    names = [v.value for v in result.variables]
+    if fmt == "json":
+        yield '{"head": {"vars": ' + json.dumps(names) + '}, "results": {"bindings": ['
+    elif fmt == "xml":
+        yield ('<?xml version="1.0"?>\n<sparql xmlns="http://www.w3.org/2005/sparql-results#"><head>'
+               + "".join(f'<variable name="{n}"/>' for n in names) + "</head><results>\n")
+    elif fmt == "csv":
+        yield ",".join(names) + "\r\n"
+    else:
+        yield "\t".join("?" + n for n in names) + "\n"
+    for count, solution in enumerate(result):
+        if count >= limits.rows:
+            state["truncated"] = True
+            break
+        if time.monotonic() > deadline:
+            raise TimeLimit()
+        values = [solution[n] for n in names]
+        if fmt == "json":
+            row = {n: _json_term(v) for n, v in zip(names, values) if v is not None}
+            yield ("," if count else "") + "\n" + json.dumps(row, ensure_ascii=False)
+        elif fmt == "xml":
+            yield ("<result>" + "".join(f'<binding name="{n}">{_xml_term(v)}</binding>'
+                                        for n, v in zip(names, values) if v is not None) + "</result>\n")
+        elif fmt == "csv":
+            yield ",".join(_csv_term(v) for v in values) + "\r\n"
+        else:
+            yield "\t".join(str(v) if v is not None else "" for v in values) + "\n"
+    yield {"json": "\n]}}\n", "xml": "</results></sparql>\n", "csv": "", "tsv": ""}[fmt]

@@ -1,0 +1,247 @@
+"""``/sparql``: the SPARQL 1.1 Protocol's query operation, read-only, never reaching out, bounded."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import os
+import socket
+import subprocess
+import sys
+import threading
+import time
+import urllib.error
+import urllib.parse
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import rdflib
+from lxml import etree
+
+from api import create_app
+from api.database import close, get_db
+from graph.cases import load_bundled
+from tests.conftest import free_port
+
+OFFICERS = "SELECT ?o WHERE { ?o a ov:Officer } ORDER BY ?o"
+
+
+@pytest.fixture(scope="module")
+def client() -> Iterator[Any]:
+    """A test client over the bundled case, with a row cap of 10 and a 2 s time limit."""
+    app = create_app({"STORE": "memory", "TESTING": True, "SPARQL_MAX_ROWS": 10, "SPARQL_TIMEOUT": 2.0,
+                      "CORS_ORIGINS": ("https://notebook.example",)})
+    with app.app_context():
+        load_bundled(get_db())
+    yield app.test_client()
+    close(app)
+
+
+def test_the_three_ways_to_send_a_query_agree(client: Any) -> None:
+    query = "SELECT (COUNT(DISTINCT ?o) AS ?n) WHERE { ?o a ov:Officer }"
+    answers = [client.get("/sparql", query_string={"query": query}),
+               client.post("/sparql", data={"query": query}),
+               client.post("/sparql", data=query, content_type="application/sparql-query")]
+    for response in answers:
+        assert response.status_code == 200
+        assert response.headers["Content-Type"] == "application/sparql-results+json; charset=utf-8"
+        assert response.headers["Vary"] == "Accept"
+        assert response.json["results"]["bindings"][0]["n"]["value"] == "18"
+
+
+@pytest.mark.parametrize("accept, media", [
+    ("application/sparql-results+xml", "application/sparql-results+xml"),
+    ("text/csv", "text/csv"),
+    ("text/tab-separated-values", "text/tab-separated-values"),
+    ("text/csv;q=0.5, application/sparql-results+xml;q=0.9", "application/sparql-results+xml"),
+    ("*/*", "application/sparql-results+json"),
+])
+def test_select_results_are_negotiated(client: Any, accept: str, media: str) -> None:
+    response = client.get("/sparql", query_string={"query": OFFICERS + " LIMIT 3"}, headers={"Accept": accept})
+    assert response.status_code == 200 and response.mimetype == media
+    text = response.get_data(as_text=True)
+    if media == "text/csv":
+        rows = list(csv.reader(io.StringIO(text)))
+        assert rows[0] == ["o"] and len(rows) == 4 and rows[1][0].startswith("https://")
+    elif media == "application/sparql-results+xml":
+        root = etree.fromstring(response.data)
+        assert len(root.findall(".//{http://www.w3.org/2005/sparql-results#}result")) == 3
+    elif media == "text/tab-separated-values":
+        assert text.splitlines()[0] == "?o" and text.splitlines()[1].startswith("<https://")
+
+
+def test_construct_is_negotiated_and_format_overrides(client: Any) -> None:
+    query = "CONSTRUCT { ?o a ov:Officer } WHERE { ?o a ov:Officer } LIMIT 5"
+    for accept, fmt in (("text/turtle", "turtle"), ("application/n-triples", "nt"),
+                        ("application/ld+json", "json-ld"), ("application/rdf+xml", "xml")):
+        response = client.get("/sparql", query_string={"query": query}, headers={"Accept": accept})
+        assert response.status_code == 200 and response.mimetype == accept
+        assert len(rdflib.Graph().parse(data=response.data, format=fmt)) == 5
+    forced = client.get("/sparql", query_string={"query": query, "format": "nt"}, headers={"Accept": "text/turtle"})
+    assert forced.mimetype == "application/n-triples"
+
+
+def test_what_cannot_be_produced_is_406(client: Any) -> None:
+    response = client.get("/sparql", query_string={"query": OFFICERS}, headers={"Accept": "text/turtle"})
+    assert response.status_code == 406 and response.mimetype == "application/problem+json"
+
+
+@pytest.mark.parametrize("request_kwargs, parameter", [
+    ({"method": "GET", "query_string": {"query": "SELECT * WHERE { ?s ?p }"}}, "query"),
+    ({"method": "GET", "query_string": [("query", OFFICERS), ("query", OFFICERS)]}, "query"),
+    ({"method": "GET", "query_string": {"query": OFFICERS, "update": "CLEAR ALL"}}, "update"),
+    ({"method": "POST", "data": {"update": "DROP ALL"}}, "update"),
+    ({"method": "POST", "data": "CLEAR ALL", "content_type": "application/sparql-update"}, "update"),
+    ({"method": "GET", "query_string": {"query": "INSERT DATA { <a:a> <a:b> <a:c> }"}}, "query"),
+    ({"method": "GET", "query_string": {"query": "LOAD <http://127.0.0.1:9/data.ttl>"}}, "query"),
+    ({"method": "POST", "data": {"default-graph-uri": "https://example.org/g"}}, "query"),
+])
+def test_malformed_and_update_requests_are_400_problems(client: Any, request_kwargs: dict, parameter: str) -> None:
+    response = client.open("/sparql", **request_kwargs)
+    assert response.status_code == 400 and response.mimetype == "application/problem+json"
+    assert response.json["parameter"] == parameter
+
+
+def test_syntax_errors_say_where(client: Any) -> None:
+    detail = client.get("/sparql", query_string={"query": "SELECT ?s\nWHERE { ?s ?p }"}).json["detail"]
+    assert "line 2" in detail and "column" in detail
+
+
+class _Listener:
+    """A TCP listener that records whether anything connected (SERVICE or FROM must never reach it)."""
+
+    def __init__(self) -> None:
+        self.sock = socket.socket()
+        self.sock.bind(("127.0.0.1", 0))
+        self.sock.listen()
+        self.sock.settimeout(0.2)
+        self.port = self.sock.getsockname()[1]
+        self.connected = False
+        self.stop = threading.Event()
+        self.thread = threading.Thread(target=self.run, daemon=True)
+        self.thread.start()
+
+    def run(self) -> None:
+        while not self.stop.is_set():
+            try:
+                conn, _ = self.sock.accept()
+                self.connected = True
+                conn.close()
+            except OSError:
+                pass
+
+    def close(self) -> None:
+        self.stop.set()
+        self.thread.join()
+        self.sock.close()
+
+
+def test_nothing_reaches_the_network_or_the_file_system(client: Any) -> None:
+    listener = _Listener()
+    try:
+        url = f"http://127.0.0.1:{listener.port}/sparql"
+        for query in (f"SELECT * WHERE {{ SERVICE <{url}> {{ ?s ?p ?o }} }}",
+                      f"SELECT * WHERE {{ ?a ?b ?c OPTIONAL {{ SERVICE SILENT <{url}> {{ ?s ?p ?o }} }} }}",
+                      f"SELECT * FROM <{url}> WHERE {{ ?s ?p ?o }}",
+                      f"SELECT * FROM NAMED <{url}> WHERE {{ GRAPH ?g {{ ?s ?p ?o }} }}",
+                      "SELECT * FROM <file:///etc/passwd> WHERE { ?s ?p ?o }"):
+            response = client.get("/sparql", query_string={"query": query})
+            assert response.status_code == 400 and response.mimetype == "application/problem+json", query
+        response = client.get("/sparql", query_string={"query": OFFICERS, "default-graph-uri": url})
+        assert response.status_code == 400
+        time.sleep(0.3)
+        assert not listener.connected
+    finally:
+        listener.close()
+
+
+def test_graph_queries_see_the_sources_and_from_may_name_them(client: Any) -> None:
+    rows = client.get("/sparql", query_string={
+        "query": "SELECT DISTINCT ?g WHERE { GRAPH ?g { ?s a ov:Officer } }"}).json["results"]["bindings"]
+    [graph] = [r["g"]["value"] for r in rows]
+    assert "/graph/charing-cross/" in graph
+    own = client.get("/sparql", query_string={"query": f"SELECT (COUNT(*) AS ?n) FROM <{graph}> WHERE {{ ?s a ov:Officer }}"})
+    assert own.status_code == 200 and own.json["results"]["bindings"][0]["n"]["value"] == "18"
+    meta = client.get("/sparql", query_string={"query": "SELECT ?s WHERE { ?s a ov:Officer }",
+                                               "default-graph-uri": "https://w3id.org/oversight/id/graph/meta"})
+    assert meta.status_code == 200 and meta.json["results"]["bindings"] == []  # the protocol's dataset wins
+
+
+def test_rows_are_capped_and_say_so(client: Any) -> None:
+    response = client.get("/sparql", query_string={"query": OFFICERS}, headers={"Accept": "text/csv"})
+    assert response.headers["X-Oversight-Truncated"] == "true" and response.headers["X-Oversight-Row-Limit"] == "10"
+    assert len(response.get_data(as_text=True).strip().splitlines()) == 11
+    small = client.get("/sparql", query_string={"query": OFFICERS + " LIMIT 3"})
+    assert "X-Oversight-Truncated" not in small.headers
+
+
+def test_the_service_description_lists_formats_graphs_and_prefixes(client: Any) -> None:
+    response = client.get("/sparql", headers={"Accept": "text/turtle"})
+    assert response.status_code == 200 and response.mimetype == "text/turtle"
+    graph = rdflib.Graph().parse(data=response.data, format="turtle")
+    sd = rdflib.Namespace("http://www.w3.org/ns/sparql-service-description#")
+    service = next(graph.subjects(rdflib.RDF.type, sd.Service))
+    formats = {str(f).rsplit("/", 1)[1] for f in graph.objects(service, sd.resultFormat)}
+    assert {"SPARQL_Results_JSON", "SPARQL_Results_XML", "SPARQL_Results_CSV", "SPARQL_Results_TSV", "Turtle"} <= formats
+    names = {str(n) for n in graph.objects(None, sd.name)}
+    assert any("/graph/charing-cross/" in n for n in names) and any(n.endswith("/graph/meta") for n in names)
+    assert (service, sd.feature, sd.UnionDefaultGraph) in graph
+    prefixes = {str(p) for p in graph.objects(None, rdflib.URIRef("http://www.w3.org/ns/shacl#prefix"))}
+    assert {"ov", "skos", "prov"} <= prefixes
+    jsonld = client.get("/sparql", headers={"Accept": "application/ld+json"})
+    assert jsonld.mimetype == "application/ld+json" and json.loads(jsonld.data)
+
+
+def test_cors_is_off_unless_the_origin_is_configured(client: Any) -> None:
+    allowed = client.get("/sparql", query_string={"query": OFFICERS}, headers={"Origin": "https://notebook.example"})
+    assert allowed.headers["Access-Control-Allow-Origin"] == "https://notebook.example"
+    other = client.get("/sparql", query_string={"query": OFFICERS}, headers={"Origin": "https://evil.example"})
+    assert "Access-Control-Allow-Origin" not in other.headers
+
+
+@pytest.fixture
+def bounded_server(tmp_path: Path) -> Iterator[str]:
+    """A real `oversight serve` with a 2 s query limit and two query workers."""
+    port = free_port()
+    env = {**os.environ, "OVERSIGHT_DATA_DIR": str(tmp_path / "served"), "OVERSIGHT_PORT": str(port),
+           "OVERSIGHT_SPARQL_TIMEOUT": "2", "OVERSIGHT_SPARQL_WORKERS": "2"}
+    proc = subprocess.Popen([sys.executable, "-m", "api", "serve"], env=env, stdout=subprocess.DEVNULL,
+                            stderr=subprocess.DEVNULL)
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        try:
+            urllib.request.urlopen(url + "/health", timeout=2).read()
+            break
+        except OSError:
+            time.sleep(0.2)
+    yield url
+    proc.kill()
+    proc.wait(10)
+
+
+def _ask(url: str, query: str) -> tuple[int, float]:
+    start = time.monotonic()
+    try:
+        with urllib.request.urlopen(url + "/sparql?" + urllib.parse.urlencode({"query": query}), timeout=60) as r:
+            r.read()
+            return r.status, time.monotonic() - start
+    except urllib.error.HTTPError as error:
+        return error.code, time.monotonic() - start
+
+
+def test_a_runaway_query_is_stopped_without_starving_the_others(bounded_server: str) -> None:
+    runaway = "SELECT ?a ?d ?g WHERE { ?a ?b ?c . ?d ?e ?f . ?g ?h ?i }"  # streams: stopped between rows
+    results: list[tuple[int, float]] = []
+    thread = threading.Thread(target=lambda: results.append(_ask(bounded_server, runaway)))
+    thread.start()
+    time.sleep(0.3)
+    ordinary = [_ask(bounded_server, "SELECT (COUNT(*) AS ?n) WHERE { ?o a ov:Officer }") for _ in range(5)]
+    thread.join()
+    status, seconds = results[0]
+    assert status == 503 and seconds < 10
+    assert all(code == 200 and took < 2 for code, took in ordinary)
