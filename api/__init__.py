@@ -24,7 +24,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     test_config : dict, optional
         Setting values by name (``DATA_DIR``, ``STORE``...) and any Flask config keys.
     """
-    from api import database, entities, exports, home, linkage, problems, sources, sparql
+    from api import database, entities, exports, home, linkage, problems, queries, sources, sparql
 
     app = Flask(__name__)
     settings = resolve(test_config)
@@ -42,6 +42,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     app.register_blueprint(linkage.bp)
     app.register_blueprint(exports.bp)
     app.register_blueprint(sparql.bp)
+    app.register_blueprint(queries.bp)
     sparql.init_app(app)
 
     @app.after_request

@@ -38,6 +38,7 @@ from graph import (
 from graph import validate as validate_sources
 from graph.formats import FORMATS as EXPORT_FORMATS
 from graph.ingest import FORMATS, SourceInput
+from graph.prefixes import PREFIXES
 from graph.settings import SETTINGS, resolve
 from graph.stats import stats as compute_stats
 
@@ -227,23 +228,48 @@ def _table(solutions: ox.QuerySolutions) -> str:
 @cli.command("query")
 @click.argument("text", required=False)
 @click.option("--file", "file_", type=click.File("r"), help="Read the query from a file ('-' for stdin).")
+@click.option("--saved", help="Run a saved query by name (see GET /queries).")
+@click.option("--param", "params", multiple=True, metavar="NAME=VALUE",
+              help="A parameter of the saved query (checked against its declared type, bound as one term).")
 @click.option("--format", "fmt", type=click.Choice(["table", "csv", "tsv", "json", "xml"]), default="table",
               show_default=True, help="Output for SELECT/ASK; CONSTRUCT/DESCRIBE print N-Triples.")
 @click.pass_context
 @_guard
-def query_cmd(ctx: click.Context, text: str | None, file_: Any, fmt: str) -> None:
+def query_cmd(ctx: click.Context, text: str | None, file_: Any, saved: str | None, params: tuple[str, ...],
+              fmt: str) -> None:
     """Run a SPARQL query over the loaded sources (the default graph is their union).
 
     The prefixes rdf, rdfs, owl, xsd, skos, foaf, org, prov, dcterms, sioc, time, sh and ov
-    need no declaration.
+    need no declaration. As on /sparql, updates, SERVICE and FROM naming other graphs are refused.
     """
-    if (text is None) == (file_ is None):
-        raise click.UsageError("give the query as an argument or with --file")
-    query = text if text is not None else file_.read()
+    from graph.errors import BadParameter
+    from graph.facts import facts
+    from graph.saved import bind, saved_query
+    from graph.sparql import check, dataset
+
+    if sum(x is not None for x in (text, file_, saved)) != 1:
+        raise click.UsageError("give the query as an argument, with --file, or with --saved NAME")
+    if params and saved is None:
+        raise click.UsageError("--param goes with --saved")
+    raw = {}
+    for param in params:
+        name, sep, value = param.partition("=")
+        if not sep or not name:
+            raise click.UsageError(f"--param {param!r}: write NAME=VALUE")
+        raw[name] = value
     db = _open(_settings(ctx), read_only=True)
     try:
         try:
-            result = db.query(query)
+            stored_query = saved_query(saved) if saved else None
+            checked = check(stored_query.text if stored_query else (text if text is not None else file_.read()))
+            bindings = bind(stored_query, raw, facts(db)) if stored_query else {}
+            default, named = dataset(db, checked, default_uris=[], named_uris=[])
+        except BadParameter as error:
+            raise InputError([], str(error).replace("parameter 'query': syntax error", "query syntax error")
+                             .replace("parameter 'query': ", "query: ")) from None
+        try:
+            result = db.backend.query(checked.text, default_graph=default, named_graphs=named, prefixes=PREFIXES,
+                                      substitutions={ox.Variable(k): v for k, v in bindings.items()})
         except SyntaxError as error:
             raise InputError([], f"query syntax: {error}") from None
         if isinstance(result, ox.QueryTriples):

@@ -27,7 +27,7 @@ from graph.errors import BadParameter
 from graph.prefixes import PREFIXES
 from graph.sparql import GRAPH_FORMATS, RESULT_FORMATS, Checked, Limits, TimeLimit, check, dataset, execute, write_results
 
-__all__ = ["bp", "init_app"]
+__all__ = ["bp", "init_app", "run"]
 
 log = logging.getLogger(__name__)
 bp = Blueprint("sparql", __name__)
@@ -93,10 +93,10 @@ def _media_type(form: str) -> str:
 
 
 def _produce(db: Any, checked: Checked, default: list[ox.NamedNode], named: list[ox.NamedNode], media: str,
-             limits: Limits, cancel: threading.Event) -> tuple[IO[bytes], bool]:
+             limits: Limits, cancel: threading.Event, bindings: dict[str, Any]) -> tuple[IO[bytes], bool]:
     spool: IO[bytes] = tempfile.SpooledTemporaryFile(max_size=8 * 1024 * 1024)  # type: ignore[assignment]
     state: dict[str, Any] = {"truncated": False}
-    result = execute(db, checked, default, named)
+    result = execute(db, checked, default, named, bindings)
     if checked.form in ("SELECT", "ASK"):
         for chunk in write_results(result, RESULT_FORMATS[media], limits, state):
             if cancel.is_set():
@@ -174,13 +174,20 @@ def sparql() -> Response:
     if query is None:
         return _service_description()
     checked = check(query)
+    db = get_db()
+    return run(checked, dataset(db, checked, default_uris=default_uris, named_uris=named_uris), {})
+
+
+def run(checked: Checked, graphs: tuple[list[ox.NamedNode], list[ox.NamedNode]], bindings: dict[str, Any]) -> Response:
+    """Run a checked query on the bounded pool and answer with its negotiated, capped results."""
     media = _media_type(checked.form)
     db = get_db()
-    default, named = dataset(db, checked, default_uris=default_uris, named_uris=named_uris)
+    default, named = graphs
     settings = current_app.config
     limits = Limits(settings["SPARQL_TIMEOUT"], settings["SPARQL_MAX_ROWS"])
     cancel = threading.Event()
-    future = current_app.extensions[_POOL].submit(_produce, db, checked, default, named, media, limits, cancel)
+    future = current_app.extensions[_POOL].submit(_produce, db, checked, default, named, media, limits, cancel,
+                                                  bindings)
     try:
         spool, truncated = future.result(timeout=limits.seconds)
     except (FutureTimeout, TimeLimit):

@@ -14,11 +14,11 @@ from typing import Any
 
 import pyoxigraph as ox
 
-__all__ = ["StoredQuery", "stored", "all_stored", "PARAM_TYPES"]
+__all__ = ["StoredQuery", "stored", "all_stored", "all_saved", "PARAM_TYPES"]
 
-PARAM_TYPES = ("iri", "string", "integer", "date", "concept")
+PARAM_TYPES = ("iri", "string", "integer", "date", "concept")  # concept:Class names the concept class
 _HEADER = re.compile(r"^#\s*(title|description|param):\s*(.*)$")
-_PARAM = re.compile(r"^(\w+)\s+(\w+)\s*(?:--|—)\s*(.+)$")
+_PARAM = re.compile(r"^(\w+)\s+(\w+(?::\w+)?)\s*(?:--|—)\s*(.+)$")
 
 
 @dataclass(frozen=True)
@@ -52,7 +52,7 @@ def _parse(name: str, text: str) -> StoredQuery:
         key, value = match.groups()
         if key == "param":
             pmatch = _PARAM.match(value)
-            if not pmatch or pmatch.group(2) not in PARAM_TYPES:
+            if not pmatch or pmatch.group(2).split(":")[0] not in PARAM_TYPES:
                 raise ValueError(f"{name}.rq: bad param line {value!r}")
             params.append((pmatch.group(1), pmatch.group(2), pmatch.group(3)))
         else:
@@ -64,13 +64,23 @@ def _parse(name: str, text: str) -> StoredQuery:
 
 @cache
 def stored(name: str) -> StoredQuery:
-    """The stored query ``graph/queries/{name}.rq``."""
+    """The stored query ``graph/queries/{name}.rq`` (used by the code)."""
     text = resources.files("graph").joinpath("queries", f"{name}.rq").read_text("utf-8")
     return _parse(name, text)
 
 
 def all_stored() -> list[StoredQuery]:
-    """Every stored query, by name."""
+    """Every stored query the code uses, by name."""
     folder = resources.files("graph").joinpath("queries")
     names = sorted(p.name[:-3] for p in folder.iterdir() if p.name.endswith(".rq"))
     return [stored(n) for n in names]
+
+
+def all_saved() -> dict[str, StoredQuery]:
+    """The saved queries offered to investigators (``graph/queries/saved/*.rq``), by name."""
+    folder = resources.files("graph").joinpath("queries", "saved")
+    found = {}
+    for path in sorted(folder.iterdir(), key=lambda p: p.name):
+        if path.name.endswith(".rq"):
+            found[path.name[:-3]] = _parse(path.name[:-3], path.read_text("utf-8"))
+    return found

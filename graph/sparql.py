@@ -135,9 +135,11 @@ def dataset(db: Database, checked: Checked, *, default_uris: list[str], named_ur
     return [ox.NamedNode(g) for g in default], [ox.NamedNode(g) for g in named]
 
 
-def execute(db: Database, checked: Checked, default: list[ox.NamedNode], named: list[ox.NamedNode]) -> Any:
-    """Run the checked query (lazily: solutions are computed as they are read)."""
-    return db.backend.query(checked.text, default_graph=default, named_graphs=named, prefixes=PREFIXES)
+def execute(db: Database, checked: Checked, default: list[ox.NamedNode], named: list[ox.NamedNode],
+            bindings: dict[str, Any] | None = None) -> Any:
+    """Run the checked query (lazily: solutions are computed as they are read), `bindings` as terms."""
+    return db.backend.query(checked.text, default_graph=default, named_graphs=named, prefixes=PREFIXES,
+                            substitutions={ox.Variable(k): v for k, v in (bindings or {}).items()})
 
 
 # --------------------------------------------------------------------------- results

@@ -1,0 +1,73 @@
+"""Saved queries for investigators: their parameters, checked against the declared types, bound as RDF terms.
+
+A value never becomes query text: it is parsed by its declared type (an IRI or an entity id,
+an integer, a date, a string, a concept notation) and substituted as one term.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from typing import Any
+
+import pyoxigraph as ox
+
+from graph.errors import BadParameter, NotFound
+from graph.facts import KINDS, Facts, concepts_of
+from graph.queries import StoredQuery, all_saved
+from ontology import OV
+
+__all__ = ["saved_query", "bind"]
+
+_XSD = "http://www.w3.org/2001/XMLSchema#"
+_IRI = re.compile(r"^https?://[^\s<>\"{}|\\^`]+$")
+_ID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
+_DATE = re.compile(r"^[0-9]{4}(-(0[1-9]|1[0-2])(-(0[1-9]|[12][0-9]|3[01]))?)?$")
+
+
+def saved_query(name: str) -> StoredQuery:
+    """The saved query `name` (404 if there is none)."""
+    found = all_saved().get(name)
+    if found is None:
+        raise NotFound(f"no saved query named {name!r}")
+    return found
+
+
+def _term(f: Facts, name: str, kind: str, raw: str) -> Any:
+    base, _, detail = kind.partition(":")
+    if base == "integer":
+        if not re.fullmatch(r"[+-]?[0-9]{1,18}", raw):
+            raise BadParameter(name, "must be an integer")
+        return ox.Literal(str(int(raw)), datatype=ox.NamedNode(_XSD + "integer"))
+    if base == "date":
+        if not _DATE.fullmatch(raw):
+            raise BadParameter(name, "must be a date: YYYY, YYYY-MM or YYYY-MM-DD")
+        datatype = {4: "gYear", 7: "gYearMonth"}.get(len(raw), "date")
+        return ox.Literal(raw, datatype=ox.NamedNode(_XSD + datatype))
+    if base == "string":
+        return ox.Literal(raw)
+    if base == "concept":
+        known = concepts_of(OV[detail]) if detail else {}
+        if raw not in known:
+            raise BadParameter(name, f"unknown value {raw!r}", accepted=sorted(known))
+        return ox.NamedNode(known[raw].iri)
+    if _IRI.fullmatch(raw):
+        return ox.NamedNode(raw)
+    if not _ID.fullmatch(raw):
+        raise BadParameter(name, "must be an entity id (the local part of its IRI) or a full http(s) IRI")
+    found = f.find(raw, *KINDS)
+    if found is None:
+        raise NotFound(f"parameter '{name}': no entity with id {raw!r}")
+    return ox.NamedNode(found)
+
+
+def bind(query: StoredQuery, raw: Mapping[str, str], f: Facts) -> dict[str, Any]:
+    """RDF terms for the parameters of `query` from their text values `raw` (every parameter required)."""
+    declared = {name: kind for name, kind, _ in query.params}
+    for name in raw:
+        if name not in declared:
+            raise BadParameter(name, "not a parameter of this query", accepted=sorted(declared))
+    missing = [name for name in declared if not raw.get(name, "").strip()]
+    if missing:
+        raise BadParameter(missing[0], "is required")
+    return {name: _term(f, name, kind, raw[name].strip()) for name, kind in declared.items()}
