@@ -58,13 +58,19 @@ def _request() -> tuple[str | None, list[str], list[str]]:
     elif request.mimetype == "application/sparql-query":
         if "query" in args:
             raise BadParameter("query", "with application/sparql-query the query is the body, not a parameter")
-        return request.get_data(as_text=True), args.getlist("default-graph-uri"), args.getlist("named-graph-uri")
+        try:
+            body = request.get_data().decode(request.mimetype_params.get("charset", "utf-8"))
+        except (UnicodeDecodeError, LookupError):
+            raise BadParameter("query", "the body is not text in its declared charset (UTF-8 by default)") from None
+        return body, args.getlist("default-graph-uri"), args.getlist("named-graph-uri")
     elif request.mimetype == "application/sparql-update":
         raise BadParameter("update", "SPARQL Update is not accepted here: this endpoint is read-only")
     else:
         raise UnsupportedMediaType("POST application/x-www-form-urlencoded or application/sparql-query")
     if "update" in source or "update" in args:
         raise BadParameter("update", "SPARQL Update is not accepted here: this endpoint is read-only")
+    if request.method == "POST" and "query" in args:
+        raise BadParameter("query", "with a form POST the query goes in the body only")
     queries = source.getlist("query")
     if len(queries) > 1:
         raise BadParameter("query", "given more than once")
@@ -93,7 +99,25 @@ def _media_type(form: str) -> str:
 
 
 def _produce(db: Any, checked: Checked, default: list[ox.NamedNode], named: list[ox.NamedNode], media: str,
-             limits: Limits, cancel: threading.Event, bindings: dict[str, Any]) -> tuple[IO[bytes], bool]:
+             limits: Limits, cancel: threading.Event, bindings: dict[str, Any]) -> tuple[str, Any]:
+    """("ok", (spool, truncated)), ("timeout", None) or ("failed", None).
+
+    Errors never leave the worker thread: Oxigraph's result objects must be dropped on the thread that
+    made them (pyo3 leaks them otherwise), so the frame that holds them ends here.
+    """
+    if cancel.is_set():  # the client has had its 503 while this waited for a worker
+        return "timeout", None
+    try:
+        return "ok", _write(db, checked, default, named, media, limits, cancel, bindings)
+    except TimeLimit:
+        return "timeout", None
+    except Exception:  # engine errors may carry remote or internal text: logged, never relayed
+        log.warning("query evaluation failed", exc_info=True)
+        return "failed", None
+
+
+def _write(db: Any, checked: Checked, default: list[ox.NamedNode], named: list[ox.NamedNode], media: str,
+           limits: Limits, cancel: threading.Event, bindings: dict[str, Any]) -> tuple[IO[bytes], bool]:
     spool: IO[bytes] = tempfile.SpooledTemporaryFile(max_size=8 * 1024 * 1024)  # type: ignore[assignment]
     state: dict[str, Any] = {"truncated": False}
     result = execute(db, checked, default, named, bindings)
@@ -189,17 +213,18 @@ def run(checked: Checked, graphs: tuple[list[ox.NamedNode], list[ox.NamedNode]],
     future = current_app.extensions[_POOL].submit(_produce, db, checked, default, named, media, limits, cancel,
                                                   bindings)
     try:
-        spool, truncated = future.result(timeout=limits.seconds)
-    except (FutureTimeout, TimeLimit):
-        cancel.set()  # the worker stops at its next row; a query still computing its first row runs on
+        status, produced = future.result(timeout=limits.seconds)
+    except FutureTimeout:
+        status, produced = "timeout", None
+    if status == "timeout":
+        cancel.set()  # a queued query never starts; a running one stops at its next row
+        future.cancel()
         return problem(503, "Query time limit", f"the query ran longer than {limits.seconds:g} s and was stopped",
                        type_="https://w3id.org/oversight/problems/query-time-limit")
-    except BadParameter:
-        raise
-    except Exception:  # engine errors may carry remote or internal text: never relay them
-        log.warning("query evaluation failed", exc_info=True)
+    if status == "failed":
         return problem(400, "Query failed", "the query could not be evaluated on this data",
                        type_="https://w3id.org/oversight/problems/query-failed")
+    spool, truncated = produced
     response = Response(_stream(spool), mimetype=media)
     if media.startswith("text/") or media.endswith(("json", "xml")):
         response.headers["Content-Type"] = f"{media}; charset=utf-8"
@@ -216,5 +241,8 @@ def _cors(response: Response) -> Response:
     origin = request.headers.get("Origin")
     if request.path == "/sparql" and origin and ("*" in origins or origin in origins):
         response.headers["Access-Control-Allow-Origin"] = "*" if "*" in origins else origin
+        response.headers["Access-Control-Allow-Methods"] = "GET, POST"
+        response.headers["Access-Control-Allow-Headers"] = "Accept, Content-Type"
+        response.headers["Access-Control-Expose-Headers"] = "X-Oversight-Truncated, X-Oversight-Row-Limit"
         response.headers.add("Vary", "Origin")
     return response

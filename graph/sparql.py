@@ -16,6 +16,7 @@
 from __future__ import annotations
 
 import json
+import re
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -36,7 +37,8 @@ __all__ = ["Checked", "check", "dataset", "execute", "write_results", "RESULT_FO
 
 #: SELECT and ASK results: media type -> name.
 RESULT_FORMATS = {"application/sparql-results+json": "json", "application/sparql-results+xml": "xml",
-                  "text/csv": "csv", "text/tab-separated-values": "tsv"}
+                  "text/csv": "csv", "text/tab-separated-values": "tsv",
+                  "application/json": "json", "application/xml": "xml"}  # what many clients send
 #: CONSTRUCT and DESCRIBE results: media type -> pyoxigraph format.
 GRAPH_FORMATS = {"text/turtle": ox.RdfFormat.TURTLE, "application/n-triples": ox.RdfFormat.N_TRIPLES,
                  "application/ld+json": ox.RdfFormat.JSON_LD, "application/rdf+xml": ox.RdfFormat.RDF_XML,
@@ -51,6 +53,12 @@ class TimeLimit(Exception):
 class Limits:
     seconds: float
     rows: int
+
+
+MAX_QUERY_CHARS = 100_000
+# Defence in depth: SERVICE followed by what can name a service (an IRI, a variable, a prefixed name).
+_SERVICE = re.compile(r"(?i)\bSERVICE\s+(?:SILENT\s+)?(?:<|\?|\$|[A-Za-z_][\w.-]*:)")
+_NOT_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
 
 
 @dataclass(frozen=True)
@@ -90,6 +98,13 @@ def check(text: str) -> Checked:
         (parameter ``query``) for a syntax error (with its line and column), an update, ``SERVICE``,
         or a ``FROM`` that is not a full IRI.
     """
+    if not text.strip():
+        raise BadParameter("query", "is empty")
+    if len(text) > MAX_QUERY_CHARS:
+        raise BadParameter("query", f"is longer than {MAX_QUERY_CHARS:,} characters")
+    # One text for the check and the run: rdflib ends a comment only at LF, Oxigraph also at CR, so a CR
+    # would let text that rdflib reads as a comment run in Oxigraph.
+    text = text.replace("\r\n", "\n").replace("\r", "\n")
     prologue = "".join(f"PREFIX {p}: <{iri}>\n" for p, iri in PREFIXES.items())
     try:
         parsed = parseQuery(prologue + text)
@@ -102,7 +117,7 @@ def check(text: str) -> Checked:
     except Exception:  # noqa: BLE001 - the parser's other failures are syntax errors too
         raise BadParameter("query", "not a SPARQL 1.1 query") from None
     query = parsed[1]
-    if "ServiceGraphPattern" in set(_names(parsed)):
+    if "ServiceGraphPattern" in set(_names(parsed)) or _SERVICE.search(text):
         raise BadParameter("query", "SERVICE is not allowed: queries run on this service's data only")
     default: list[str] = []
     named: list[str] = []
@@ -157,6 +172,7 @@ def _json_term(term: Any) -> dict[str, str]:
 
 
 def _xml(text: str) -> str:
+    text = _NOT_XML.sub("\ufffd", text)  # characters XML 1.0 cannot hold at all
     return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;").replace('"', "&quot;")
 
 
