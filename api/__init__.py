@@ -24,7 +24,17 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     test_config : dict, optional
         Setting values by name (``DATA_DIR``, ``STORE``...) and any Flask config keys.
     """
-    from api import database, entities, exports, home, linkage, problems, queries, sources, sparql
+    from api import (
+        database,
+        entities,
+        exports,
+        home,
+        linkage,
+        problems,
+        queries,
+        sources,
+        sparql,
+    )
 
     app = Flask(__name__)
     settings = resolve(test_config)

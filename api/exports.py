@@ -20,7 +20,15 @@ from api.database import get_db
 from graph.errors import BadParameter
 from graph.export import VIEWS, ExportGraph, view
 from graph.facts import Facts, facts
-from graph.formats import CONTEXT, FORMATS, Format, body, generator, manifest, view_quads
+from graph.formats import (
+    CONTEXT,
+    FORMATS,
+    Format,
+    body,
+    generator,
+    manifest,
+    view_quads,
+)
 from graph.projection import Projection, projection
 
 __all__ = ["bp"]

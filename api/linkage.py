@@ -8,12 +8,33 @@ from typing import Any
 import networkx as nx
 from flask import Blueprint, Response
 
-from api.answers import FILTER_PARAMS, PAGE_PARAMS, PROJECTION_PARAMS, Params, answer, single
+from api.answers import (
+    FILTER_PARAMS,
+    PAGE_PARAMS,
+    PROJECTION_PARAMS,
+    Params,
+    answer,
+    single,
+)
 from api.database import get_db
 from graph.errors import BadParameter
 from graph.facts import OFFICER_CLASSES, Facts
-from graph.linkage import bystanders, co_accused, officers_with, repeat_subjects, shared_groups
-from graph.network import MEASURES, METHODS, centrality, clusters, connecting_network, paths, without_hubs
+from graph.linkage import (
+    bystanders,
+    co_accused,
+    officers_with,
+    repeat_subjects,
+    shared_groups,
+)
+from graph.network import (
+    MEASURES,
+    METHODS,
+    centrality,
+    clusters,
+    connecting_network,
+    paths,
+    without_hubs,
+)
 from graph.projection import BASES, projection
 from ontology import OV
 

@@ -25,7 +25,17 @@ from api.database import get_db
 from api.problems import problem
 from graph.errors import BadParameter
 from graph.prefixes import PREFIXES
-from graph.sparql import GRAPH_FORMATS, RESULT_FORMATS, Checked, Limits, TimeLimit, check, dataset, execute, write_results
+from graph.sparql import (
+    GRAPH_FORMATS,
+    RESULT_FORMATS,
+    Checked,
+    Limits,
+    TimeLimit,
+    check,
+    dataset,
+    execute,
+    write_results,
+)
 
 __all__ = ["bp", "init_app", "run"]
 

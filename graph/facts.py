@@ -24,8 +24,8 @@ from __future__ import annotations
 
 import logging
 import marshal
-import re
 import os
+import re
 import threading
 import zlib
 from collections import defaultdict

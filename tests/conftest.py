@@ -53,6 +53,19 @@ def bundled_db() -> Iterator[Database]:
     database.close()
 
 
+@pytest.fixture(scope="session")
+def bundled_client() -> Iterator[Any]:
+    """A Flask test client over an in-memory store with the bundled case (shared: do not write)."""
+    from api import create_app
+    from api.database import close, get_db
+
+    application = create_app({"STORE": "memory", "TESTING": True})
+    with application.app_context():
+        load_bundled(get_db())
+    yield application.test_client()
+    close(application)
+
+
 @pytest.fixture
 def app(settings: dict[str, Any]) -> Iterator[Any]:
     """The Flask app over a fresh on-disk store (ontology only)."""

@@ -10,7 +10,6 @@ import subprocess
 import sys
 import urllib.request
 import zipfile
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -18,18 +17,13 @@ import networkx as nx
 import pytest
 
 from api import create_app
-from api.database import close, get_db
-from graph.cases import load_bundled, bundled_path
+from api.database import close
+from graph.cases import bundled_path
 
 
-@pytest.fixture(scope="module")
-def client() -> Iterator[Any]:
-    """A test client over an in-memory store with the bundled case."""
-    app = create_app({"STORE": "memory", "TESTING": True})
-    with app.app_context():
-        load_bundled(get_db())
-    yield app.test_client()
-    close(app)
+@pytest.fixture
+def client(bundled_client: Any) -> Any:
+    return bundled_client
 
 
 def test_an_export_links_to_a_manifest_that_describes_it(client: Any) -> None:

@@ -4,25 +4,13 @@ from __future__ import annotations
 
 import urllib.error
 import urllib.request
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
 
 from api import create_app
-from api.database import close, get_db
-from graph.cases import load_bundled
+from api.database import close
 from tests.api.test_e2e import get
-
-
-@pytest.fixture(scope="module")
-def bundled_client() -> Iterator[Any]:
-    """A test client over an in-memory store with the bundled case loaded."""
-    app = create_app({"STORE": "memory", "TESTING": True})
-    with app.app_context():
-        load_bundled(get_db())
-    yield app.test_client()
-    close(app)
 
 
 @pytest.fixture(scope="module")

@@ -5,7 +5,6 @@ from __future__ import annotations
 import csv
 import io
 import re
-from collections.abc import Iterator
 from typing import Any
 
 import pyoxigraph as ox
@@ -13,19 +12,12 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from api import create_app
-from api.database import close, get_db
-from graph.cases import load_bundled
 from graph.queries import PARAM_TYPES, all_saved
 
 
-@pytest.fixture(scope="module")
-def client() -> Iterator[Any]:
-    app = create_app({"STORE": "memory", "TESTING": True})
-    with app.app_context():
-        load_bundled(get_db())
-    yield app.test_client()
-    close(app)
+@pytest.fixture
+def client(bundled_client: Any) -> Any:
+    return bundled_client
 
 
 def rows(response: Any) -> list[dict[str, str]]:

@@ -14,10 +14,10 @@ import igraph
 import networkx as nx
 import pytest
 import rdflib
-from rdflib.compare import isomorphic
 import rustworkx
 from lxml import etree
 from pyld import jsonld
+from rdflib.compare import isomorphic
 
 from graph import Database
 from graph.export import ExportGraph, view

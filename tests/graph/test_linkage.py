@@ -17,7 +17,13 @@ from graph import Database, open_database
 from graph.errors import BadParameter
 from graph.facts import Facts, Filters, facts, lower, overlap, read_pairs, upper
 from graph.iri import mint
-from graph.linkage import bystanders, co_accused, officers_with, repeat_subjects, shared_groups
+from graph.linkage import (
+    bystanders,
+    co_accused,
+    officers_with,
+    repeat_subjects,
+    shared_groups,
+)
 from graph.network import centrality, clusters, connecting_network, paths, without_hubs
 from graph.projection import Projection, officer_network, projection
 from graph.settings import resolve
