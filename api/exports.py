@@ -9,16 +9,20 @@ context of JSON-LD exports.
 from __future__ import annotations
 
 import hashlib
+import itertools
 import json
 from typing import Any
 from urllib.parse import urlencode
 
-from flask import Blueprint, Response, request, stream_with_context
+import pyoxigraph as ox
+from flask import Blueprint, Response, current_app, request, stream_with_context
 
 from api.answers import FILTER_PARAMS, Params
 from api.database import get_db
 from graph.errors import BadParameter
-from graph.export import VIEWS, ExportGraph, view
+from graph.export import VIEWS, ExportGraph, constructed, view
+from graph.saved import bind, saved_query
+from graph.sparql import check, dataset, execute
 from graph.facts import Facts, facts
 from graph.formats import (
     CONTEXT,
@@ -50,9 +54,29 @@ def _split(spec: str) -> tuple[str, str | None, str]:
     raise BadParameter("format", "unknown format", accepted=[*FORMATS, "manifest.json"])
 
 
+def _constructed(f: Facts, name: str) -> ExportGraph:
+    """The export of a saved CONSTRUCT query, its parameters bound from the request."""
+    query = saved_query(name)
+    checked = check(query.text)
+    if checked.form != "CONSTRUCT":
+        raise BadParameter("view", f"{name} is not a CONSTRUCT query: only graphs can be exported")
+    raw = {k: v for k, v in request.args.items() if k not in ("flavour", "format")}
+    db = get_db()
+    bindings = bind(query, raw, f)
+    default, named = dataset(db, checked, default_uris=[], named_uris=[])
+    limit = current_app.config["SPARQL_MAX_ROWS"]
+    triples = list(itertools.islice(execute(db, checked, default, named, bindings), limit + 1))
+    if len(triples) > limit:
+        raise BadParameter("view", f"the query built more than {limit:,} triples (OVERSIGHT_SPARQL_MAX_ROWS)")
+    parameters = {k: v for k, v in raw.items()}
+    return constructed(f, name, triples, parameters)
+
+
 def _export(f: Facts, kind: str, entity: str | None, p: Params) -> ExportGraph:
+    if kind == "query" and entity:
+        return _constructed(f, entity)
     if kind not in VIEWS:
-        raise BadParameter("view", f"unknown view {kind!r}", accepted=sorted(VIEWS))
+        raise BadParameter("view", f"unknown view {kind!r}", accepted=sorted([*VIEWS, "query/NAME"]))
     classes = VIEWS[kind]
     if (classes is None) != (entity is None):
         raise BadParameter("view", f"the {kind} view takes {'no id' if classes is None else 'an id: ' + kind + '/ID'}")
@@ -72,8 +96,10 @@ def _export(f: Facts, kind: str, entity: str | None, p: Params) -> ExportGraph:
                 networks=networks)
 
 
-def _params(kind: str, extra: tuple[str, ...]) -> Params:
+def _params(kind: str, entity: str | None, extra: tuple[str, ...]) -> Params:
     accepted = ("flavour", *extra)
+    if kind == "query" and entity:
+        accepted += tuple(name for name, _, _ in saved_query(entity).params)
     if kind in ("officers", "officer"):
         accepted += _NETWORK_PARAMS
     if kind == "officer":
@@ -83,7 +109,10 @@ def _params(kind: str, extra: tuple[str, ...]) -> Params:
 
 def _stream(export: ExportGraph, fmt: Format, flavour: str, f: Facts) -> Any:
     db = get_db()
-    quads = view_quads(db, f, export, with_meta=fmt.name in ("nq", "trig", "jsonld")) if fmt.is_rdf else ()
+    if "triples" in export.extra:  # a saved CONSTRUCT query: its triples are the RDF
+        quads: Any = [ox.Quad(t.subject, t.predicate, t.object) for t in export.extra["triples"]]
+    else:
+        quads = view_quads(db, f, export, with_meta=fmt.name in ("nq", "trig", "jsonld")) if fmt.is_rdf else ()
     describe = manifest(f, export, fmt, None) if fmt.name == "csv" else None
     if describe is not None:
         describe.pop("generated_at")  # inside the zip: the same data gives the same bytes
@@ -98,7 +127,7 @@ def context() -> Response:
 @bp.get("/export/<path:spec>")
 def export(spec: str) -> Response:
     kind, entity, name = _split(spec)
-    p = _params(kind, ("format",) if name == "manifest" else ())
+    p = _params(kind, entity, ("format",) if name == "manifest" else ())
     flavour = p.choice("flavour", ("plain", "yed"), "plain")
     if name == "manifest":
         fmt = FORMATS[p.choice("format", tuple(FORMATS), "graphml")]

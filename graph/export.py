@@ -22,9 +22,10 @@ from graph.facts import Facts
 from graph.iri import local_id
 from graph.projection import EDGE_KINDS, Projection, full_graph, officer_network
 
-__all__ = ["Attribute", "ExportGraph", "VIEWS", "view", "HUB_KINDS", "counts"]
+__all__ = ["Attribute", "ExportGraph", "VIEWS", "view", "constructed", "HUB_KINDS", "counts"]
 
-#: Views and the entity kind an id names in them (None: no id).
+#: Views and the entity kind an id names in them (None: no id). ``query/NAME`` (a saved CONSTRUCT query) is
+#: handled by :func:`constructed`.
 VIEWS = {"full": None, "officers": None, "investigation": ("Investigation",),
          "officer": ("Officer", "PoliceStaff"), "chat-group": ("ChatGroup",), "inquiry": ("Inquiry",)}
 #: How far from its centre an entity view reaches in the full graph (undirected hops).
@@ -132,6 +133,26 @@ def _entities(f: Facts, graph: nx.MultiDiGraph, name: str, parameters: dict[str,
     edges = sorted(graph.edges(keys=True))
     return ExportGraph(name, parameters, True, _NODE_ATTRS, _EDGE_ATTRS, sorted(graph.nodes), edges,
                        _node_data(f), edge, f.version)
+
+
+def constructed(f: Facts, name: str, triples: list[Any], parameters: dict[str, str]) -> ExportGraph:
+    """The graph a saved CONSTRUCT query built: its IRIs as nodes, its IRI-valued triples as edges.
+
+    Literal-valued triples have no place in a node-and-edge graph; the RDF formats keep them all
+    (``extra["triples"]``).
+    """
+    edges = sorted({(t.subject.value, t.object.value, t.predicate.value.rsplit("#", 1)[-1].rsplit("/", 1)[-1])
+                    for t in triples if hasattr(t.object, "value") and type(t.object).__name__ == "NamedNode"
+                    and type(t.subject).__name__ == "NamedNode"})
+    nodes = sorted({n for s, o, _ in edges for n in (s, o)})
+
+    def edge(key: tuple[str, str, Any]) -> dict[str, Any]:
+        return {"kind": key[2], "weight": 1, "sources": ";".join(f.values(key[0], "source"))}
+
+    export = ExportGraph(f"query/{name}", parameters, True, _NODE_ATTRS, _EDGE_ATTRS, nodes, edges,
+                         _node_data(f), edge, f.version)
+    export.extra["triples"] = triples
+    return export
 
 
 def _around(f: Facts, full: nx.MultiDiGraph, centre: str, radius: int, hubs: frozenset[str]) -> nx.MultiDiGraph:

@@ -151,3 +151,22 @@ def test_awkward_text_survives_graphml_and_gexf(settings: dict[str, Any], tmp_pa
         assert [d["label"] for _, d in nx.read_gexf(path, version="1.3").nodes(data=True)] == [AWKWARD]
     finally:
         close(app)
+
+
+def test_a_saved_construct_query_exports_as_a_graph(client: Any) -> None:
+    from lxml import etree
+
+    inquiry = client.get("/investigations").json["items"][0]["inquiry"]["id"]
+    response = client.get(f"/export/query/inquiry-network.graphml?inquiry={inquiry}")
+    assert response.status_code == 200
+    xsd = Path(__file__).resolve().parents[3] / "shared" / "graphml-xsd" / "graphml.xsd"
+    if xsd.is_file():
+        assert etree.XMLSchema(etree.parse(str(xsd))).validate(etree.fromstring(response.data))
+    graph = nx.read_graphml(io.BytesIO(response.data))
+    kinds = {d["kind"] for _, _, d in graph.edges(data=True)}
+    assert kinds == {"inquiry", "investigation", "allegation", "officer"}
+    assert sum(1 for _, d in graph.nodes(data=True) if d["type"] == "officer") == 14  # the officers with findings
+    turtle = client.get(f"/export/query/inquiry-network.ttl?inquiry={inquiry}").data
+    assert turtle == client.get(f"/queries/inquiry-network?inquiry={inquiry}", headers={"Accept": "text/turtle"}).data
+    assert client.get("/export/query/officer-findings.graphml?officer=x").status_code == 400  # a SELECT: no graph
+    assert client.get("/export/query/inquiry-network.graphml").json["parameter"] == "inquiry"
