@@ -42,10 +42,14 @@ __all__ = ["bp", "init_app", "run"]
 log = logging.getLogger(__name__)
 bp = Blueprint("sparql", __name__)
 _POOL = "oversight-sparql-pool"
-_SHORT = {"json": "application/sparql-results+json", "xml": "application/sparql-results+xml", "csv": "text/csv",
-          "tsv": "text/tab-separated-values", "ttl": "text/turtle", "nt": "application/n-triples",
-          "jsonld": "application/ld+json", "rdfxml": "application/rdf+xml", "trig": "application/trig",
-          "nq": "application/n-quads"}
+# ``format=`` names, as Fuseki and SPARQLWrapper use them; "json" and "xml" depend on the query form.
+_SHORT = {"csv": "text/csv", "tsv": "text/tab-separated-values", "ttl": "text/turtle", "turtle": "text/turtle",
+          "n3": "text/turtle", "nt": "application/n-triples", "ntriples": "application/n-triples",
+          "n-triples": "application/n-triples", "jsonld": "application/ld+json", "json-ld": "application/ld+json",
+          "rdfxml": "application/rdf+xml", "rdf": "application/rdf+xml", "trig": "application/trig",
+          "nq": "application/n-quads", "nquads": "application/n-quads"}
+_SHORT_RESULTS = {"json": "application/sparql-results+json", "xml": "application/sparql-results+xml"}
+_SHORT_GRAPHS = {"json": "application/ld+json", "xml": "application/rdf+xml"}
 _SD = "http://www.w3.org/ns/sparql-service-description#"
 _FORMATS = "http://www.w3.org/ns/formats/"
 _FORMAT_IRIS = ("SPARQL_Results_JSON", "SPARQL_Results_XML", "SPARQL_Results_CSV", "SPARQL_Results_TSV",
@@ -96,7 +100,8 @@ def _media_type(form: str) -> str:
     chosen = request.args.get("format") or request.form.get("format") if request.method == "POST" else \
         request.args.get("format")
     if chosen:
-        media = _SHORT.get(chosen, chosen)
+        by_form = _SHORT_RESULTS if form in ("SELECT", "ASK") else _SHORT_GRAPHS
+        media = by_form.get(chosen) or _SHORT.get(chosen, chosen)
         if media not in offered:
             raise BadParameter("format", f"cannot give {form} results as {chosen!r}", accepted=offered)
         return media

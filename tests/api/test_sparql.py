@@ -268,3 +268,37 @@ def test_cors_preflight_lets_configured_origins_post(client: Any) -> None:
     assert "POST" in response.headers["Access-Control-Allow-Methods"]
     assert "Content-Type" in response.headers["Access-Control-Allow-Headers"]
     assert "X-Oversight-Truncated" in response.headers["Access-Control-Expose-Headers"]
+
+
+def test_protocol_clients_over_real_http(server: str) -> None:
+    """SPARQLWrapper and plain HTTP against a real `oversight serve`: the Protocol's cases, good and bad."""
+    from SPARQLWrapper import CSV, JSON, POST, TURTLE, SPARQLWrapper
+
+    client = SPARQLWrapper(server + "/sparql")
+    client.setQuery("SELECT (COUNT(DISTINCT ?o) AS ?n) WHERE { ?o a ov:Officer }")
+    client.setReturnFormat(JSON)
+    assert client.query().convert()["results"]["bindings"][0]["n"]["value"] == "18"
+    client.setMethod(POST)  # form POST
+    client.setReturnFormat(CSV)
+    assert client.query().convert().decode().splitlines() == ["n", "18"]
+    client.setQuery("CONSTRUCT { ?o a ov:Officer } WHERE { ?o a ov:Officer }")
+    client.setReturnFormat(TURTLE)
+    assert len(rdflib.Graph().parse(data=client.query().convert(), format="turtle")) == 18
+
+    direct = urllib.request.Request(server + "/sparql", data=b"ASK { ?s a ov:Officer }", method="POST",
+                                    headers={"Content-Type": "application/sparql-query",
+                                             "Accept": "application/sparql-results+xml"})
+    with urllib.request.urlopen(direct) as response:
+        assert response.headers["Content-Type"] == "application/sparql-results+xml; charset=utf-8"
+        assert b"<boolean>true</boolean>" in response.read()
+    for url, headers, status in (
+            ("/sparql?query=SELECT%20*%20WHERE%20%7B", {}, 400),
+            ("/sparql?query=CLEAR%20ALL", {}, 400),
+            ("/sparql?query=SELECT%20*%20WHERE%20%7B%3Fs%20%3Fp%20%3Fo%7D", {"Accept": "image/png"}, 406)):
+        request = urllib.request.Request(server + url, headers=headers)
+        with pytest.raises(urllib.error.HTTPError) as error:
+            urllib.request.urlopen(request)
+        assert error.value.code == status
+        assert error.value.headers["Content-Type"].startswith("application/problem+json")
+    with urllib.request.urlopen(urllib.request.Request(server + "/sparql", headers={"Accept": "text/turtle"})) as r:
+        assert "sd:Service" in r.read().decode()
