@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import socket
 import subprocess
@@ -89,17 +90,16 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-@pytest.fixture
-def server(tmp_path: Path) -> Iterator[str]:
-    """A real `oversight serve` (waitress) in a subprocess on a free loopback port; yields its base URL.
-
-    The store starts empty, so the service loads the bundled case, as on a first run.
-    """
+@contextlib.contextmanager
+def serving(folder: Path, **settings: str) -> Iterator[str]:
+    """Run a real `oversight serve` (waitress) in a subprocess on a free loopback port, with
+    ``OVERSIGHT_*`` `settings`; yield its base URL, and stop it at the end."""
     port = free_port()
-    env = {**os.environ, "OVERSIGHT_DATA_DIR": str(tmp_path / "served"), "OVERSIGHT_PORT": str(port),
-           "OVERSIGHT_STORE": "oxigraph"}
-    proc = subprocess.Popen([sys.executable, "-m", "api", "serve"], env=env,
-                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    env = {**os.environ, "OVERSIGHT_DATA_DIR": str(folder), "OVERSIGHT_PORT": str(port),
+           "OVERSIGHT_STORE": "oxigraph", **{f"OVERSIGHT_{k}": v for k, v in settings.items()}}
+    log_path = folder.with_name(folder.name + ".log")  # a file, not a pipe: a full pipe would stall the server
+    log = log_path.open("w")
+    proc = subprocess.Popen([sys.executable, "-m", "api", "serve"], env=env, stdout=log, stderr=subprocess.STDOUT)
     url = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
@@ -108,14 +108,28 @@ def server(tmp_path: Path) -> Iterator[str]:
                 break
         except OSError:
             if proc.poll() is not None:
-                raise RuntimeError("server exited: " + (proc.stdout.read() if proc.stdout else "")) from None
+                log.close()
+                raise RuntimeError("server exited: " + log_path.read_text()) from None
             time.sleep(0.2)
     else:
         proc.kill()
         raise RuntimeError("server did not start in 60 s")
-    yield url
-    proc.terminate()
     try:
-        proc.wait(timeout=10)
-    except subprocess.TimeoutExpired:
-        proc.kill()
+        yield url
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+        log.close()
+
+
+@pytest.fixture
+def server(tmp_path: Path) -> Iterator[str]:
+    """A real `oversight serve` on a fresh store; yields its base URL.
+
+    The store starts empty, so the service loads the bundled case, as on a first run.
+    """
+    with serving(tmp_path / "served") as url:
+        yield url

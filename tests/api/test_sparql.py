@@ -5,10 +5,7 @@ from __future__ import annotations
 import csv
 import io
 import json
-import os
 import socket
-import subprocess
-import sys
 import threading
 import time
 import urllib.error
@@ -25,7 +22,7 @@ from lxml import etree
 from api import create_app
 from api.database import close, get_db
 from graph.cases import load_bundled
-from tests.conftest import free_port
+from tests.conftest import serving
 
 OFFICERS = "SELECT ?o WHERE { ?o a ov:Officer } ORDER BY ?o"
 
@@ -211,23 +208,10 @@ def test_cors_is_off_unless_the_origin_is_configured(client: Any) -> None:
 
 @pytest.fixture
 def bounded_server(tmp_path: Path) -> Iterator[str]:
-    """A real `oversight serve` with a 2 s query limit and two query workers."""
-    port = free_port()
-    env = {**os.environ, "OVERSIGHT_DATA_DIR": str(tmp_path / "served"), "OVERSIGHT_PORT": str(port),
-           "OVERSIGHT_SPARQL_TIMEOUT": "2", "OVERSIGHT_SPARQL_WORKERS": "2"}
-    proc = subprocess.Popen([sys.executable, "-m", "api", "serve"], env=env, stdout=subprocess.DEVNULL,
-                            stderr=subprocess.DEVNULL)
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        try:
-            urllib.request.urlopen(url + "/health", timeout=2).read()
-            break
-        except OSError:
-            time.sleep(0.2)
-    yield url
-    proc.kill()
-    proc.wait(10)
+    """A real `oversight serve` with a 2 s query limit, two query workers, and a row cap too high to
+    end a runaway query before its time limit does."""
+    with serving(tmp_path / "served", SPARQL_TIMEOUT="2", SPARQL_WORKERS="2", SPARQL_MAX_ROWS="1000000000") as url:
+        yield url
 
 
 def _ask(url: str, query: str) -> tuple[int, float]:
