@@ -26,12 +26,11 @@ from graph.errors import BadParameter, NotFound
 from graph.facts import KINDS, Facts, Filters, concepts_of, facts, lower, upper
 from graph.formats import generator
 from graph.projection import BASES, EDGE_KINDS, Projection
+from graph.saved import DATE, ENTITY_ID
 from ontology import OV
 
-__all__ = ["Params", "answer", "single", "FILTER_PARAMS", "PROJECTION_PARAMS", "PAGE_PARAMS"]
+__all__ = ["Params", "answer", "single", "etag", "is_fresh", "FILTER_PARAMS", "PROJECTION_PARAMS", "PAGE_PARAMS"]
 
-_DATE = re.compile(r"^[0-9]{4}(-(0[1-9]|1[0-2])(-(0[1-9]|[12][0-9]|3[01]))?)?$")
-_ID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
 PAGE_PARAMS = ("limit", "cursor")
 FILTER_PARAMS = ("since", "until", "category", "result", "outcome")
 PROJECTION_PARAMS = ("projection", "kinds", "basis", "max_group_size", "ignore", "max_degree", *FILTER_PARAMS)
@@ -82,7 +81,7 @@ class Params:
 
     def date(self, name: str) -> str | None:
         raw = self.text(name)
-        if raw is not None and not _DATE.fullmatch(raw):
+        if raw is not None and not DATE.fullmatch(raw):
             raise BadParameter(name, "must be a date: YYYY, YYYY-MM or YYYY-MM-DD")
         return raw
 
@@ -138,7 +137,7 @@ class Params:
 
 
 def entity_id(f: Facts, raw: str, name: str, *classes: str) -> str:
-    if not _ID.fullmatch(raw):
+    if not ENTITY_ID.fullmatch(raw):
         raise BadParameter(name, "must be an id: the local part of an entity's IRI")
     found = f.find(raw, *(classes or tuple(KINDS)))
     if found is None:
@@ -188,24 +187,32 @@ def _offset(cursor: str | None, version: str) -> int:
     return value
 
 
-def _etag(version: str) -> str:
-    # the generator is in the tag: a new version of the service may answer the same data differently
+def etag(version: str) -> str:
+    """The ETag of this request's answer at data `version`: known before any work is done.
+
+    The generator is in the tag: a new version of the service may answer the same data differently.
+    """
     return hashlib.sha256(f"{version}\x1f{generator()}\x1f{request.full_path}".encode()).hexdigest()[:24]
+
+
+def is_fresh(tag: str) -> bool:
+    """Whether the client's ``If-None-Match`` already holds `tag` (``*`` never counts: it would match errors)."""
+    conditional = request.if_none_match
+    return not conditional.star_tag and conditional.contains_weak(tag)
 
 
 def _respond(build: Callable[[Facts], dict[str, Any]]) -> Response:
     db = get_db()
     version = db.data_version
-    tag = _etag(version)
-    conditional = request.if_none_match
-    if not conditional.star_tag and conditional.contains_weak(tag):  # "*" would also match errors
+    tag = etag(version)
+    if is_fresh(tag):
         response = Response(status=304)
     else:
         key = ("answer", version, request.full_path)
         body = db.derived.get(key)
         if body is None:
             f = facts(db)
-            tag = _etag(f.version)
+            tag = etag(f.version)
             content = build(f)
             content["data_version"] = f.version
             body = (json.dumps(content, sort_keys=True, ensure_ascii=False, indent=1) + "\n").encode()

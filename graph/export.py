@@ -22,7 +22,7 @@ from graph.facts import Facts
 from graph.iri import local_id
 from graph.projection import EDGE_KINDS, Projection, full_graph, officer_network
 
-__all__ = ["Attribute", "ExportGraph", "VIEWS", "view", "constructed", "HUB_KINDS", "counts"]
+__all__ = ["Attribute", "ExportGraph", "VIEWS", "view", "constructed", "HUB_KINDS", "survey"]
 
 #: Views and the entity kind an id names in them (None: no id). ``query/NAME`` (a saved CONSTRUCT query) is
 #: handled by :func:`constructed`.
@@ -81,19 +81,24 @@ class ExportGraph:
             yield key[0], key[1], self.edge_data(key)
 
 
-def counts(export: ExportGraph) -> dict[str, Any]:
-    """Nodes per type, edges per kind, and the totals (a pass over the export).
+def survey(export: ExportGraph) -> tuple[dict[str, Any], set[str]]:
+    """In one pass over the export: nodes per type, edges per kind and the totals; and the sources cited.
 
     An officer-network edge of several kinds (``co-member;co-posted``) counts once under each kind, so
     the per-kind counts can add up to more than ``edges_total``.
     """
-    nodes = Counter(str(d.get("type", "")) for _, d in export.nodes())
+    nodes: Counter[str] = Counter()
     edges: Counter[str] = Counter()
+    cited: set[str] = set()
+    for _, d in export.nodes():
+        nodes[str(d.get("type", ""))] += 1
+        cited.update(s for s in str(d.get("sources", "")).split(";") if s)
     for _, _, d in export.edges():
         for kind in str(d.get("kind", "")).split(";"):
             edges[kind] += 1
-    return {"nodes": dict(sorted(nodes.items())), "edges": dict(sorted(edges.items())),
-            "nodes_total": sum(nodes.values()), "edges_total": len(export.edge_keys)}
+        cited.update(s for s in str(d.get("sources", "")).split(";") if s)
+    return ({"nodes": dict(sorted(nodes.items())), "edges": dict(sorted(edges.items())),
+             "nodes_total": sum(nodes.values()), "edges_total": len(export.edge_keys)}, cited)
 
 
 def _node_data(f: Facts) -> Callable[[str], dict[str, Any]]:

@@ -41,6 +41,7 @@ from rdflib.namespace import RDF, SKOS
 from graph.database import ONTOLOGY_SOURCE, Database
 from graph.iri import local_id
 from graph.store import Backend
+from graph.tabular import concepts
 from ontology import OV, ontology_graph
 
 __all__ = ["Facts", "Evidence", "Concept", "Filters", "facts", "seed", "warm", "prepare", "save_pairs", "read_pairs", "lower", "upper",
@@ -166,9 +167,7 @@ def concept(iri: str) -> Concept:
 
 def concepts_of(concept_class: URIRef) -> dict[str, Concept]:
     """Notation -> concept for every concept of `concept_class` (``OV.Outcome``...)."""
-    graph = ontology_graph()
-    found = {str(c) for c in graph.subjects(RDF.type, concept_class)}
-    return {c.notation: c for c in _concepts().values() if c.iri in found}
+    return {notation: concept(iri) for notation, iri in concepts(str(concept_class)).items()}
 
 
 # --------------------------------------------------------------------------- filters and evidence

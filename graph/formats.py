@@ -21,7 +21,7 @@ from typing import Any
 import pyoxigraph as ox
 
 from graph.database import ONTOLOGY_SOURCE, Database
-from graph.export import ExportGraph, counts
+from graph.export import ExportGraph, survey
 from graph.facts import Facts
 from graph.graphml import gexf, graphml
 from graph.prefixes import PREFIXES
@@ -210,11 +210,10 @@ def body(export: ExportGraph, fmt: Format, *, flavour: str = "plain", quads: Ite
 
 def manifest(f: Facts, export: ExportGraph, fmt: Format, sha256: str | None) -> dict[str, Any]:
     """What an export holds: view, parameters, data version, counts, checksum, when, by what, sources cited."""
-    cited = {s for _, d in export.nodes() for s in str(d.get("sources", "")).split(";") if s}
-    cited |= {s for _, _, d in export.edges() for s in str(d.get("sources", "")).split(";") if s}
+    counted, cited = survey(export)
     out: dict[str, Any] = {
         "view": export.view, "format": fmt.name, "media_type": fmt.media_type, "parameters": export.parameters,
-        "data_version": export.version, "counts": counts(export),
+        "data_version": export.version, "counts": counted,
         "generated_at": datetime.now(timezone.utc).isoformat(timespec="seconds").replace("+00:00", "Z"),
         "generator": generator(),
         "sources": {s: {k: v for k, v in f.source(s).__dict__.items() if v is not None} for s in sorted(cited)},

@@ -17,12 +17,13 @@ from graph.facts import KINDS, Facts, concepts_of
 from graph.queries import StoredQuery, all_saved
 from ontology import OV
 
-__all__ = ["saved_query", "bind"]
+__all__ = ["saved_query", "bind", "DATE", "ENTITY_ID"]
 
 _XSD = "http://www.w3.org/2001/XMLSchema#"
 _IRI = re.compile(r"^https?://[^\s<>\"{}|\\^`]+$")
-_ID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
-_DATE = re.compile(r"^[0-9]{4}(-(0[1-9]|1[0-2])(-(0[1-9]|[12][0-9]|3[01]))?)?$")
+#: What parameters may hold, here and in the HTTP questions (ASCII digits only: \d would take any script's).
+ENTITY_ID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
+DATE = re.compile(r"^[0-9]{4}(-(0[1-9]|1[0-2])(-(0[1-9]|[12][0-9]|3[01]))?)?$")
 
 
 def saved_query(name: str) -> StoredQuery:
@@ -40,7 +41,7 @@ def _term(f: Facts, name: str, kind: str, raw: str) -> Any:
             raise BadParameter(name, "must be an integer")
         return ox.Literal(str(int(raw)), datatype=ox.NamedNode(_XSD + "integer"))
     if base == "date":
-        if not _DATE.fullmatch(raw):
+        if not DATE.fullmatch(raw):
             raise BadParameter(name, "must be a date: YYYY, YYYY-MM or YYYY-MM-DD")
         datatype = {4: "gYear", 7: "gYearMonth"}.get(len(raw), "date")
         return ox.Literal(raw, datatype=ox.NamedNode(_XSD + datatype))
@@ -53,7 +54,7 @@ def _term(f: Facts, name: str, kind: str, raw: str) -> Any:
         return ox.NamedNode(known[raw].iri)
     if _IRI.fullmatch(raw):
         return ox.NamedNode(raw)
-    if not _ID.fullmatch(raw):
+    if not ENTITY_ID.fullmatch(raw):
         raise BadParameter(name, "must be an entity id (the local part of its IRI) or a full http(s) IRI")
     found = f.find(raw, *KINDS)
     if found is None:
