@@ -65,7 +65,8 @@ def coaccused() -> Response:
         return co_accused(f, min_shared=n, basis=basis, officers=p.entities(f, "officers", *OFFICER_CLASSES),
                           unit=p.entity(f, "unit", "Unit"),
                           investigation=p.entity(f, "investigation", "Investigation"),
-                          inquiry=p.entity(f, "inquiry", "Inquiry"), filters=filters)
+                          inquiry=p.entity(f, "inquiry", "Inquiry"), filters=filters,
+                          networks=lambda spec: projection(get_db(), spec, f=f)[1])  # cached per data version
 
     return answer(p, "co-accused", compute)
 

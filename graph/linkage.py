@@ -13,6 +13,8 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import TypeVar, overload
 
+import networkx as nx
+
 from graph.facts import OFFICER_CLASSES, Evidence, Facts, Filters, concept, overlap
 from graph.iri import local_id
 from graph.projection import Link, Projection, bystander_links, officer_network
@@ -192,7 +194,8 @@ def officers_with(f: Facts, *, unit: str | None = None, outcome: str | None = No
 
 def co_accused(f: Facts, *, min_shared: int = 1, basis: str = "investigation", officers: Iterable[str] = (),
                unit: str | None = None, investigation: str | None = None, inquiry: str | None = None,
-               filters: Filters | None = None) -> Sequence[CoAccused]:
+               filters: Filters | None = None,
+               networks: Callable[[Projection], nx.Graph] | None = None) -> Sequence[CoAccused]:
     """Pairs of officers co-accused at least `min_shared` times (CPDP's co-accusal network).
 
     Parameters
@@ -207,14 +210,16 @@ def co_accused(f: Facts, *, min_shared: int = 1, basis: str = "investigation", o
         Keep pairs whose two officers were both posted to this unit.
     investigation, inquiry : IRI, optional
         Count only what is shared within this investigation, or within the investigations of this inquiry.
+    networks : callable, optional
+        ``projection -> graph``: a cache of officer networks (default: build the network).
 
     Returns
     -------
     sequence of CoAccused (built as read), heaviest first, ties by the two IRIs; each pair once,
     `officer` < `other` by IRI.
     """
-    graph = officer_network(f, Projection(kinds=frozenset({"co-accused"}), basis=basis,
-                                          filters=filters or Filters()))
+    spec = Projection(kinds=frozenset({"co-accused"}), basis=basis, filters=filters or Filters())
+    graph = networks(spec) if networks else officer_network(f, spec)
     keep = set(officers) or None
     if unit:
         posted = officers_with(f, unit=unit)
