@@ -13,6 +13,7 @@ import io
 import json
 import logging
 import sys
+import threading
 import urllib.error
 import urllib.parse
 import urllib.request
@@ -332,12 +333,42 @@ def serve_cmd(ctx: click.Context, host: str | None, port: int | None, threads: i
             report = load_bundled(db)[0]
             click.echo(f"empty store: loaded the bundled case '{report.source}' ({report.triples} statements)")
         warm(db)  # linkage facts build in the background; requests meanwhile wait for them, not fail
+    threading.Thread(target=_install_editor, args=(settings,), name="oversight-editor", daemon=True).start()
     click.echo(f"serving {settings['STORE']} store"
                + (f" in {settings['DATA_DIR']}" if settings["STORE"] == "oxigraph" else "")
                + f" on http://{settings['HOST']}:{settings['PORT']}/")
     logging.getLogger("waitress").setLevel(logging.INFO)
     waitress.serve(app, host=settings["HOST"], port=settings["PORT"], threads=settings["THREADS"],
                    ident="oversight-graph")
+
+
+def _install_editor(settings: dict[str, Any]) -> bool:
+    """Install the query page's editor if it is missing; a failure only costs the editor (a plain form)."""
+    from api import editor
+
+    if editor.installed(settings["EDITOR_DIR"]):
+        return True
+    click.echo(f"installing the query page's editor ({editor.PACKAGE}@{editor.VERSION}) "
+               f"from {settings['NPM_REGISTRY']} into {settings['EDITOR_DIR']}")
+    try:
+        editor.install(settings["EDITOR_DIR"], settings["NPM_REGISTRY"])
+    except (editor.EditorError, OSError) as exc:
+        click.echo(f"warning: {exc}; /sparql offers a plain form instead", err=True)
+        return False
+    return True
+
+
+@cli.command("editor")
+@click.pass_context
+@_guard
+def editor_cmd(ctx: click.Context) -> None:
+    """Download and verify the query page's editor (YASGUI) from the npm registry, if missing."""
+    from api import editor
+
+    settings = _settings(ctx)
+    if not _install_editor(settings):
+        sys.exit(1)
+    click.echo(f"{editor.PACKAGE}@{editor.VERSION} is in {editor.folder(settings['EDITOR_DIR'])}")
 
 
 @cli.command("settings")

@@ -18,13 +18,25 @@ from concurrent.futures import TimeoutError as FutureTimeout
 from typing import IO, Any
 
 import pyoxigraph as ox
-from flask import Blueprint, Flask, Response, current_app, request
+from flask import (
+    Blueprint,
+    Flask,
+    Response,
+    current_app,
+    render_template,
+    request,
+    url_for,
+)
 from werkzeug.exceptions import NotAcceptable, UnsupportedMediaType
 
+from api import editor
 from api.database import get_db
 from api.problems import problem
 from graph.errors import BadParameter
+from graph.facts import facts
 from graph.prefixes import PREFIXES
+from graph.queries import all_saved
+from graph.saved import example
 from graph.sparql import (
     GRAPH_FORMATS,
     RESULT_FORMATS,
@@ -54,6 +66,15 @@ _SD = "http://www.w3.org/ns/sparql-service-description#"
 _FORMATS = "http://www.w3.org/ns/formats/"
 _FORMAT_IRIS = ("SPARQL_Results_JSON", "SPARQL_Results_XML", "SPARQL_Results_CSV", "SPARQL_Results_TSV",
                 "Turtle", "N-Triples", "JSON-LD", "RDF_XML", "TriG", "N-Quads")
+_FIRST_QUERY = """
+SELECT ?officer ?identifier ?pseudonym WHERE {
+  ?officer a ov:Officer .
+  OPTIONAL { ?officer ov:identifier ?identifier }
+  OPTIONAL { ?officer ov:pseudonym ?pseudonym }
+}
+ORDER BY ?identifier
+LIMIT 25
+"""
 
 
 def init_app(app: Flask) -> None:
@@ -193,13 +214,34 @@ def _description(db: Any) -> list[ox.Quad]:
     return quads
 
 
-def _service_description() -> Response:
+def _page() -> str:
+    """The query page: YASGUI when it is installed (:mod:`api.editor`), else a plain form."""
+    settings = current_app.config
+    f = facts(get_db())
+    saved = all_saved()
+    examples = {name: {"title": q.title, "description": q.description, "text": example(q, f)}
+                for name, q in saved.items()}
+    query = "".join(f"PREFIX {p}: <{iri}>\n" for p, iri in PREFIXES.items()) + _FIRST_QUERY
+    config = {"endpoint": url_for("sparql.sparql"), "query": query, "examples": examples}
+    return render_template("sparql.html", config=config, editor=editor.installed(settings["EDITOR_DIR"]),
+                           editor_version=editor.VERSION,
+                           examples=[{"name": n, **e} for n, e in examples.items()], prefixes=sorted(PREFIXES),
+                           timeout=f"{settings['SPARQL_TIMEOUT']:g}", max_rows=settings["SPARQL_MAX_ROWS"])
+
+
+def _service_description() -> Response | str:
     offered = ["text/turtle", "application/n-triples", "application/ld+json", "application/rdf+xml"]
-    media = request.accept_mimetypes.best_match(offered) if request.accept_mimetypes else offered[0]
-    if request.accept_mimetypes and request.accept_mimetypes.best != "*/*" and media is None:
-        media = "text/turtle" if request.accept_mimetypes.accept_html else None
-        if media is None:
-            raise NotAcceptable(f"the service description is available as: {', '.join(offered)}")
+    accept = request.accept_mimetypes
+    if accept and accept.best != "*/*" and accept.best_match(["text/html", *offered]) == "text/html":
+        response = current_app.make_response(_page())
+        response.headers["Vary"] = "Accept"
+        # the editor styles elements inline (CodeMirror, YASR): styles may be inline, scripts may not
+        response.headers["Content-Security-Policy"] = ("default-src 'self'; style-src 'self' 'unsafe-inline'; "
+                                                       "img-src 'self' data:; frame-ancestors 'none'")
+        return response
+    media = accept.best_match(offered) if accept else offered[0]
+    if accept and accept.best != "*/*" and media is None:
+        raise NotAcceptable(f"the service description is available as: {', '.join(offered)}")
     media = media or offered[0]
     body = ox.serialize(_description(get_db()), format=GRAPH_FORMATS[media], prefixes={"sd": _SD}) or b""
     response = Response(body, mimetype=media)
@@ -208,7 +250,7 @@ def _service_description() -> Response:
 
 
 @bp.route("/sparql", methods=["GET", "POST"])
-def sparql() -> Response:
+def sparql() -> Response | str:
     query, default_uris, named_uris = _request()
     if query is None:
         return _service_description()

@@ -318,6 +318,24 @@ class Facts:
                 self._inverse[key] = found
         return found[""]
 
+    def most_referred(self, *classes: str) -> str | None:
+        """The subject of one of `classes` that most statements point to (ties: the smallest IRI)."""
+        key = ("most-referred", "|".join(classes))
+        found = self._inverse.get(key)
+        if found is None:
+            members = set(self.of_type(*classes))
+            counts: dict[str, int] = defaultdict(int)
+            for values in self.props.values():
+                for objects in values.values():
+                    for o in objects:
+                        if o in members:
+                            counts[o] += 1
+            best = min(members, key=lambda m: (-counts[m], m)) if members else None
+            found = {"": (best,) if best else ()}
+            with self._lock:
+                self._inverse[key] = found
+        return found[""][0] if found[""] else None
+
     def kind(self, subject: str) -> str:
         """The entity kind of `subject` (``officer``, ``finding``...), ``entity`` if untyped."""
         types = self.types.get(subject, frozenset())

@@ -16,9 +16,9 @@ import pyoxigraph as ox
 
 __all__ = ["StoredQuery", "stored", "all_stored", "all_saved", "PARAM_TYPES"]
 
-PARAM_TYPES = ("iri", "string", "integer", "date", "concept")  # concept:Class names the concept class
-_HEADER = re.compile(r"^#\s*(title|description|param):\s*(.*)$")
-_PARAM = re.compile(r"^(\w+)\s+(\w+(?::\w+)?)\s*(?:--|—)\s*(.+)$")
+PARAM_TYPES = ("iri", "string", "integer", "date", "concept")  # iri:Class and concept:Class name the class
+_HEADER = re.compile(r"^#\s*(title|description|param|example):\s*(.*)$")
+_PARAM = re.compile(r"^(\w+)\s+(\w+(?::\w+(?:\|\w+)*)?)\s*(?:--|—)\s*(.+)$")
 
 
 @dataclass(frozen=True)
@@ -30,6 +30,7 @@ class StoredQuery:
     description: str
     params: tuple[tuple[str, str, str], ...]  # (name, type, help)
     text: str
+    examples: tuple[tuple[str, str], ...] = ()  # (name, value) from ``# example: name=value``
 
     def bind(self, values: dict[str, Any]) -> dict[ox.Variable, Any]:
         """Substitutions for `values` (RDF terms by parameter name); rejects undeclared names."""
@@ -43,6 +44,7 @@ class StoredQuery:
 def _parse(name: str, text: str) -> StoredQuery:
     fields: dict[str, str] = {}
     params: list[tuple[str, str, str]] = []
+    examples: list[tuple[str, str]] = []
     for line in text.splitlines():
         match = _HEADER.match(line)
         if not match:
@@ -55,11 +57,19 @@ def _parse(name: str, text: str) -> StoredQuery:
             if not pmatch or pmatch.group(2).split(":")[0] not in PARAM_TYPES:
                 raise ValueError(f"{name}.rq: bad param line {value!r}")
             params.append((pmatch.group(1), pmatch.group(2), pmatch.group(3)))
+        elif key == "example":
+            pname, eq, pvalue = value.partition("=")
+            if not eq:
+                raise ValueError(f"{name}.rq: bad example line {value!r} (name=value)")
+            examples.append((pname.strip(), pvalue.strip()))
         else:
             fields[key] = value
     if "title" not in fields or "description" not in fields:
         raise ValueError(f"{name}.rq: header needs title and description")
-    return StoredQuery(name, fields["title"], fields["description"], tuple(params), text)
+    unknown = {n for n, _ in examples} - {n for n, _, _ in params}
+    if unknown:
+        raise ValueError(f"{name}.rq: example for undeclared parameter(s) {sorted(unknown)}")
+    return StoredQuery(name, fields["title"], fields["description"], tuple(params), text, tuple(examples))
 
 
 @cache

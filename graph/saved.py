@@ -17,7 +17,7 @@ from graph.facts import KINDS, Facts, concepts_of
 from graph.queries import StoredQuery, all_saved
 from ontology import OV
 
-__all__ = ["saved_query", "bind", "DATE", "ENTITY_ID"]
+__all__ = ["saved_query", "bind", "example", "DATE", "ENTITY_ID"]
 
 _XSD = "http://www.w3.org/2001/XMLSchema#"
 _IRI = re.compile(r"^https?://[^\s<>\"{}|\\^`]+$")
@@ -52,13 +52,16 @@ def _term(f: Facts, name: str, kind: str, raw: str) -> Any:
         if raw not in known:
             raise BadParameter(name, f"unknown value {raw!r}", accepted=sorted(known))
         return ox.NamedNode(known[raw].iri)
+    classes = tuple(detail.split("|")) if detail else tuple(KINDS)
     if _IRI.fullmatch(raw):
+        if detail and not any(f.is_a(raw, c) for c in classes):
+            raise NotFound(f"parameter '{name}': no {' or '.join(classes)} with IRI {raw!r}")
         return ox.NamedNode(raw)
     if not ENTITY_ID.fullmatch(raw):
         raise BadParameter(name, "must be an entity id (the local part of its IRI) or a full http(s) IRI")
-    found = f.find(raw, *KINDS)
+    found = f.find(raw, *classes)
     if found is None:
-        raise NotFound(f"parameter '{name}': no entity with id {raw!r}")
+        raise NotFound(f"parameter '{name}': no {' or '.join(classes) if detail else 'entity'} with id {raw!r}")
     return ox.NamedNode(found)
 
 
@@ -72,3 +75,34 @@ def bind(query: StoredQuery, raw: Mapping[str, str], f: Facts) -> dict[str, Any]
     if missing:
         raise BadParameter(missing[0], "is required")
     return {name: _term(f, name, kind, raw[name].strip()) for name, kind in declared.items()}
+
+
+_WHERE = re.compile(r"\bWHERE\s*\{", re.IGNORECASE)
+
+
+def example(query: StoredQuery, f: Facts) -> str:
+    """The text of `query` ready to run as it stands, for the query page's examples.
+
+    Each parameter gets its ``# example:`` value, or for ``iri:Class`` the entity of that
+    class most statements point to, bound by a ``BIND`` at the start of the outer ``WHERE`` (the
+    value is checked by its declared type first, like any other). A parameter with no
+    example stays a variable.
+    """
+    given = dict(query.examples)
+    binds = []
+    for name, kind, _ in query.params:
+        base, _, detail = kind.partition(":")
+        raw = given.get(name)
+        if raw is None and base == "iri" and detail:
+            raw = f.most_referred(*detail.split("|"))
+        if raw is None:
+            continue
+        try:
+            term = _term(f, name, kind, raw)
+        except (BadParameter, NotFound):
+            continue
+        short = term.value if isinstance(term, ox.Literal) and term.datatype.value == _XSD + "integer" else term
+        binds.append(f"BIND({short} AS ?{name})")
+    if not binds:
+        return query.text
+    return _WHERE.sub(lambda m: m.group(0) + "\n  " + " ".join(binds), query.text, count=1)

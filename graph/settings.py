@@ -24,6 +24,12 @@ def default_data_dir() -> str:
     return str(Path(base) / "oversight-graph")
 
 
+def default_editor_dir() -> str:
+    """``$XDG_CACHE_HOME/oversight-graph/editor``, or ``~/.cache/oversight-graph/editor``."""
+    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    return str(Path(base) / "oversight-graph" / "editor")
+
+
 def _store(value: str) -> str:
     if value not in STORE_KINDS:
         raise ValueError(f"must be one of {', '.join(STORE_KINDS)}")
@@ -75,6 +81,12 @@ def _origins(value: str) -> tuple[str, ...]:
     return origins
 
 
+def _http_url(value: str) -> str:
+    if not value.startswith(("https://", "http://")):
+        raise ValueError("must be an http(s) URL")
+    return value
+
+
 def _iri_base(value: str) -> str:
     if not (value.startswith("https://") or value.startswith("http://")) or not value.endswith(("/", "#")):
         raise ValueError("must be an http(s) IRI ending in '/' or '#'")
@@ -122,6 +134,11 @@ SETTINGS: tuple[Setting, ...] = (
             "Most result rows (or triples) `/sparql` returns; longer results are cut and say so in a header."),
     Setting("SPARQL_WORKERS", lambda: "2", _positive,
             "Queries `/sparql` runs at once; more wait their turn, so runaway queries cannot take every thread."),
+    Setting("EDITOR_DIR", default_editor_dir, str,
+            "Folder of the query page's editor (YASGUI), which `oversight serve` downloads from the npm "
+            "registry and verifies when it is missing."),
+    Setting("NPM_REGISTRY", lambda: "https://registry.npmjs.org", _http_url,
+            "The npm registry (or a mirror of it) the editor is downloaded from."),
     Setting("CORS_ORIGINS", lambda: "", _origins,
             "Origins allowed to call `/sparql` from a browser, separated by spaces (empty: CORS off)."),
 )

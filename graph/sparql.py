@@ -18,9 +18,9 @@ from __future__ import annotations
 import json
 import re
 import time
-from functools import lru_cache
 from collections.abc import Iterator
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any
 
 import pyoxigraph as ox
