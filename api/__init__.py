@@ -25,6 +25,8 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
         Setting values by name (``DATA_DIR``, ``STORE``...) and any Flask config keys.
     """
     from api import (
+        access,
+        audit,
         database,
         editor,
         entities,
@@ -47,6 +49,8 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     logging.getLogger("graph").setLevel(settings["LOG_LEVEL"])
     problems.init_app(app)
     database.init_app(app)
+    access.init_app(app)
+    audit.init_app(app)
     app.register_blueprint(home.bp)
     app.register_blueprint(sources.bp)
     app.register_blueprint(entities.bp)
@@ -60,8 +64,11 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     @app.after_request
     def _headers(response):  # type: ignore[no-untyped-def]
         response.headers.setdefault("X-Content-Type-Options", "nosniff")
+        response.headers.setdefault("Referrer-Policy", "no-referrer")
+        response.headers.setdefault("X-Frame-Options", "DENY")
         if response.mimetype == "text/html":
-            response.headers.setdefault("Content-Security-Policy", "default-src 'self'; frame-ancestors 'none'")
+            response.headers.setdefault("Content-Security-Policy",
+                                        "default-src 'self'; frame-ancestors 'none'; form-action 'self'")
         return response
 
     return app

@@ -144,7 +144,7 @@ def load_cmd(ctx: click.Context, paths: tuple[Path, ...], source: str | None, ti
     sources = plan(paths, source=source, title=title, licence=licence)
     if server:
         for item in sources:
-            _put(server, item)
+            _put(server, item, _settings(ctx)["TOKEN"])
         return
     db = _open(_settings(ctx))
     progress = _Progress()
@@ -159,7 +159,7 @@ def load_cmd(ctx: click.Context, paths: tuple[Path, ...], source: str | None, ti
     click.echo(f"data version {reports[-1].data_version}")
 
 
-def _put(server: str, source: SourceInput) -> None:
+def _put(server: str, source: SourceInput, token: str) -> None:
     if len(source.paths) != 1:
         raise InputError([], "with --server, give one file or folder per source")
     path = source.paths[0]
@@ -174,8 +174,10 @@ def _put(server: str, source: SourceInput) -> None:
         body, media = path.read_bytes(), _MEDIA[suffix]
     query = urllib.parse.urlencode({k: v for k, v in (("title", source.title), ("licence", source.licence)) if v})
     url = f"{server.rstrip('/')}/sources/{urllib.parse.quote(source.name)}" + (f"?{query}" if query else "")
-    request = urllib.request.Request(url, data=body, method="PUT", headers={
-        "Content-Type": media, "Accept": "application/json", "X-Oversight-User": getpass.getuser()})
+    headers = {"Content-Type": media, "Accept": "application/json"}
+    if token:
+        headers["Authorization"] = f"Bearer {token}"
+    request = urllib.request.Request(url, data=body, method="PUT", headers=headers)
     try:
         with urllib.request.urlopen(request, timeout=3600) as response:
             report = json.load(response)
@@ -309,23 +311,51 @@ def stats_cmd(ctx: click.Context, fmt: str) -> None:
         click.echo(f"{cls.replace('https://w3id.org/oversight/ontology#', 'ov:'):32}{count:>10}")
 
 
+def _loopback(host: str) -> bool:
+    import ipaddress
+    import socket
+
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        try:
+            return all(ipaddress.ip_address(info[4][0]).is_loopback for info in socket.getaddrinfo(host, None))
+        except OSError:
+            return False
+
+
 @cli.command("serve")
 @click.option("--host", help="Address to bind (OVERSIGHT_HOST; default 127.0.0.1).")
 @click.option("--port", type=int, help="Port (OVERSIGHT_PORT; default 5000).")
 @click.option("--threads", type=int, help="Worker threads (OVERSIGHT_THREADS).")
+@click.option("--no-auth", is_flag=True, help="No tokens needed (OVERSIGHT_AUTH=false): on a loopback address only.")
 @click.pass_context
 @_guard
-def serve_cmd(ctx: click.Context, host: str | None, port: int | None, threads: int | None) -> None:
+def serve_cmd(ctx: click.Context, host: str | None, port: int | None, threads: int | None, no_auth: bool) -> None:
     """Serve the API with waitress. Loads the bundled Charing Cross case into an empty store."""
     import waitress
 
     from api import create_app
+    from api.access import Tokens
     from api.database import get_db
     from graph.cases import load_bundled
     from graph.database import ONTOLOGY_SOURCE
     from graph.facts import warm
 
-    settings = _settings(ctx, HOST=host, PORT=port, THREADS=threads)
+    settings = _settings(ctx, HOST=host, PORT=port, THREADS=threads, AUTH=False if no_auth else None)
+    if not settings["AUTH"] and not _loopback(settings["HOST"]):
+        click.echo(f"error: refusing to serve {settings['HOST']} without authentication: this data is sensitive. "
+                   "Create tokens (oversight token create) and drop --no-auth / OVERSIGHT_AUTH=false, "
+                   "or bind a loopback address", err=True)
+        sys.exit(2)
+    if not settings["AUTH"]:
+        click.echo("authentication is OFF (--no-auth): anyone who can reach this loopback address can read and "
+                   "change everything", err=True)
+    elif not [t for t in Tokens(settings["DATA_DIR"]).list() if t.revoked is None]:
+        click.echo("no tokens yet: every data route will answer 401. Create one with "
+                   "`oversight token create --role admin --name YOU`", err=True)
     app = create_app(settings)
     with app.app_context():
         db = get_db()
@@ -369,6 +399,103 @@ def editor_cmd(ctx: click.Context) -> None:
     if not _install_editor(settings):
         sys.exit(1)
     click.echo(f"{editor.PACKAGE}@{editor.VERSION} is in {editor.folder(settings['EDITOR_DIR'])}")
+
+
+@cli.group("token")
+def token_group() -> None:
+    """Bearer tokens: create (printed once), list, revoke."""
+
+
+@token_group.command("create")
+@click.option("--role", required=True, type=click.Choice(["reader", "investigator", "steward", "admin"]))
+@click.option("--name", required=True, help="Who or what holds it (recorded in the audit log and provenance).")
+@click.pass_context
+@_guard
+def token_create(ctx: click.Context, role: str, name: str) -> None:
+    """Create a token and print it once; only a salted hash of it is kept."""
+    from api.access import Tokens
+
+    token, text = Tokens(_settings(ctx)["DATA_DIR"]).create(role, name)
+    click.echo(f"created token {token.id} ({token.role}) for {token.name!r}; it is shown only this once:", err=True)
+    click.echo(text)
+
+
+@token_group.command("list")
+@click.pass_context
+@_guard
+def token_list(ctx: click.Context) -> None:
+    """Every token: id, role, name, created, revoked."""
+    from api.access import Tokens
+
+    for t in Tokens(_settings(ctx)["DATA_DIR"]).list():
+        click.echo(f"{t.id}  {t.role:12}  {t.created}  {'revoked ' + t.revoked if t.revoked else 'live':32}  {t.name}")
+
+
+@token_group.command("revoke")
+@click.argument("token_id")
+@click.pass_context
+@_guard
+def token_revoke(ctx: click.Context, token_id: str) -> None:
+    """Revoke a token by its id (at once, also in a running service)."""
+    from api.access import Tokens
+
+    token = Tokens(_settings(ctx)["DATA_DIR"]).revoke(token_id)
+    click.echo(f"revoked {token.id} ({token.role}, {token.name!r}) at {token.revoked}")
+
+
+@cli.group("audit")
+def audit_group() -> None:
+    """The audit log of requests: verify its hash chain, show its records."""
+
+
+def _audit_path(ctx: click.Context) -> Path:
+    return Path(_settings(ctx)["DATA_DIR"]) / "audit" / "audit.jsonl"
+
+
+@audit_group.command("verify")
+@click.pass_context
+def audit_verify(ctx: click.Context) -> None:
+    """Check every record's hash and link; exit 1 at the first broken one."""
+    from api.audit import verify
+
+    path = _audit_path(ctx)
+    count, head, problem = verify(path)
+    if problem:
+        click.echo(f"error: {path}: {problem} ({count} records before it are intact)", err=True)
+        sys.exit(1)
+    click.echo(f"{path}: {count} records, chain intact; head {head}")
+
+
+@audit_group.command("show")
+@click.option("--who", help="Only records of this token name or id.")
+@click.option("--path", "path_prefix", help="Only requests whose path starts with this.")
+@click.option("--since", help="Only records at or after this time (ISO 8601, UTC), such as 2026-11-25T10:00.")
+@click.option("--limit", type=int, default=50, show_default=True, help="The latest N matching records.")
+@click.pass_context
+def audit_show(ctx: click.Context, who: str | None, path_prefix: str | None, since: str | None, limit: int) -> None:
+    """Print records as JSON lines, filtered (a response record follows its request's filter)."""
+    from collections import deque
+
+    from api.audit import records
+
+    kept: deque[dict[str, Any]] = deque(maxlen=max(limit, 1))
+    wanted: set[str] = set()
+    for record in records(_audit_path(ctx)):
+        if record["event"] == "response":
+            if record["request"] in wanted:
+                kept.append(record)
+            continue
+        if who and who not in (record.get("who_name"), record.get("who_token")):
+            continue
+        if path_prefix and not str(record.get("path", "")).startswith(path_prefix):
+            continue
+        if since and record["time"] < since:
+            continue
+        if "id" in record:
+            wanted.add(record["id"])
+        kept.append(record)
+    for record in kept:
+        click.echo(json.dumps(record, ensure_ascii=False, sort_keys=True))
 
 
 @cli.command("settings")
@@ -417,7 +544,9 @@ def export_cmd(ctx: click.Context, view_name: str, fmt: str, output: Path, param
     settings = _settings(ctx)
     if settings["STORE"] == "oxigraph" and not Path(settings["DATA_DIR"]).exists():
         raise NotFound(f"no store in {settings['DATA_DIR']}: load data first")
-    app = create_app({**settings, "READ_ONLY": settings["STORE"] == "oxigraph"})
+    # the operator reads the store directly, as every command here does: no token, but audited by login name
+    app = create_app({**settings, "READ_ONLY": settings["STORE"] == "oxigraph", "AUTH": False,
+                      "LOCAL_USER": f"cli:{getpass.getuser()}"})
     try:
         client = app.test_client()
         response = client.get(f"/export/{quote(view_name, safe='/')}.{fmt}?{urlencode(pairs)}", buffered=False)

@@ -6,7 +6,7 @@ import tempfile
 from dataclasses import replace
 from pathlib import Path
 
-from flask import Blueprint, Response, current_app, jsonify, request
+from flask import Blueprint, Response, current_app, g, jsonify, request
 from werkzeug.exceptions import UnsupportedMediaType
 
 from api.database import get_db
@@ -47,7 +47,7 @@ def put_source(name: str) -> tuple[Response, int]:
                           max_bytes=current_app.config["MAX_UPLOAD_BYTES"])
         sources = [replace(s, origin=f"PUT /sources/{name}") for s in
                    plan([path], source=name, title=request.args.get("title"), licence=request.args.get("licence"))]
-        reports = load(db, sources, user=request.headers.get("X-Oversight-User", "api"))
+        reports = load(db, sources, user=g.who["name"])
     warm(db)
     body = reports[0].as_dict()
     body["data_version"] = db.data_version
@@ -57,6 +57,6 @@ def put_source(name: str) -> tuple[Response, int]:
 @bp.delete("/sources/<name>")
 def delete_source(name: str) -> tuple[str, int]:
     db = get_db()
-    delete(db, name, user=request.headers.get("X-Oversight-User", "api"))
+    delete(db, name, user=g.who["name"])
     warm(db)
     return "", 204

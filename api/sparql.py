@@ -23,17 +23,21 @@ from flask import (
     Flask,
     Response,
     current_app,
+    g,
+    jsonify,
     render_template,
     request,
     url_for,
 )
 from werkzeug.exceptions import NotAcceptable, UnsupportedMediaType
 
-from api import editor
+from api import audit, editor
 from api.database import get_db
 from api.problems import problem
+from graph.database import ONTOLOGY_SOURCE
 from graph.errors import BadParameter
-from graph.facts import facts
+from graph.facts import facts, warm
+from graph.iri import SOURCE_NAME
 from graph.prefixes import PREFIXES
 from graph.queries import all_saved
 from graph.saved import example
@@ -44,8 +48,10 @@ from graph.sparql import (
     Limits,
     TimeLimit,
     check,
+    check_update,
     dataset,
     execute,
+    update_source,
     write_results,
 )
 
@@ -136,7 +142,7 @@ def _media_type(form: str) -> str:
 
 def _produce(db: Any, checked: Checked, default: list[ox.NamedNode], named: list[ox.NamedNode], media: str,
              limits: Limits, cancel: threading.Event, bindings: dict[str, Any]) -> tuple[str, Any]:
-    """("ok", (spool, truncated)), ("timeout", None) or ("failed", None).
+    """("ok", (spool, {"truncated", "rows"})), ("timeout", None) or ("failed", None).
 
     Errors never leave the worker thread: Oxigraph's result objects must be dropped on the thread that
     made them (pyo3 leaks them otherwise), so the frame that holds them ends here.
@@ -153,9 +159,9 @@ def _produce(db: Any, checked: Checked, default: list[ox.NamedNode], named: list
 
 
 def _write(db: Any, checked: Checked, default: list[ox.NamedNode], named: list[ox.NamedNode], media: str,
-           limits: Limits, cancel: threading.Event, bindings: dict[str, Any]) -> tuple[IO[bytes], bool]:
+           limits: Limits, cancel: threading.Event, bindings: dict[str, Any]) -> tuple[IO[bytes], dict[str, Any]]:
     spool: IO[bytes] = tempfile.SpooledTemporaryFile(max_size=8 * 1024 * 1024)  # type: ignore[assignment]
-    state: dict[str, Any] = {"truncated": False}
+    state: dict[str, Any] = {"truncated": False, "rows": 0}
     result = execute(db, checked, default, named, bindings)
     if checked.form in ("SELECT", "ASK"):
         for chunk in write_results(result, RESULT_FORMATS[media], limits, state):
@@ -171,13 +177,14 @@ def _write(db: Any, checked: Checked, default: list[ox.NamedNode], named: list[o
             if cancel.is_set():
                 raise TimeLimit()
             triples.append(triple)
+        state["rows"] = len(triples)
         fmt = GRAPH_FORMATS[media]
         items = [ox.Quad(t.subject, t.predicate, t.object) for t in triples] \
             if fmt in (ox.RdfFormat.TRIG, ox.RdfFormat.N_QUADS) else triples
         spool.write(ox.serialize(items, format=fmt, prefixes=PREFIXES if fmt in (
             ox.RdfFormat.TURTLE, ox.RdfFormat.TRIG, ox.RdfFormat.RDF_XML) else None) or b"")
     spool.seek(0)
-    return spool, state["truncated"]
+    return spool, state
 
 
 def _stream(spool: IO[bytes]) -> Any:
@@ -259,6 +266,40 @@ def sparql() -> Response | str:
     return run(checked, dataset(db, checked, default_uris=default_uris, named_uris=named_uris), {})
 
 
+@bp.post("/sparql/update")
+def update() -> Response:
+    """SPARQL 1.1 Update on one source (``?source=NAME``), for stewards; off unless SPARQL_UPDATE is set.
+
+    The update sees the source's statements as its default graph; the result is validated and
+    committed as the source's new version, all or nothing (:func:`graph.sparql.update_source`).
+    """
+    if not current_app.config["SPARQL_UPDATE"]:
+        return problem(403, "Updates are off", "this service does not take SPARQL Update "
+                       "(OVERSIGHT_SPARQL_UPDATE=true turns it on, for the steward role)",
+                       type_="https://w3id.org/oversight/problems/update-off")
+    if request.mimetype == "application/sparql-update":
+        try:
+            text = request.get_data().decode(request.mimetype_params.get("charset", "utf-8"))
+        except (UnicodeDecodeError, LookupError):
+            raise BadParameter("update", "the body is not text in its declared charset (UTF-8 by default)") from None
+    elif request.mimetype == "application/x-www-form-urlencoded":
+        if "query" in request.form:
+            raise BadParameter("query", "queries go to /sparql; this route takes 'update'")
+        updates = request.form.getlist("update")
+        if len(updates) != 1:
+            raise BadParameter("update", "give exactly one 'update'")
+        text = updates[0]
+    else:
+        raise UnsupportedMediaType("POST application/sparql-update or application/x-www-form-urlencoded")
+    names = request.args.getlist("source")
+    if len(names) != 1 or not SOURCE_NAME.match(names[0]) or names[0] == ONTOLOGY_SOURCE:
+        raise BadParameter("source", "give the one source to update, such as ?source=charing-cross")
+    db = get_db()
+    report = update_source(db, names[0], check_update(text), user=g.who["name"])
+    warm(db)
+    return jsonify({**report.as_dict(), "data_version": db.data_version})
+
+
 def run(checked: Checked, graphs: tuple[list[ox.NamedNode], list[ox.NamedNode]], bindings: dict[str, Any]) -> Response:
     """Run a checked query on the bounded pool and answer with its negotiated, capped results."""
     media = _media_type(checked.form)
@@ -281,7 +322,9 @@ def run(checked: Checked, graphs: tuple[list[ox.NamedNode], list[ox.NamedNode]],
     if status == "failed":
         return problem(400, "Query failed", "the query could not be evaluated on this data",
                        type_="https://w3id.org/oversight/problems/query-failed")
-    spool, truncated = produced
+    spool, state = produced
+    truncated = state["truncated"]
+    request.environ[audit.ROWS] = state["rows"]
     response = Response(_stream(spool), mimetype=media)
     if media.startswith("text/") or media.endswith(("json", "xml")):
         response.headers["Content-Type"] = f"{media}; charset=utf-8"

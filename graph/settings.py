@@ -57,6 +57,13 @@ def _positive(value: str) -> int:
     return number
 
 
+def _natural(value: str) -> int:
+    number = _int(value)
+    if number < 0:
+        raise ValueError("must be a whole number of at least 0")
+    return number
+
+
 def _bool(value: str) -> bool:
     lowered = value.strip().lower()
     if lowered in {"1", "true", "yes", "on"}:
@@ -139,6 +146,15 @@ SETTINGS: tuple[Setting, ...] = (
             "registry and verifies when it is missing."),
     Setting("NPM_REGISTRY", lambda: "https://registry.npmjs.org", _http_url,
             "The npm registry (or a mirror of it) the editor is downloaded from."),
+    Setting("SPARQL_UPDATE", lambda: "false", _bool,
+            "Whether `POST /sparql/update` takes SPARQL Update (for the steward role)."),
+    Setting("AUTH", lambda: "true", _bool,
+            "Whether requests need a bearer token (`oversight token create`). `oversight serve --no-auth` turns "
+            "it off, on a loopback address only."),
+    Setting("RATE_LIMIT", lambda: "6000", _natural,
+            "Requests a minute each token (or, without auth, each client address) may make; 0: no limit."),
+    Setting("TOKEN", lambda: "", str,
+            "Bearer token the command line sends to a running service (`oversight load --server`)."),
     Setting("CORS_ORIGINS", lambda: "", _origins,
             "Origins allowed to call `/sparql` from a browser, separated by spaces (empty: CORS off)."),
 )

@@ -33,7 +33,7 @@ from graph.database import ONTOLOGY_SOURCE, Database
 from graph.errors import BadParameter
 from graph.prefixes import PREFIXES
 
-__all__ = ["Checked", "check", "dataset", "execute", "write_results", "RESULT_FORMATS", "GRAPH_FORMATS",
+__all__ = ["Checked", "check", "check_update", "update_source", "dataset", "execute", "write_results", "RESULT_FORMATS", "GRAPH_FORMATS",
            "Limits", "TimeLimit"]
 
 #: SELECT and ASK results: media type -> name.
@@ -239,6 +239,7 @@ def write_results(result: Any, fmt: str, limits: Limits, state: dict[str, Any]) 
             break
         if time.monotonic() > deadline:
             raise TimeLimit()
+        state["rows"] = count + 1
         values = [solution[n] for n in names]
         if fmt == "json":
             row = {n: _json_term(v) for n, v in zip(names, values) if v is not None}
@@ -251,3 +252,72 @@ def write_results(result: Any, fmt: str, limits: Limits, state: dict[str, Any]) 
         else:
             yield "\t".join(str(v) if v is not None else "" for v in values) + "\n"
     yield {"json": "\n]}}\n", "xml": "</results></sparql>\n", "csv": "", "tsv": ""}[fmt]
+
+
+def check_update(text: str) -> str:
+    """Parse `text` as SPARQL 1.1 Update and refuse ``LOAD`` and ``SERVICE``; the text to run (LF line ends).
+
+    Raises
+    ------
+    BadParameter
+        (parameter ``update``) for a syntax error (with its line and column), ``LOAD`` or ``SERVICE``.
+    """
+    if not text.strip():
+        raise BadParameter("update", "is empty")
+    if len(text) > MAX_QUERY_CHARS:
+        raise BadParameter("update", f"is longer than {MAX_QUERY_CHARS:,} characters")
+    text = text.replace("\r\n", "\n").replace("\r", "\n")
+    try:
+        parsed = parseUpdate(text)
+    except ParseException as exc:
+        raise BadParameter("update", f"syntax error at line {exc.lineno}, column {exc.col}: {exc.msg}") from None
+    except Exception:  # noqa: BLE001 - the parser's other failures are syntax errors too
+        raise BadParameter("update", "not a SPARQL 1.1 update") from None
+    names = set(_names(parsed))
+    if "Load" in names or re.search(r"(?i)\bLOAD\s+(?:SILENT\s+)?<", text):
+        raise BadParameter("update", "LOAD is not allowed: load data with PUT /sources/NAME or oversight load")
+    if "ServiceGraphPattern" in names or _SERVICE.search(text):
+        raise BadParameter("update", "SERVICE is not allowed: updates run on this service's data only")
+    return text
+
+
+def update_source(db: Database, name: str, text: str, *, user: str) -> Any:
+    """Apply the checked update `text` to the statements of source `name` and load the result as its new version.
+
+    The update runs on a scratch in-memory store holding only that source's statements, as its
+    default graph, so it cannot touch another source. The result is validated and committed like
+    any load (all or nothing; :func:`graph.ingest.load`), with the same title and licence. A
+    source that does not exist yet starts empty.
+
+    Raises
+    ------
+    BadParameter
+        When the update writes to a named graph (``GRAPH``/``WITH``), or fails to evaluate.
+    InputError
+        When the result breaks the shapes; nothing changes.
+    """
+    import tempfile
+    from dataclasses import replace
+    from pathlib import Path
+
+    from graph.ingest import load, plan
+
+    scratch = ox.Store()
+    record = db.sources.get(name)
+    if record is not None:
+        scratch.bulk_extend(ox.Quad(q.subject, q.predicate, q.object, ox.DefaultGraph())
+                            for q in db.backend.quads(record.graph))
+    try:
+        scratch.update(text, prefixes=PREFIXES)
+    except (SyntaxError, ValueError, OSError):
+        raise BadParameter("update", "the update could not be evaluated on this source") from None
+    if any(True for _ in scratch.named_graphs()):
+        raise BadParameter("update", "GRAPH and WITH are not supported: an update changes the statements "
+                           "of the one source named by 'source', which it sees as its default graph")
+    with tempfile.TemporaryDirectory(prefix="oversight-update-") as tmp:
+        path = Path(tmp) / f"{name}.nt"
+        scratch.dump(str(path), format=ox.RdfFormat.N_TRIPLES, from_graph=ox.DefaultGraph())
+        sources = [replace(s, origin="SPARQL Update (/sparql/update)",
+                           title=record.title if record else None, licence=record.licence if record else None)
+                   for s in plan([path], source=name)]
+        return load(db, sources, user=user)[0]

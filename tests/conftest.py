@@ -55,12 +55,16 @@ def bundled_db() -> Iterator[Database]:
 
 
 @pytest.fixture(scope="session")
-def bundled_client() -> Iterator[Any]:
-    """A Flask test client over an in-memory store with the bundled case (shared: do not write)."""
+def bundled_client(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
+    """A Flask test client over an in-memory store with the bundled case (shared: do not write).
+
+    Authentication is off (tests of access use their own app); the audit log is in a temporary folder.
+    """
     from api import create_app
     from api.database import close, get_db
 
-    application = create_app({"STORE": "memory", "TESTING": True})
+    application = create_app({"STORE": "memory", "TESTING": True, "AUTH": False,
+                              "DATA_DIR": str(tmp_path_factory.mktemp("bundled"))})
     with application.app_context():
         load_bundled(get_db())
     yield application.test_client()
@@ -69,11 +73,11 @@ def bundled_client() -> Iterator[Any]:
 
 @pytest.fixture
 def app(settings: dict[str, Any]) -> Iterator[Any]:
-    """The Flask app over a fresh on-disk store (ontology only)."""
+    """The Flask app over a fresh on-disk store (ontology only), authentication off."""
     from api import create_app
     from api.database import close
 
-    application = create_app({**settings, "TESTING": True})
+    application = create_app({**settings, "TESTING": True, "AUTH": False})
     yield application
     close(application)
 
@@ -93,10 +97,11 @@ def free_port() -> int:
 @contextlib.contextmanager
 def serving(folder: Path, **settings: str) -> Iterator[str]:
     """Run a real `oversight serve` (waitress) in a subprocess on a free loopback port, with
-    ``OVERSIGHT_*`` `settings`; yield its base URL, and stop it at the end."""
+    ``OVERSIGHT_*`` `settings` (authentication off unless ``AUTH="true"``); yield its base URL, and stop it."""
     port = free_port()
     env = {**os.environ, "OVERSIGHT_DATA_DIR": str(folder), "OVERSIGHT_PORT": str(port),
-           "OVERSIGHT_STORE": "oxigraph", **{f"OVERSIGHT_{k}": v for k, v in settings.items()}}
+           "OVERSIGHT_STORE": "oxigraph", "OVERSIGHT_AUTH": "false",
+           **{f"OVERSIGHT_{k}": v for k, v in settings.items()}}
     log_path = folder.with_name(folder.name + ".log")  # a file, not a pipe: a full pipe would stall the server
     log = log_path.open("w")
     proc = subprocess.Popen([sys.executable, "-m", "api", "serve"], env=env, stdout=log, stderr=subprocess.STDOUT)

@@ -109,7 +109,7 @@ def test_oversized_bodies_are_refused(settings: dict[str, Any]) -> None:
     from api import create_app
     from api.database import close
 
-    app = create_app({**settings, "MAX_UPLOAD_BYTES": 1000})
+    app = create_app({**settings, "MAX_UPLOAD_BYTES": 1000, "AUTH": False})
     try:
         response = app.test_client().put("/sources/big", data=b"#" * 5000, content_type="text/turtle")
         assert response.status_code == 413 and response.mimetype == PROBLEM

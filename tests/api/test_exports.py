@@ -131,7 +131,7 @@ AWKWARD = 'Tab\there, line\nend, crlf\r\nand "quotes" <&> -- done'
 def test_awkward_text_survives_graphml_and_gexf(settings: dict[str, Any], tmp_path: Path) -> None:
     from lxml import etree
 
-    app = create_app({**settings, "TESTING": True})
+    app = create_app({**settings, "TESTING": True, "AUTH": False})
     try:
         c = app.test_client()
         body = (f'@prefix ov: <https://w3id.org/oversight/ontology#> .\n'

@@ -143,7 +143,7 @@ def test_a_load_changes_the_answers_and_their_etag(settings: dict[str, Any]) -> 
     from tests.api.test_app import zipped
     from tests.conftest import MINI
 
-    app = create_app({**settings, "TESTING": True})
+    app = create_app({**settings, "TESTING": True, "AUTH": False})
     try:
         client = app.test_client()
         empty = client.get("/linkage/co-accused")

@@ -28,10 +28,11 @@ OFFICERS = "SELECT ?o WHERE { ?o a ov:Officer } ORDER BY ?o"
 
 
 @pytest.fixture(scope="module")
-def client() -> Iterator[Any]:
+def client(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
     """A test client over the bundled case, with a row cap of 10 and a 2 s time limit."""
     app = create_app({"STORE": "memory", "TESTING": True, "SPARQL_MAX_ROWS": 10, "SPARQL_TIMEOUT": 2.0,
-                      "CORS_ORIGINS": ("https://notebook.example",)})
+                      "CORS_ORIGINS": ("https://notebook.example",), "AUTH": False,
+                      "DATA_DIR": str(tmp_path_factory.mktemp("sparql"))})
     with app.app_context():
         load_bundled(get_db())
     yield app.test_client()

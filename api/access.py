@@ -1,0 +1,313 @@
+"""Who may do what: bearer tokens with roles, the role each route needs, and a rate limit per token.
+
+Roles are ordered; each includes the ones before it:
+
+* ``reader``: linkage questions, entities, exports, sources' provenance;
+* ``investigator``: also SPARQL and the saved queries;
+* ``steward``: also loads (``PUT``/``DELETE /sources``) and ``/sparql/update``;
+* ``admin``: also the tokens.
+
+A token is ``ovg_<id>_<secret>``; only a salted hash of the secret is kept, in
+``DATA_DIR/access/tokens.json`` (mode 0600). :data:`RULES` names the least role of every
+endpoint (by endpoint, else by blueprint); an endpoint it does not name needs ``admin``, so
+a new route is closed until someone opens it, and ``tests/api/test_access.py`` walks the URL
+map to prove each route enforces its role. Browsers may sign in at ``/login``, which keeps
+the token in an HttpOnly, SameSite=Strict cookie; the cookie counts for reading only (GET,
+HEAD, and POST to ``/sparql``), so it cannot be used to change data across sites.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import os
+import re
+import secrets
+import threading
+import time
+from dataclasses import asdict, dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+from flask import (
+    Blueprint,
+    Flask,
+    Response,
+    current_app,
+    g,
+    redirect,
+    render_template,
+    request,
+    url_for,
+)
+
+from api.problems import problem
+from graph.errors import BadParameter, NotFound
+
+__all__ = ["ROLES", "PUBLIC", "RULES", "Token", "Tokens", "required_role", "init_app", "bp", "COOKIE"]
+
+PUBLIC = "public"
+ROLES = ("reader", "investigator", "steward", "admin")
+COOKIE = "oversight_token"
+_BASE = "https://w3id.org/oversight/problems/"
+
+#: The least role of each endpoint ("blueprint.view"), or of every view of a blueprint ("blueprint").
+RULES: dict[str, str] = {
+    "static": PUBLIC, "editor": PUBLIC, "home.health": PUBLIC, "home.openapi": PUBLIC, "home.docs": PUBLIC,
+    "access.login": PUBLIC, "access.logout": PUBLIC, "exports.context": PUBLIC,
+    "home": "reader", "entities": "reader", "linkage": "reader", "exports": "reader",
+    "sources.list_sources": "reader", "sources.show_source": "reader",
+    "sources.put_source": "steward", "sources.delete_source": "steward",
+    "sparql.sparql": "investigator", "queries": "investigator",
+    "sparql.update": "steward",
+    "access.list_tokens": "admin", "access.create_token": "admin", "access.revoke_token": "admin",
+}
+#: Endpoints a browser's sign-in cookie may reach with POST (they only read).
+_COOKIE_POST = {"sparql.sparql", "access.logout"}
+_TOKEN = re.compile(r"^ovg_([0-9a-f]{12})_([A-Za-z0-9_-]{43})$")
+
+bp = Blueprint("access", __name__)
+
+
+def required_role(endpoint: str | None) -> str:
+    """The least role `endpoint` needs (``admin`` when no rule names it: closed by default)."""
+    if endpoint is None:
+        return PUBLIC  # no route matched: the 404 or 405 says nothing about data
+    if endpoint in RULES:
+        return RULES[endpoint]
+    return RULES.get(endpoint.split(".", 1)[0], "admin")
+
+
+def allows(role: str, needed: str) -> bool:
+    return needed == PUBLIC or (role in ROLES and ROLES.index(role) >= ROLES.index(needed))
+
+
+@dataclass(frozen=True)
+class Token:
+    """A token's record: never the secret, only its salted hash."""
+
+    id: str
+    name: str
+    role: str
+    created: str
+    salt: str
+    digest: str
+    revoked: str | None = None
+
+    def public(self) -> dict[str, Any]:
+        return {"id": self.id, "name": self.name, "role": self.role, "created": self.created,
+                "revoked": self.revoked}
+
+
+def _digest(salt: str, secret: str) -> str:
+    return hmac.new(bytes.fromhex(salt), secret.encode("ascii"), hashlib.sha256).hexdigest()
+
+
+class Tokens:
+    """The token file of a deployment, re-read when another process (``oversight token``) changes it."""
+
+    def __init__(self, data_dir: str | os.PathLike[str]) -> None:
+        self.path = Path(data_dir) / "access" / "tokens.json"
+        self._lock = threading.Lock()
+        self._seen: tuple[float, int] | None = None
+        self._tokens: dict[str, Token] = {}
+
+    def _load(self) -> dict[str, Token]:
+        try:
+            stat = self.path.stat()
+        except FileNotFoundError:
+            return {}
+        with self._lock:
+            if self._seen != (stat.st_mtime, stat.st_size):
+                records = json.loads(self.path.read_text("utf-8"))["tokens"]
+                self._tokens = {r["id"]: Token(**r) for r in records}
+                self._seen = (stat.st_mtime, stat.st_size)
+            return self._tokens
+
+    def _save(self, tokens: dict[str, Token]) -> None:
+        self.path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+        scratch = self.path.with_suffix(".tmp")
+        fd = os.open(scratch, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w", encoding="utf-8") as out:
+            json.dump({"tokens": [asdict(t) for t in tokens.values()]}, out, indent=2, sort_keys=True)
+            out.flush()
+            os.fsync(out.fileno())
+        os.replace(scratch, self.path)
+
+    def list(self) -> list[Token]:
+        return sorted(self._load().values(), key=lambda t: (t.created, t.id))
+
+    def create(self, role: str, name: str) -> tuple[Token, str]:
+        """A new token: its record, and the token text (shown once, never stored)."""
+        if role not in ROLES:
+            raise BadParameter("role", f"unknown role {role!r}", accepted=ROLES)
+        if not name.strip() or len(name) > 200:
+            raise BadParameter("name", "must be 1 to 200 characters")
+        secret, salt = secrets.token_urlsafe(32), secrets.token_hex(16)
+        token = Token(secrets.token_hex(6), name.strip(), role, _now(), salt, _digest(salt, secret))
+        tokens = dict(self._load())
+        tokens[token.id] = token
+        self._save(tokens)
+        return token, f"ovg_{token.id}_{secret}"
+
+    def revoke(self, token_id: str) -> Token:
+        tokens = dict(self._load())
+        found = tokens.get(token_id)
+        if found is None:
+            raise NotFound(f"no token with id {token_id!r}")
+        if found.revoked is None:
+            found = tokens[token_id] = Token(**{**asdict(found), "revoked": _now()})
+            self._save(tokens)
+        return found
+
+    def verify(self, presented: str) -> Token | None:
+        """The live token `presented` names, or None (malformed, unknown, revoked or wrong secret)."""
+        match = _TOKEN.fullmatch(presented)
+        if not match:
+            return None
+        found = self._load().get(match.group(1))
+        if found is None or found.revoked is not None:
+            return None
+        return found if hmac.compare_digest(found.digest, _digest(found.salt, match.group(2))) else None
+
+
+def _now() -> str:
+    return datetime.now(timezone.utc).isoformat(timespec="seconds")
+
+
+class _RateLimit:
+    """A token bucket per key: `per_minute` requests a minute, with bursts up to that many."""
+
+    def __init__(self, per_minute: int) -> None:
+        self.rate = per_minute / 60.0
+        self.capacity = float(per_minute)
+        self._buckets: dict[str, tuple[float, float]] = {}
+        self._lock = threading.Lock()
+
+    def take(self, key: str) -> float:
+        """0 when allowed, else the seconds to wait."""
+        now = time.monotonic()
+        with self._lock:
+            level, then = self._buckets.get(key, (self.capacity, now))
+            level = min(self.capacity, level + (now - then) * self.rate)
+            if level >= 1:
+                self._buckets[key] = (level - 1, now)
+                return 0.0
+            self._buckets[key] = (level, now)
+            return (1 - level) / self.rate
+
+
+def _unauthorised(detail: str, *, invalid: bool) -> Response:
+    wants_page = request.method == "GET" and request.accept_mimetypes.best_match(
+        ["application/json", "text/html"]) == "text/html" and not invalid
+    if wants_page:  # a browser: to the sign-in page, then back
+        return redirect(url_for("access.login", next=request.full_path.rstrip("?")), 303)  # type: ignore[return-value]
+    response = problem(401, "Unauthorized", detail, type_=_BASE + "unauthorized")
+    response.headers["WWW-Authenticate"] = 'Bearer realm="oversight-graph"' + (
+        ', error="invalid_token"' if invalid else "")
+    return response
+
+
+def _presented() -> tuple[str | None, bool]:
+    """(token text, from the cookie?) of this request."""
+    header = request.headers.get("Authorization")
+    if header is not None:
+        scheme, _, value = header.partition(" ")
+        return (value.strip() if scheme.lower() == "bearer" else ""), False
+    cookie = request.cookies.get(COOKIE)
+    if cookie is not None and (request.method in ("GET", "HEAD") or request.endpoint in _COOKIE_POST):
+        return cookie, True
+    return None, False
+
+
+def _guard() -> Response | None:
+    needed = required_role(request.endpoint)
+    config = current_app.config
+    g.who = {"token": None, "name": "anonymous", "role": None}
+    if not config["AUTH"]:
+        g.who = {"token": None, "name": config.get("LOCAL_USER") or "anonymous (no-auth)", "role": "admin"}
+    elif needed != PUBLIC or request.headers.get("Authorization"):
+        text, _ = _presented()
+        if text is None:
+            if needed == PUBLIC:
+                return None
+            return _unauthorised(f"this route needs a bearer token with the role {needed!r} or higher",
+                                 invalid=False)
+        token = current_app.extensions["oversight-tokens"].verify(text)
+        if token is None:
+            return _unauthorised("the token is malformed, unknown or revoked", invalid=True)
+        g.who = {"token": token.id, "name": token.name, "role": token.role}
+        if not allows(token.role, needed):
+            return problem(403, "Forbidden", f"this route needs the role {needed!r} or higher; "
+                           f"the token has {token.role!r}", type_=_BASE + "forbidden")
+    limiter: _RateLimit | None = current_app.extensions.get("oversight-rate")
+    if limiter is not None and needed != PUBLIC:
+        wait = limiter.take(g.who["token"] or request.remote_addr or "")
+        if wait:
+            response = problem(429, "Too Many Requests", f"more than {config['RATE_LIMIT']} requests a minute "
+                               "with this token", type_=_BASE + "rate-limited")
+            response.headers["Retry-After"] = str(max(1, round(wait)))
+            return response
+    return None
+
+
+def init_app(app: Flask) -> None:
+    app.extensions["oversight-tokens"] = Tokens(app.config["DATA_DIR"])
+    if app.config["RATE_LIMIT"]:
+        app.extensions["oversight-rate"] = _RateLimit(app.config["RATE_LIMIT"])
+    app.before_request(_guard)
+    app.register_blueprint(bp)
+
+
+# ------------------------------------------------------------------ sign-in for browsers, tokens over HTTP
+
+@bp.route("/login", methods=["GET", "POST"])
+def login() -> Any:
+    """A form that takes a token and keeps it in a cookie for this browser."""
+    target = request.values.get("next", "/")
+    if not target.startswith("/") or target.startswith("//"):
+        target = "/"  # never an open redirect
+    error = None
+    if request.method == "POST":
+        text = request.form.get("token", "").strip()
+        token = current_app.extensions["oversight-tokens"].verify(text)
+        if token is not None:
+            response = redirect(target, 303)
+            response.set_cookie(COOKIE, text, httponly=True, samesite="Strict", secure=request.is_secure,
+                                max_age=12 * 3600, path="/")
+            return response
+        error = "That token is malformed, unknown or revoked."
+    return render_template("login.html", next=target, error=error)
+
+
+@bp.post("/logout")
+def logout() -> Response:
+    response = redirect(url_for("access.login"), 303)
+    response.delete_cookie(COOKIE, path="/")
+    return response  # type: ignore[return-value]
+
+
+@bp.get("/tokens")
+def list_tokens() -> Response:
+    tokens = current_app.extensions["oversight-tokens"]
+    return current_app.response_class(json.dumps({"tokens": [t.public() for t in tokens.list()]}, indent=2),
+                                      mimetype="application/json")
+
+
+@bp.post("/tokens")
+def create_token() -> tuple[Response, int]:
+    body = request.get_json(silent=True)
+    if not isinstance(body, dict):
+        raise BadParameter("body", 'must be a JSON object such as {"role": "reader", "name": "analyst"}')
+    token, text = current_app.extensions["oversight-tokens"].create(str(body.get("role", "")),
+                                                                    str(body.get("name", "")))
+    return current_app.response_class(json.dumps({**token.public(), "token": text}, indent=2),
+                                      mimetype="application/json"), 201
+
+
+@bp.delete("/tokens/<token_id>")
+def revoke_token(token_id: str) -> Response:
+    token = current_app.extensions["oversight-tokens"].revoke(token_id)
+    return current_app.response_class(json.dumps(token.public(), indent=2), mimetype="application/json")
