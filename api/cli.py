@@ -47,7 +47,8 @@ __all__ = ["main", "cli"]
 
 log = logging.getLogger("oversight")
 _MEDIA = {".ttl": "text/turtle", ".trig": "application/trig", ".nt": "application/n-triples",
-          ".nq": "application/n-quads", ".jsonld": "application/ld+json", ".json": "application/ld+json"}
+          ".nq": "application/n-quads", ".jsonld": "application/ld+json", ".json": "application/ld+json",
+          ".rdf": "application/rdf+xml", ".owl": "application/rdf+xml"}
 
 
 class _Progress:

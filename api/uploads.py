@@ -21,6 +21,7 @@ MEDIA_TYPES: dict[str, str] = {
     "application/n-triples": ".nt",
     "application/n-quads": ".nq",
     "application/ld+json": ".jsonld",
+    "application/rdf+xml": ".rdf",
     "application/zip": "",
 }
 _TABLE_FILES = {t.file for t in TABLES}

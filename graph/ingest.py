@@ -12,6 +12,7 @@ import contextlib
 import hashlib
 import io
 import logging
+import re
 import threading
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
@@ -42,7 +43,11 @@ FORMATS: dict[str, ox.RdfFormat] = {
     ".nq": ox.RdfFormat.N_QUADS,
     ".jsonld": ox.RdfFormat.JSON_LD,
     ".json": ox.RdfFormat.JSON_LD,
+    ".rdf": ox.RdfFormat.RDF_XML,
+    ".owl": ox.RdfFormat.RDF_XML,
 }
+_ENCODING = re.compile(rb"""^<\?xml[^>]*\bencoding\s*=\s*["']([A-Za-z0-9._-]+)["']""")
+_DECLARATION = re.compile(rb"<!(?!--|\[CDATA\[)")  # DOCTYPE, ENTITY, ELEMENT, ATTLIST...
 _QUAD_FORMATS = {ox.RdfFormat.TRIG, ox.RdfFormat.N_QUADS, ox.RdfFormat.JSON_LD}
 
 Progress = Callable[[str, int, int], None]  # (phase, done, total)
@@ -184,10 +189,49 @@ def _reading(path: Path, phase: str, progress: Progress) -> Iterator[IO[bytes]]:
         yield io.BufferedReader(_CountingReader(handle, lambda done: progress(phase, done, total)), 1 << 20)
 
 
+def refuse_xml_declarations(path: Path) -> None:
+    """Refuse XML that is not UTF-8, or that has a DOCTYPE, entity or other markup declaration.
+
+    Checked on the bytes before any parser sees them: an internal DTD's entities expand without
+    limit (pyoxigraph 0.5.13 grew 540 bytes to 100 MB; rdflib took 18 s on 500 bytes) and
+    external ones read files or URLs. RDF/XML needs none of them. Comments and CDATA stay allowed.
+
+    Raises
+    ------
+    InputError
+        Naming the file, the line and the rule broken.
+    """
+    with path.open("rb") as handle:
+        head = handle.read(4096)
+        if head.startswith((b"\xff\xfe", b"\xfe\xff", b"\x4c\x6f\xa7\x94")) or b"\x00" in head or (
+                (declared := _ENCODING.match(head.removeprefix(b"\xef\xbb\xbf")))
+                and declared.group(1).lower() not in (b"utf-8", b"utf8", b"us-ascii", b"ascii")):
+            raise InputError([Issue(path.name, "xml encoding", "RDF/XML must be UTF-8", line=1)])
+        handle.seek(0)
+        carry, lines = b"", 0
+        while True:
+            block = handle.read(1 << 20)
+            data = carry + block
+            limit = len(data) - 8 if block else len(data)  # a match in the last bytes waits for more
+            found = next((m for m in _DECLARATION.finditer(data) if m.start() < limit), None)
+            if found:
+                word = data[found.end():found.end() + 8].split(b" ")[0].split(b"\n")[0]
+                raise InputError([Issue(path.name, "xml declaration",
+                                        f"<!{word.decode('ascii', 'replace')} is refused: RDF/XML may not declare "
+                                        "a DOCTYPE or entities (they can expand without limit or read files)",
+                                        line=lines + data.count(b"\n", 0, found.start()) + 1)])
+            if not block:
+                return
+            lines += data.count(b"\n", 0, max(limit, 0))
+            carry = data[max(limit, 0):]
+
+
 def _read_file(backend: Backend, path: Path, graph: ox.NamedNode, phase: str, progress: Progress) -> None:
     """Parse one RDF file into `graph` of `backend`; quads of any graph in the file go into `graph`."""
     fmt = _format(path)
     assert fmt is not None  # plan() refused other files
+    if fmt == ox.RdfFormat.RDF_XML:
+        refuse_xml_declarations(path)
     with _reading(path, phase, progress) as stream:
         if fmt in _QUAD_FORMATS:
             backend.bulk_extend(ox.Quad(q.subject, q.predicate, q.object, graph)
