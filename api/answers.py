@@ -18,18 +18,20 @@ import re
 from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
-from flask import Response, request
+from flask import Response, current_app, g, request
 from rdflib import URIRef
 
 from api.database import get_db
+from graph.database import Database
 from graph.errors import BadParameter, NotFound
 from graph.facts import KINDS, Facts, Filters, concepts_of, facts, lower, upper
 from graph.formats import generator
 from graph.projection import BASES, EDGE_KINDS, Projection
+from graph.pseudonyms import VARIANT, pseudonymous_facts
 from graph.saved import DATE, ENTITY_ID
 from ontology import OV
 
-__all__ = ["Params", "answer", "single", "etag", "is_fresh", "FILTER_PARAMS", "PROJECTION_PARAMS", "PAGE_PARAMS"]
+__all__ = ["Params", "answer", "single", "etag", "is_fresh", "view_facts", "pseudonymised", "FILTER_PARAMS", "PROJECTION_PARAMS", "PAGE_PARAMS"]
 
 PAGE_PARAMS = ("limit", "cursor")
 FILTER_PARAMS = ("since", "until", "category", "result", "outcome")
@@ -187,12 +189,26 @@ def _offset(cursor: str | None, version: str) -> int:
     return value
 
 
+def pseudonymised() -> bool:
+    """Whether this request sees the pseudonymised view (the ``reader`` role)."""
+    return bool(g.get("who", {}).get("role") == "reader")
+
+
+def view_facts(db: Database) -> Facts:
+    """The facts this request may see: pseudonymised for readers (:mod:`graph.pseudonyms`)."""
+    if pseudonymised():
+        return pseudonymous_facts(db, current_app.config["DATA_DIR"])[0]
+    return facts(db)
+
+
 def etag(version: str) -> str:
     """The ETag of this request's answer at data `version`: known before any work is done.
 
     The generator is in the tag: a new version of the service may answer the same data differently.
+    So is the view: readers' pseudonymised answers never share a tag with the others.
     """
-    return hashlib.sha256(f"{version}\x1f{generator()}\x1f{request.full_path}".encode()).hexdigest()[:24]
+    view = VARIANT if pseudonymised() else ""
+    return hashlib.sha256(f"{version}{view}\x1f{generator()}\x1f{request.full_path}".encode()).hexdigest()[:24]
 
 
 def is_fresh(tag: str) -> bool:
@@ -208,11 +224,12 @@ def _respond(build: Callable[[Facts], dict[str, Any]]) -> Response:
     if is_fresh(tag):
         response = Response(status=304)
     else:
-        key = ("answer", version, request.full_path)
+        view = VARIANT if pseudonymised() else ""
+        key = ("answer", version + view, request.full_path)
         body = db.derived.get(key)
         if body is None:
-            f = facts(db)
-            tag = etag(f.version)
+            f = view_facts(db)
+            tag = etag(f.version.removesuffix(VARIANT))
             content = build(f)
             content["data_version"] = f.version
             body = (json.dumps(content, sort_keys=True, ensure_ascii=False, indent=1) + "\n").encode()
@@ -220,9 +237,11 @@ def _respond(build: Callable[[Facts], dict[str, Any]]) -> Response:
                 answers = [k for k in db.derived if isinstance(k, tuple) and k[0] == "answer"]
                 for old in answers[:-_CACHE_SIZE]:
                     db.derived.pop(old, None)
-                if f.version == db.data_version:
+                if f.version == db.data_version + view:
                     db.derived[("answer", f.version, request.full_path)] = body
         response = Response(body, mimetype="application/json")
+    if pseudonymised():
+        response.headers["X-Oversight-View"] = "pseudonymised"
     response.set_etag(tag)
     response.headers["Cache-Control"] = "private, no-cache"
     return response

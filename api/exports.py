@@ -16,12 +16,13 @@ from urllib.parse import urlencode
 
 import pyoxigraph as ox
 from flask import Blueprint, Response, current_app, request, stream_with_context
+from werkzeug.exceptions import Forbidden
 
-from api.answers import FILTER_PARAMS, Params, etag, is_fresh
+from api.answers import FILTER_PARAMS, Params, etag, is_fresh, pseudonymised, view_facts
 from api.database import get_db
 from graph.errors import BadParameter
 from graph.export import VIEWS, ExportGraph, constructed, view
-from graph.facts import Facts, facts
+from graph.facts import Facts
 from graph.formats import (
     CONTEXT,
     FORMATS,
@@ -31,6 +32,7 @@ from graph.formats import (
     view_quads,
 )
 from graph.projection import Projection, projection
+from graph.pseudonyms import pseudonymous_facts
 from graph.saved import bind, saved_query
 from graph.sparql import check, dataset, execute
 
@@ -73,6 +75,8 @@ def _constructed(f: Facts, name: str) -> ExportGraph:
 
 def _export(f: Facts, kind: str, entity: str | None, p: Params) -> ExportGraph:
     if kind == "query" and entity:
+        if pseudonymised():
+            raise Forbidden("exports of saved queries need the investigator role: they read the store itself")
         return _constructed(f, entity)
     if kind not in VIEWS:
         raise BadParameter("view", f"unknown view {kind!r}", accepted=sorted([*VIEWS, "query/NAME"]))
@@ -111,7 +115,9 @@ def _stream(export: ExportGraph, fmt: Format, flavour: str, f: Facts) -> Any:
     if "triples" in export.extra:  # a saved CONSTRUCT query: its triples are the RDF
         quads: Any = [ox.Quad(t.subject, t.predicate, t.object) for t in export.extra["triples"]]
     else:
-        quads = view_quads(db, f, export, with_meta=fmt.name in ("nq", "trig", "jsonld")) if fmt.is_rdf else ()
+        names = pseudonymous_facts(db, current_app.config["DATA_DIR"])[1] if pseudonymised() else None
+        quads = view_quads(db, export, with_meta=fmt.name in ("nq", "trig", "jsonld"), names=names) \
+            if fmt.is_rdf else ()
     describe = manifest(f, export, fmt, None) if fmt.name == "csv" else None
     if describe is not None:
         describe.pop("generated_at")  # inside the zip: the same data gives the same bytes
@@ -140,7 +146,7 @@ def export(spec: str) -> Response:
         response = Response(status=304)
         response.set_etag(tag)
         return response
-    f = facts(db)
+    f = view_facts(db)
     export_graph = _export(f, kind, entity, p)
     if name == "manifest":
         key = ("manifest", f.version, request.full_path)
@@ -161,6 +167,8 @@ def export(spec: str) -> Response:
         response.headers["Link"] = f'</export/{base}.manifest.json?{query}>; rel="describedby"; type="application/json"'
         filename = base.replace("/", "-") + ("." + fmt.name if fmt.name != "csv" else ".csv.zip")
         response.headers["Content-Disposition"] = f'attachment; filename="{filename}"'
+    if pseudonymised():
+        response.headers["X-Oversight-View"] = "pseudonymised"
     response.set_etag(tag)
     response.headers["Cache-Control"] = "private, no-cache"
     return response

@@ -12,7 +12,7 @@ import io
 import json
 import tempfile
 import zipfile
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from importlib import metadata
@@ -25,6 +25,7 @@ from graph.export import ExportGraph, survey
 from graph.facts import Facts
 from graph.graphml import gexf, graphml
 from graph.prefixes import PREFIXES
+from graph.pseudonyms import Pseudonyms
 
 __all__ = ["Format", "FORMATS", "body", "manifest", "view_quads", "CONTEXT", "generator"]
 
@@ -133,7 +134,16 @@ def _csv_zip(export: ExportGraph, describe: dict[str, Any]) -> Iterator[bytes]:
             yield chunk
 
 
-def view_quads(db: Database, f: Facts, export: ExportGraph, *, with_meta: bool) -> Iterator[ox.Quad]:
+def view_quads(db: Database, export: ExportGraph, *, with_meta: bool,
+               names: Pseudonyms | None = None) -> Iterator[ox.Quad]:
+    """:func:`_view_quads`, or, with `names`, its pseudonymised view (never the metadata graph)."""
+    if names is None:
+        return _view_quads(db, export, with_meta=with_meta, real=lambda s: s)
+    return names.quads(_view_quads(db, export, with_meta=False, real=lambda s: names.real.get(s, s)))
+
+
+def _view_quads(db: Database, export: ExportGraph, *, with_meta: bool, real: Callable[[str], str]
+                ) -> Iterator[ox.Quad]:
     """The statements an RDF export of `export` holds, in their source graphs (sorted by source).
 
     The ``full`` view holds every statement of every current source (and the metadata graph if
@@ -147,7 +157,7 @@ def view_quads(db: Database, f: Facts, export: ExportGraph, *, with_meta: bool) 
         if with_meta:
             yield from db.backend.quads(db.meta)
         return
-    subjects = list(export.node_keys)
+    subjects = [real(s) for s in export.node_keys]
     if "evidence" in {a.name for a in export.edge_attrs}:
         subjects += sorted({e for _, _, d in export.edges() for e in d["evidence"].split(";") if e})
     store = getattr(db.backend, "store")

@@ -157,13 +157,13 @@ def _dataset(data: bytes, fmt: str) -> set[tuple[str, ...]]:
 
 def test_rdf_formats_round_trip(bundled_db: Database, bundled: Facts) -> None:
     for name, export in views(bundled).items():
-        quads = {fmt: text(export, fmt, quads=view_quads(bundled_db, bundled, export, with_meta=True))
+        quads = {fmt: text(export, fmt, quads=view_quads(bundled_db, export, with_meta=True))
                  for fmt in ("nq", "trig", "jsonld")}
         expected = _dataset(quads["nq"], "nquads")
         assert expected and _dataset(quads["trig"], "trig") == expected, name
         expanded = jsonld.to_rdf(json.loads(quads["jsonld"]), {"format": "application/n-quads"})
         assert _dataset(expanded.encode(), "nquads") == expected, name
-        triples = {fmt: text(export, fmt, quads=view_quads(bundled_db, bundled, export, with_meta=False))
+        triples = {fmt: text(export, fmt, quads=view_quads(bundled_db, export, with_meta=False))
                    for fmt in ("ttl", "nt")}
         ttl = rdflib.Graph().parse(data=triples["ttl"], format="turtle")
         nt = rdflib.Graph().parse(data=triples["nt"], format="nt")

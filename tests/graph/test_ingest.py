@@ -224,9 +224,9 @@ def test_json_ld_remote_contexts_are_never_fetched(memory_db: Database, tmp_path
 
 
 def test_unknown_formats_and_missing_paths_are_refused(tmp_path: Path) -> None:
-    (tmp_path / "data.rdf").write_text("<rdf:RDF/>")
+    (tmp_path / "data.xls").write_text("<rdf:RDF/>")
     with pytest.raises(InputError) as info:
-        plan([tmp_path / "data.rdf", tmp_path / "missing.ttl"])
+        plan([tmp_path / "data.xls", tmp_path / "missing.ttl"])
     assert {i.rule for i in info.value.issues} == {"format", "exists"}
 
 

@@ -1,0 +1,138 @@
+"""Readers see pseudonymised views: no person's IRI, id, name, identifier or pseudonym, and no free text."""
+
+from __future__ import annotations
+
+import io
+import zipfile
+from collections.abc import Iterator
+from typing import Any
+
+import pyoxigraph as ox
+import pytest
+
+from api.access import Tokens
+from graph.facts import facts
+from graph.pseudonyms import FREE_TEXT, PEOPLE, PERSONAL
+from ontology import OV
+
+QUESTIONS = ["/officers?limit=500", "/investigations?limit=500", "/chat-groups", "/linkage/repeat-subjects",
+             "/linkage/co-accused?limit=500", "/linkage/shared-groups?outcome=dismissal&limit=500", "/linkage/bystanders",
+             "/linkage/clusters", "/linkage/centrality?limit=500"]
+EXPORTS = ["full.graphml", "full.gexf", "full.csv", "full.cytoscape.json", "full.ttl", "full.nt", "full.nq",
+           "full.trig", "full.jsonld", "officers.graphml?flavour=yed", "officers.csv"]
+
+
+@pytest.fixture(scope="module")
+def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Any, dict[str, dict[str, str]], Any]]:
+    from api import create_app
+    from api.database import close, get_db
+    from graph.cases import load_bundled
+    from graph.settings import resolve
+
+    folder = tmp_path_factory.mktemp("pseudonyms")
+    app = create_app({**resolve({"STORE": "oxigraph", "DATA_DIR": str(folder / "store")}, environ={}),
+                      "TESTING": True})
+    with app.app_context():
+        load_bundled(get_db())
+        db = get_db()
+    tokens = Tokens(folder / "store")
+    headers = {role: {"Authorization": f"Bearer {tokens.create(role, role)[1]}"} for role in ("reader", "investigator")}
+    yield app.test_client(), headers, db
+    close(app)
+
+
+def _secrets(db: Any) -> tuple[set[str], set[str]]:
+    """(what must never appear as a whole value, what must never appear inside any text) in a reader's view."""
+    f = facts(db)
+    people = set(f.of_type(*PEOPLE))
+    values: set[str] = set()
+    for name in PERSONAL:
+        values |= {v for s in people for v in f.values(s, name)}
+    for quad in db.backend.quads():
+        if quad.predicate.value in {str(OV[n]) for n in FREE_TEXT}:
+            values.add(quad.object.value)
+    inside = {p for p in people} | {p.rsplit("/", 1)[1] for p in people} | {v for v in values if len(v) > 3}
+    return values, inside
+
+
+def _strings(node: Any) -> Iterator[str]:
+    if isinstance(node, dict):
+        for value in node.values():
+            yield from _strings(value)
+    elif isinstance(node, list):
+        for value in node:
+            yield from _strings(value)
+    elif isinstance(node, str):
+        yield node
+
+
+def _text(response: Any) -> str:
+    if response.mimetype == "application/zip":
+        with zipfile.ZipFile(io.BytesIO(response.data)) as archive:
+            return "\n".join(archive.read(name).decode() for name in archive.namelist())
+    return response.get_data(as_text=True)
+
+
+def test_reader_answers_hold_no_person_and_no_free_text(served: tuple[Any, Any, Any]) -> None:
+    client, headers, db = served
+    whole, inside = _secrets(db)
+    assert "Officer A" in whole and len(inside) > 30  # the check has something to find
+    for url in QUESTIONS:
+        real = client.get(url, headers=headers["investigator"])
+        seen = client.get(url, headers=headers["reader"])
+        assert seen.status_code == 200 and seen.headers["X-Oversight-View"] == "pseudonymised", url
+        assert seen.get_json()["total"] == real.get_json()["total"] if "total" in real.get_json() else True
+        strings = list(_strings(seen.get_json()))
+        assert not whole & set(strings), (url, whole & set(strings))
+        body = seen.get_data(as_text=True)
+        assert not [s for s in inside if s in body], url
+        assert seen.headers["ETag"] != real.headers["ETag"]
+    real_text = client.get("/officers?limit=500", headers=headers["investigator"]).get_data(as_text=True)
+    assert "Officer A" in real_text  # investigators see identities
+
+
+def test_every_export_format_is_pseudonymised_for_readers(served: tuple[Any, Any, Any]) -> None:
+    client, headers, db = served
+    _, inside = _secrets(db)
+    for spec in EXPORTS:
+        seen = client.get(f"/export/{spec}", headers=headers["reader"])
+        assert seen.status_code == 200, (spec, seen.get_data(as_text=True)[:300])
+        text = _text(seen)
+        assert "/p-" in text, spec  # the people are there, under pseudonyms
+        leaked = [s for s in inside if s in text]
+        assert not leaked, (spec, leaked[:5])
+        real = _text(client.get(f"/export/{spec}", headers=headers["investigator"]))
+        assert [s for s in inside if s in real], spec  # the same export for an investigator names them
+    refused = client.get("/export/query/inquiry-network.ttl?inquiry=x", headers=headers["reader"])
+    assert refused.status_code == 403 and refused.mimetype == "application/problem+json"
+
+
+def test_pseudonyms_are_stable_and_usable_as_ids(served: tuple[Any, Any, Any]) -> None:
+    client, headers, db = served
+    first = client.get("/linkage/repeat-subjects", headers=headers["reader"]).get_json()["items"]
+    again = client.get("/linkage/repeat-subjects", headers={**headers["reader"], "Cache-Control": "no-cache"})
+    assert [i["officer"]["id"] for i in first] == [i["officer"]["id"] for i in again.get_json()["items"]]
+    pseudonym = first[0]["officer"]["id"]
+    assert pseudonym.startswith("p-")
+    detail = client.get(f"/officers/{pseudonym}", headers=headers["reader"])
+    assert detail.status_code == 200 and detail.get_json()["officer"]["id"] == pseudonym
+    path = client.get(f"/linkage/path?from={pseudonym}&to={first[1]['officer']['id']}", headers=headers["reader"])
+    assert path.status_code == 200
+    real_id = client.get("/linkage/repeat-subjects", headers=headers["investigator"]).get_json()["items"][0]
+    assert client.get(f"/officers/{real_id['officer']['id']}", headers=headers["reader"]).status_code == 404
+    # the network export draws the same people under the same pseudonyms
+    graphml = client.get("/export/officers.graphml", headers=headers["reader"]).get_data(as_text=True)
+    assert pseudonym in graphml
+
+
+def test_another_deployment_has_other_pseudonyms(served: tuple[Any, Any, Any], tmp_path: Any) -> None:
+    from graph.pseudonyms import Pseudonyms, secret
+
+    _, _, db = served
+    f = facts(db)
+    here = Pseudonyms(f, secret(tmp_path / "one"))
+    there = Pseudonyms(f, secret(tmp_path / "two"))
+    again = Pseudonyms(f, secret(tmp_path / "one"))
+    assert here.alias == again.alias and set(here.alias.values()).isdisjoint(there.alias.values())
+    quads = list(here.quads(db.backend.quads()))
+    assert all(not (isinstance(q.subject, ox.NamedNode) and q.subject.value in here.alias) for q in quads)
