@@ -1,29 +1,46 @@
-"""SPARQL endpoint benchmark: ``/sparql`` over HTTP against raw pyoxigraph on the same store, in one run.
+"""SPARQL endpoint benchmark: ``/sparql`` over HTTP against raw pyoxigraph and Virtuoso, in one run.
 
 Usage::
 
     python bench/sparql.py                      # 330,000 and 1,600,000 triples, seed 1
     python bench/sparql.py --sizes 1e5 --runs 3
+    python bench/sparql.py --no-peers           # oversight and raw pyoxigraph only
 
-For each size: a real ``oversight serve`` (waitress) on loopback with an empty on-disk
-store; the synthetic file is PUT to ``/sources/synthetic``. Then, alternating so both
-see the same caches:
+For each size:
+
+* Virtuoso open source (``--peers``, the default; skipped with a message when
+  ``virtuoso-t``/``isql-vt`` are missing and cannot be installed with apt-get as root):
+  started on loopback (free SQL and HTTP ports) in a fresh temporary database with its
+  own virtuoso.ini (``VIRTUOSO_INI``: 4 GB of buffers, no result-row or time limits).
+  The synthetic file is bulk-loaded into the graph ``GRAPH`` with ``ld_dir``,
+  ``rdf_loader_run()`` and ``checkpoint`` through ``isql-vt`` (timed: the load), and the
+  graph's triple count is checked. Virtuoso is stopped (process group) at the end,
+  also on error or Ctrl-C.
+* a real ``oversight serve`` (waitress) on loopback with an empty on-disk store; the
+  synthetic file is PUT to ``/sources/synthetic`` (timed: the load).
+
+Then each query is run once, untimed, every way, and then, alternating so all see the
+same caches:
 
 * the aggregate "officers in >= 2 investigations" (``--runs`` times; median), through
-  ``/sparql`` (JSON results, read to the end) and through ``pyoxigraph.Store.read_only``
-  on the same folder with the source's graph as default graph (results read to the end);
-* a 1-row lookup (one officer's identifier; 200 times; median and p99), the same two ways.
+  ``/sparql`` (JSON results, read to the end), through ``pyoxigraph.Store.read_only`` on
+  the same folder with the source's graph as default graph (results read to the end),
+  and through Virtuoso's ``/sparql`` with ``default-graph-uri`` (JSON results, read to
+  the end; the ``ov:`` prefix declared in the text, as Virtuoso does not know it);
+* a 1-row lookup (one officer's identifier; 200 times; median and p99), the same three ways.
 
-Prints a markdown table and writes bench/out/sparql.json. (Virtuoso, which the issue
-also names, is not measured yet.)
+Prints markdown tables (times; loads and row counts) and writes bench/out/sparql.json.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import hashlib
 import json
 import os
+import shutil
+import signal
 import socket
 import statistics
 import subprocess
@@ -32,6 +49,7 @@ import tempfile
 import time
 import urllib.parse
 import urllib.request
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 BENCH = Path(__file__).resolve().parent
@@ -40,7 +58,52 @@ AGGREGATE = """SELECT ?officer (COUNT(DISTINCT ?investigation) AS ?n) WHERE {
   ?allegation ov:investigation ?investigation .
 } GROUP BY ?officer HAVING (COUNT(DISTINCT ?investigation) >= 2)"""
 LOOKUP = "SELECT ?id WHERE { <%s> ov:identifier ?id }"
+Ask = Callable[[str], tuple[float, int]]  # query text -> (seconds, rows read)
 PREFIXES = {"ov": "https://w3id.org/oversight/ontology#"}
+DECLARED = "".join(f"PREFIX {name}: <{iri}>\n" for name, iri in PREFIXES.items())
+GRAPH = "urn:x-bench:synthetic"
+VIRTUOSO_PARAMS = {"default-graph-uri": GRAPH, "format": "application/sparql-results+json"}
+# Buffers as Virtuoso's own guide gives them for 4 GB of memory; no result-row cap and
+# no time limit (a limit would return partial "anytime" results).
+VIRTUOSO_INI = """[Database]
+DatabaseFile = {db}/virtuoso.db
+ErrorLogFile = {db}/virtuoso.log
+LockFile = {db}/virtuoso.lck
+TransactionFile = {db}/virtuoso.trx
+xa_persistent_file = {db}/virtuoso.pxa
+ErrorLogLevel = 7
+FileExtend = 200
+MaxCheckpointRemap = 2000
+Striping = 0
+TempStorage = TempDatabase
+
+[TempDatabase]
+DatabaseFile = {db}/virtuoso-temp.db
+TransactionFile = {db}/virtuoso-temp.trx
+MaxCheckpointRemap = 2000
+Striping = 0
+
+[Parameters]
+ServerPort = 127.0.0.1:{sql}
+DisableUnixSocket = 1
+CheckpointInterval = 60
+CaseMode = 2
+DirsAllowed = ., {allowed}
+NumberOfBuffers = 340000
+MaxDirtyBuffers = 250000
+MaxQueryMem = 2G
+ThreadsPerQuery = 4
+
+[HTTPServer]
+ServerPort = 127.0.0.1:{http}
+ServerRoot = {db}
+ServerThreads = 10
+MaxClientConnections = 10
+
+[SPARQL]
+ResultSetMaxRows = 10000000
+MaxQueryExecutionTime = 0
+"""
 
 
 def _port() -> int:
@@ -49,9 +112,9 @@ def _port() -> int:
         return int(s.getsockname()[1])
 
 
-def _http(base: str, query: str) -> tuple[float, int]:
+def _http(base: str, query: str, params: dict[str, str] | None = None) -> tuple[float, int]:
     start = time.perf_counter()
-    url = base + "/sparql?" + urllib.parse.urlencode({"query": query})
+    url = base + "/sparql?" + urllib.parse.urlencode({"query": query, **(params or {})})
     with urllib.request.urlopen(url, timeout=600) as response:
         rows = len(json.loads(response.read())["results"]["bindings"])
     return time.perf_counter() - start, rows
@@ -63,7 +126,86 @@ def _raw(store: object, graph: object, query: str) -> tuple[float, int]:
     return time.perf_counter() - start, rows
 
 
-def measure(n: int, seed: int, runs: int) -> dict:
+def _virtuoso(base: str, query: str) -> tuple[float, int]:
+    return _http(base, DECLARED + query, VIRTUOSO_PARAMS)
+
+
+def _virtuoso_count(base: str) -> int:
+    query = urllib.parse.urlencode({"query": "SELECT (COUNT(*) AS ?n) WHERE { ?s ?p ?o }", **VIRTUOSO_PARAMS})
+    with urllib.request.urlopen(base + "/sparql?" + query, timeout=600) as response:
+        return int(json.loads(response.read())["results"]["bindings"][0]["n"]["value"])
+
+
+def virtuoso_binaries(install: bool) -> tuple[str, str] | None:
+    """``virtuoso-t`` and ``isql-vt``; installed with apt-get when missing, asked to and root."""
+    found = shutil.which("virtuoso-t"), shutil.which("isql-vt")
+    if None in found and install and os.geteuid() == 0 and shutil.which("apt-get"):
+        print("installing virtuoso-opensource-7-bin with apt-get", flush=True)
+        env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
+        command = ["apt-get", "install", "-y", "--no-install-recommends", "virtuoso-opensource-7-bin"]
+        if subprocess.run(command, check=False, env=env).returncode:
+            subprocess.run(["apt-get", "update"], check=False, env=env)
+            subprocess.run(command, check=False, env=env)
+        found = shutil.which("virtuoso-t"), shutil.which("isql-vt")
+    return (found[0], found[1]) if found[0] and found[1] else None
+
+
+def _isql(isql: str, port: int, sql: str) -> str:
+    done = subprocess.run([isql, f"127.0.0.1:{port}", "dba", "dba", f"exec={sql}"], check=False,
+                          capture_output=True, text=True, timeout=4 * 3600)
+    if done.returncode or "*** Error" in done.stdout + done.stderr:
+        raise RuntimeError(f"isql-vt failed on {sql!r}: {done.stdout}{done.stderr}")
+    return done.stdout
+
+
+def _wait_for(proc: subprocess.Popen[bytes], port: int, log: Path) -> None:
+    for _ in range(1200):
+        if proc.poll() is not None:
+            raise RuntimeError(f"virtuoso-t exited: {log.read_text(errors='replace')[-2000:]}")
+        with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", port), timeout=1):
+            return
+        time.sleep(0.1)
+    raise RuntimeError(f"Virtuoso not listening on {port} after 120 s")
+
+
+@contextlib.contextmanager
+def virtuoso(binaries: tuple[str, str], file: Path) -> Iterator[tuple[str, float]]:
+    """A fresh Virtuoso on loopback with ``file`` bulk-loaded into ``GRAPH``: its base URL and load seconds."""
+    server, isql = binaries
+    with tempfile.TemporaryDirectory() as db:
+        sql, http = _port(), _port()
+        ini = Path(db, "virtuoso.ini")
+        ini.write_text(VIRTUOSO_INI.format(db=db, sql=sql, http=http, allowed=file.parent))
+        proc = subprocess.Popen([server, "+foreground", "+configfile", str(ini)], cwd=db, stdout=subprocess.DEVNULL,
+                                stderr=subprocess.DEVNULL, start_new_session=True)
+        try:
+            for port in (http, sql):  # the HTTP server comes online first
+                _wait_for(proc, port, Path(db, "virtuoso.log"))
+            start = time.perf_counter()
+            folder, name, graph = (str(v).replace("'", "''") for v in (file.parent, file.name, GRAPH))
+            _isql(isql, sql, f"ld_dir('{folder}', '{name}', '{graph}'); rdf_loader_run(); checkpoint;")
+            seconds = time.perf_counter() - start
+            errors = _isql(isql, sql, "select ll_file, ll_error from DB.DBA.LOAD_LIST where ll_error is not null;")
+            if "0 Rows." not in errors:
+                raise RuntimeError(f"Virtuoso bulk load failed: {errors}")
+            yield f"http://127.0.0.1:{http}", seconds
+        finally:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(proc.pid, signal.SIGTERM)
+            try:
+                proc.wait(60)
+            except subprocess.TimeoutExpired:
+                os.killpg(proc.pid, signal.SIGKILL)
+                proc.wait()
+
+
+def virtuoso_version(server: str) -> str:
+    done = subprocess.run([server, "-?"], check=False, capture_output=True, text=True)
+    text = done.stdout + done.stderr
+    return next((line.strip() for line in text.splitlines() if line.startswith("Version")), "unknown")
+
+
+def measure(n: int, seed: int, runs: int, peer: tuple[str, str] | None) -> dict:
     import pyoxigraph as ox
 
     file = BENCH / "out" / f"synthetic-{n}-s{seed}.nt"
@@ -74,7 +216,13 @@ def measure(n: int, seed: int, runs: int) -> dict:
     digest = hashlib.sha256(f"officer\x1f{seed}\x1f7".encode()).hexdigest()[:20]  # generate.py's 8th officer
     officer = f"https://w3id.org/oversight/id/officer/{digest}"
     out: dict = {"triples": n}
-    with tempfile.TemporaryDirectory() as tmp:
+    with contextlib.ExitStack() as stack:
+        ways: dict[str, Ask] = {}
+        if peer:
+            peer_base, out["virtuoso_load_s"] = stack.enter_context(virtuoso(peer, file))
+            out["virtuoso_triples"] = _virtuoso_count(peer_base)
+            ways["virtuoso"] = lambda query: _virtuoso(peer_base, query)
+        tmp = stack.enter_context(tempfile.TemporaryDirectory())
         port = _port()
         env = {**os.environ, "OVERSIGHT_DATA_DIR": f"{tmp}/store", "OVERSIGHT_PORT": str(port),
                "OVERSIGHT_LOAD_BUNDLED": "false", "OVERSIGHT_MAX_UPLOAD_BYTES": str(4 * 1024**3),
@@ -93,29 +241,41 @@ def measure(n: int, seed: int, runs: int) -> dict:
             request = urllib.request.Request(base + "/sources/synthetic",
                                              data=file.read_bytes(), method="PUT",
                                              headers={"Content-Type": "application/n-triples"})
+            start = time.perf_counter()
             urllib.request.urlopen(request, timeout=1800).read()
+            out["oversight_load_s"] = time.perf_counter() - start
             sources = json.loads(urllib.request.urlopen(base + "/sources").read())["sources"]
             graph = ox.NamedNode(next(s["graph"] for s in sources if s["name"] == "synthetic"))
             store = ox.Store.read_only(f"{tmp}/store")
-            agg_http, agg_raw = [], []
+            ways = {"http": lambda query: _http(base, query), "raw": lambda query: _raw(store, graph, query), **ways}
+            lookup = LOOKUP % officer
+            rows = {name: (ask(AGGREGATE)[1], ask(lookup)[1]) for name, ask in ways.items()}  # warm-up, untimed
+            agg: dict[str, list[float]] = {name: [] for name in ways}
             for _ in range(runs):
-                seconds, rows_http = _http(base, AGGREGATE)
-                agg_http.append(seconds)
-                seconds, rows_raw = _raw(store, graph, AGGREGATE)
-                agg_raw.append(seconds)
-            look_http, look_raw = [], []
+                for name, ask in ways.items():
+                    agg[name].append(ask(AGGREGATE)[0])
+            look: dict[str, list[float]] = {name: [] for name in ways}
             for _ in range(200):
-                look_http.append(_http(base, LOOKUP % officer)[0])
-                look_raw.append(_raw(store, graph, LOOKUP % officer)[0])
-            out.update(aggregate_rows=(rows_http, rows_raw),
-                       aggregate_http_s=statistics.median(agg_http), aggregate_raw_s=statistics.median(agg_raw),
-                       lookup_http_ms=statistics.median(look_http) * 1000, lookup_raw_ms=statistics.median(look_raw) * 1000,
-                       lookup_http_p99_ms=statistics.quantiles(look_http, n=100)[98] * 1000,
-                       lookup_rows=_http(base, LOOKUP % officer)[1])
+                for name, ask in ways.items():
+                    look[name].append(ask(lookup)[0])
         finally:
             proc.terminate()
             proc.wait(60)
+    for name in ways:
+        out[f"aggregate_{name}_s"] = statistics.median(agg[name])
+        out[f"lookup_{name}_ms"] = statistics.median(look[name]) * 1000
+        out[f"lookup_{name}_p99_ms"] = statistics.quantiles(look[name], n=100)[98] * 1000
+    out.update(aggregate_rows=(rows["http"][0], rows["raw"][0]), lookup_rows=rows["http"][1])
+    if "virtuoso" in rows:
+        out.update(virtuoso_aggregate_rows=rows["virtuoso"][0], virtuoso_lookup_rows=rows["virtuoso"][1])
+    if len(set(rows.values())) > 1 or out.get("virtuoso_triples", n) != n:
+        print(f"WARNING: the engines disagree at {n:,} triples: rows {rows},"
+              f" Virtuoso holds {out.get('virtuoso_triples')} triples", file=sys.stderr, flush=True)
     return out
+
+
+def _cell(r: dict, key: str, scale: str) -> str:
+    return format(r[key], scale) if key in r else "–"
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -123,18 +283,36 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--sizes", default="3.3e5,1.6e6")
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--runs", type=int, default=5)
+    parser.add_argument("--peers", action=argparse.BooleanOptionalAction, default=True,
+                        help="also measure Virtuoso open source (installed with apt-get if missing and root)")
     args = parser.parse_args(argv)
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))  # so the servers are stopped
+    peer = virtuoso_binaries(install=True) if args.peers else None
+    if args.peers and not peer:
+        print("Virtuoso skipped: virtuoso-t or isql-vt not found, and not installable here", flush=True)
+    elif peer:
+        print(f"Virtuoso: {virtuoso_version(peer[0])}", flush=True)
     results = []
     for size in args.sizes.split(","):
-        results.append(measure(int(float(size)), args.seed, args.runs))
+        results.append(measure(int(float(size)), args.seed, args.runs, peer))
         print(json.dumps(results[-1]), flush=True)
     (BENCH / "out" / "sparql.json").write_text(json.dumps(results, indent=2))
-    print("\n| triples | aggregate /sparql s | aggregate raw s | ratio | lookup /sparql ms (p50) | lookup raw ms | overhead ms |")
-    print("|---:|---:|---:|---:|---:|---:|---:|")
+    print("\n| triples | aggregate /sparql s | aggregate raw s | ratio | lookup /sparql ms (p50) | lookup raw ms |"
+          " overhead ms | aggregate Virtuoso s | lookup Virtuoso ms (p50) | /sparql vs Virtuoso |")
+    print("|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
     for r in results:
+        versus = f"{r['aggregate_http_s'] / r['aggregate_virtuoso_s']:.2f}x" if "aggregate_virtuoso_s" in r else "–"
         print(f"| {r['triples']:,} | {r['aggregate_http_s']:.3f} | {r['aggregate_raw_s']:.3f} |"
               f" {r['aggregate_http_s'] / r['aggregate_raw_s']:.2f}x | {r['lookup_http_ms']:.2f} |"
-              f" {r['lookup_raw_ms']:.2f} | {r['lookup_http_ms'] - r['lookup_raw_ms']:.2f} |")
+              f" {r['lookup_raw_ms']:.2f} | {r['lookup_http_ms'] - r['lookup_raw_ms']:.2f} |"
+              f" {_cell(r, 'aggregate_virtuoso_s', '.3f')} | {_cell(r, 'lookup_virtuoso_ms', '.2f')} | {versus} |")
+    print("\n| triples | load oversight (PUT) s | load Virtuoso s | aggregate rows /sparql, raw, Virtuoso |"
+          " lookup rows /sparql, Virtuoso |")
+    print("|---:|---:|---:|---:|---:|")
+    for r in results:
+        print(f"| {r['triples']:,} | {r['oversight_load_s']:.1f} | {_cell(r, 'virtuoso_load_s', '.1f')} |"
+              f" {r['aggregate_rows'][0]:,}, {r['aggregate_rows'][1]:,}, {_cell(r, 'virtuoso_aggregate_rows', ',')} |"
+              f" {r['lookup_rows']}, {_cell(r, 'virtuoso_lookup_rows', '')} |")
     return 0
 
 
