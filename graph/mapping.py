@@ -1,0 +1,313 @@
+"""Declarative imports: a TOML mapping turns a dataset's own CSV files into the tabular format, then loads it.
+
+A mapping (``docs/mappings.md``; shipped examples in ``graph/mappings/``) names the dataset,
+its files, code lists, and one rule per target table of the tabular format
+(``docs/data-format.md``): which file its rows come from and how each target column is made
+from the file's columns (trimming, ``integer``, ``upper``/``lower``, a code list, a date
+format, a constant, or a template over other target columns and ``_helper`` values, which
+are not written). Rows whose required values
+are blank, or whose values do not convert, are rejected and counted with the reason,
+never guessed. The result is a folder of the tabular format, loaded like any other (checked
+against the shapes, all or nothing), as one source.
+
+The choice of a small format of our own over RML is in
+``docs/decisions/2026-11-25-mappings.md``.
+"""
+
+from __future__ import annotations
+
+import csv
+import gzip
+import io
+import re
+import tempfile
+import tomllib
+from collections import Counter
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from functools import lru_cache
+from importlib import resources
+from pathlib import Path
+from typing import IO, Any
+
+from graph.database import Database
+from graph.errors import InputError, Issue
+from graph.ingest import LoadReport, Progress, _quiet, load, plan
+from graph.iri import SOURCE_NAME
+from graph.tabular import TABLES
+
+__all__ = ["Mapping", "Rule", "Value", "ImportReport", "read_mapping", "shipped", "translate", "import_dataset"]
+
+_TABLES = {t.file.removesuffix(".csv"): t for t in TABLES}
+@lru_cache(maxsize=1 << 16)
+def _integer(value: str) -> str:
+    if not re.fullmatch(r"[+-]?[0-9]+(\.0*)?", value):
+        raise ValueError("not a whole number")
+    return str(int(value.split(".")[0]))
+
+
+@lru_cache(maxsize=1 << 16)
+def _date(value: str, pattern: str) -> str:
+    if pattern == "%Y-%m-%d":
+        return date.fromisoformat(value).isoformat()
+    return datetime.strptime(value, pattern).date().isoformat()
+
+
+_NORMALISE: dict[str, Callable[[str], str]] = {"upper": str.upper, "lower": str.lower, "integer": _integer}
+_TEMPLATE = re.compile(r"\{(\w+)\}")
+_SOURCE_KEY = "dataset"
+
+
+@dataclass(frozen=True)
+class Value:
+    """How one target column is made: from a `column`, a constant `value`, or a `template`."""
+
+    column: str | None = None
+    value: str | None = None
+    template: str | None = None
+    normalise: tuple[str, ...] = ()
+    codes: str | None = None
+    unknown: str = "reject"  # an unknown code: reject the row, or leave the cell empty
+    date: str | None = None  # strptime format of the source, such as %m/%d/%y
+    required: bool = False
+    reason: str | None = None  # said when a required value is blank
+
+
+@dataclass(frozen=True)
+class Rule:
+    """Rows of the target table `target`, one per row of file `source` (or one per distinct key)."""
+
+    target: str
+    source: str
+    columns: dict[str, Value]
+
+
+@dataclass(frozen=True)
+class Mapping:
+    """A parsed mapping file."""
+
+    path: str
+    name: str
+    title: str
+    licence: str | None
+    url: str | None
+    files: dict[str, str]
+    codes: dict[str, dict[str, str]]
+    rules: tuple[Rule, ...]
+
+
+@dataclass
+class ImportReport:
+    """What a translation read, rejected and made."""
+
+    rows_read: Counter[str] = field(default_factory=Counter)  # by file
+    rejected: Counter[tuple[str, str]] = field(default_factory=Counter)  # (table, reason)
+    examples: dict[tuple[str, str], str] = field(default_factory=dict)  # (table, reason) -> "file:line"
+    entities: Counter[str] = field(default_factory=Counter)  # rows written, by table
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"rows_read": dict(self.rows_read),
+                "rejected": [{"table": t, "reason": r, "rows": n, "first": self.examples[(t, r)]}
+                             for (t, r), n in sorted(self.rejected.items())],
+                "entities": dict(self.entities)}
+
+
+def shipped() -> dict[str, Path]:
+    """The example mappings shipped in ``graph/mappings/``, by name."""
+    folder = resources.files("graph").joinpath("mappings")
+    return {p.name.removesuffix(".toml"): Path(str(p)) for p in folder.iterdir() if p.name.endswith(".toml")}
+
+
+def read_mapping(path: str | Path) -> Mapping:
+    """Parse and check a mapping file; a shipped mapping may be named instead of a path.
+
+    Raises
+    ------
+    InputError
+        For each problem: the file, the key (``tables[2].columns.officer``) and the rule broken.
+    """
+    path = shipped().get(str(path), Path(path))
+    name = path.name
+    try:
+        data = tomllib.loads(path.read_text("utf-8"))
+    except FileNotFoundError:
+        raise InputError([Issue(str(path), "exists", "no such mapping file (or shipped mapping: "
+                                + ", ".join(sorted(shipped())) + ")")]) from None
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+        raise InputError([Issue(name, "TOML syntax", str(exc))]) from None
+    issues: list[Issue] = []
+
+    def issue(where: str, rule: str, message: str) -> None:
+        issues.append(Issue(name, rule, message, field=where))
+
+    dataset = data.get("dataset", {})
+    source = str(dataset.get("name", ""))
+    if not SOURCE_NAME.match(source):
+        issue("dataset.name", "source name", f"must match {SOURCE_NAME.pattern}")
+    if not dataset.get("title"):
+        issue("dataset.title", "required", "a title is required")
+    files = {str(k): str(v) for k, v in data.get("files", {}).items()}
+    codes = {str(k): {str(c): str(v) for c, v in table.items()} for k, table in data.get("codes", {}).items()}
+    rules = []
+    for i, raw in enumerate(data.get("tables", [])):
+        where = f"tables[{i}]"
+        target = raw.get("target")
+        table = _TABLES.get(str(target))
+        if table is None:
+            issue(f"{where}.target", "target", f"unknown table {target!r}; accepted: {', '.join(_TABLES)}")
+            continue
+        if raw.get("from") not in files:
+            issue(f"{where}.from", "file", f"names no entry of [files]: {raw.get('from')!r}")
+        columns: dict[str, Value] = {}
+        for column, spec in raw.get("columns", {}).items():
+            at = f"{where}.columns.{column}"
+            if column not in table.by_name and not column.startswith("_"):
+                issue(at, "column", f"not a column of {table.file}; accepted: {', '.join(table.by_name)} "
+                      "(or a helper for templates, named _NAME)")
+                continue
+            if isinstance(spec, str):
+                spec = {"column": spec}
+            unknown_keys = set(spec) - set(Value.__dataclass_fields__)
+            if unknown_keys:
+                issue(at, "keys", f"unknown keys {sorted(unknown_keys)}")
+                continue
+            value = Value(**{**spec, "normalise": tuple(spec.get("normalise", ()))})
+            if sum(x is not None for x in (value.column, value.value, value.template)) != 1:
+                issue(at, "source", "give exactly one of column, value or template")
+            for step in value.normalise:
+                if step not in _NORMALISE:
+                    issue(at, "normalise", f"unknown step {step!r}; accepted: {', '.join(_NORMALISE)}")
+            if value.codes is not None and value.codes not in codes:
+                issue(at, "codes", f"names no code list of [codes]: {value.codes!r}")
+            if value.unknown not in ("reject", "empty"):
+                issue(at, "unknown", "must be 'reject' or 'empty'")
+            for ref in _TEMPLATE.findall(value.template or ""):
+                if ref not in raw.get("columns", {}):
+                    issue(at, "template", f"{{{ref}}} is not a column of this rule")
+            columns[column] = value
+        missing = [c.name for c in table.columns if c.required and c.name not in columns and c.name != "source"]
+        if missing:
+            issue(where, "required column", f"{table.file} needs {', '.join(missing)}")
+        rules.append(Rule(str(target), str(raw.get("from")), columns))
+    if not rules and not issues:
+        issue("tables", "required", "give at least one [[tables]] rule")
+    if issues:
+        raise InputError(issues)
+    return Mapping(str(path), source, str(dataset["title"]), dataset.get("licence"), dataset.get("url"),
+                   files, codes, tuple(rules))
+
+
+def _open(path: Path) -> IO[str]:
+    if path.name.endswith(".gz"):
+        return io.TextIOWrapper(gzip.open(path), encoding="utf-8-sig", newline="")
+    return path.open(encoding="utf-8-sig", newline="")
+
+
+def _rows(folder: Path, file: str) -> Iterator[tuple[int, dict[str, str]]]:
+    path = folder / file
+    if not path.is_file():
+        raise InputError([Issue(file, "exists", f"the mapping needs {file} in {folder}")])
+    with _open(path) as handle:
+        reader = csv.DictReader(handle)
+        try:
+            for row in reader:
+                yield reader.line_num, row
+        except (UnicodeDecodeError, csv.Error, EOFError, OSError) as exc:
+            raise InputError([Issue(file, "CSV syntax", f"cannot be read as UTF-8 CSV: {exc.__class__.__name__}",
+                                    line=reader.line_num)]) from None
+
+
+class _Reject(Exception):
+    """A row that cannot be translated; the message is the reason."""
+
+
+def _cell(m: Mapping, value: Value, row: dict[str, str], made: dict[str, str]) -> str:
+    if value.value is not None:
+        return value.value
+    if value.template is not None:
+        parts = {ref: made.get(ref, "") for ref in _TEMPLATE.findall(value.template)}
+        if not all(parts.values()):
+            return ""
+        return value.template.format(**parts)
+    raw = (row.get(value.column or "") or "").strip()
+    if not raw:
+        return ""
+    try:
+        for step in value.normalise:
+            raw = _NORMALISE[step](raw)
+        if value.date:
+            raw = _date(raw, value.date)
+    except ValueError as exc:
+        raise _Reject(f"{value.column}: {exc}") from None
+    if value.codes is not None:
+        coded = m.codes[value.codes].get(raw)
+        if coded is None:
+            if value.unknown == "reject":
+                raise _Reject(f"{value.column}: unknown code {raw!r} (not in [codes.{value.codes}])")
+            return ""
+        return coded
+    return raw
+
+
+def translate(m: Mapping, folder: Path, out: Path, progress: Progress = _quiet) -> ImportReport:
+    """Write the tabular folder `out` from the dataset in `folder`; rows are rejected, with reasons, never guessed.
+
+    Each file is read once, for every rule that takes rows from it. Rows with the same key make
+    one entity: the first row's values are kept.
+    """
+    report = ImportReport()
+    tables: dict[str, dict[str, dict[str, str]]] = {rule.target: {} for rule in m.rules}
+    for name in dict.fromkeys(rule.source for rule in m.rules):
+        file = m.files[name]
+        plans = []
+        for rule in (r for r in m.rules if r.source == name):
+            table = _TABLES[rule.target]
+            keys = ("key",) if "key" in table.by_name else table.key_from or tuple(rule.columns)
+            order = sorted(rule.columns, key=lambda c, r=rule: r.columns[c].template is not None)  # templates last
+            plans.append((rule, table, keys, order, tables[rule.target]))
+        for line, row in _rows(folder, file):
+            report.rows_read[file] += 1
+            if line % 50_000 == 0:
+                progress(f"reading {file}", line, 0)
+            for rule, table, keys, order, made_rows in plans:
+                made: dict[str, str] = {}
+                try:
+                    for column in order:
+                        value = rule.columns[column]
+                        made[column] = _cell(m, value, row, made)
+                        if value.required and not made[column]:
+                            raise _Reject(value.reason or f"{value.column or column} is blank")
+                except _Reject as reason:
+                    report.rejected[(table.file, str(reason))] += 1
+                    report.examples.setdefault((table.file, str(reason)), f"{file}:{line}")
+                    continue
+                made_rows.setdefault("|".join(made.get(c, "") for c in keys), made)
+    out.mkdir(parents=True, exist_ok=True)
+    with (out / "sources.csv").open("w", newline="", encoding="utf-8") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(["key", "title", "url", "licence"])
+        writer.writerow([_SOURCE_KEY, m.title, m.url or "", m.licence or ""])
+    for target, made_rows in tables.items():
+        table = _TABLES[target]
+        used = {n for made in made_rows.values() for n in made if not n.startswith("_")} | {"source"}
+        names = [c.name for c in table.columns if c.name in used]
+        with (out / table.file).open("w", newline="", encoding="utf-8") as handle:
+            writer = csv.writer(handle)
+            writer.writerow(names)
+            for made in made_rows.values():
+                writer.writerow([_SOURCE_KEY if n == "source" else made.get(n, "") for n in names])
+        report.entities[table.file] = len(made_rows)
+    return report
+
+
+def import_dataset(db: Database, m: Mapping, folder: Path, *, user: str,
+                   progress: Progress = _quiet) -> tuple[ImportReport, LoadReport]:
+    """Translate the dataset in `folder` with `m` and load it as the source ``m.name``, all or nothing."""
+    with tempfile.TemporaryDirectory(prefix="oversight-import-") as scratch:
+        target = Path(scratch) / m.name
+        report = translate(m, folder, target, progress)
+        sources = plan([target], source=m.name, title=m.title, licence=m.licence)
+        loaded = load(db, [s.__class__(s.name, s.paths, s.title, s.licence, f"import {Path(m.path).name} {folder}")
+                           for s in sources], user=user, progress=progress)[0]
+    return report, loaded
