@@ -264,7 +264,8 @@ def translate(m: Mapping, folder: Path, out: Path, progress: Progress = _quiet) 
         for rule in (r for r in m.rules if r.source == name):
             table = _TABLES[rule.target]
             keys = ("key",) if "key" in table.by_name else table.key_from or tuple(rule.columns)
-            order = sorted(rule.columns, key=lambda c, r=rule: r.columns[c].template is not None)  # templates last
+            order = [c for c, v in rule.columns.items() if v.template is None] + \
+                [c for c, v in rule.columns.items() if v.template is not None]  # templates last
             plans.append((rule, table, keys, order, tables[rule.target]))
         for line, row in _rows(folder, file):
             report.rows_read[file] += 1
