@@ -64,9 +64,13 @@ def _constructed(f: Facts, name: str) -> ExportGraph:
     raw = {k: v for k, v in request.args.items() if k not in ("flavour", "format")}
     db = get_db()
     bindings = bind(query, raw, f)
-    default, named = dataset(db, checked, default_uris=[], named_uris=[])
-    limit = current_app.config["SPARQL_MAX_ROWS"]
-    triples = list(itertools.islice(execute(db, checked, default, named, bindings), limit + 1))
+    pin = db.pin()
+    try:
+        default, named = dataset(db, checked, default_uris=[], named_uris=[], sources=pin.sources)
+        limit = current_app.config["SPARQL_MAX_ROWS"]
+        triples = list(itertools.islice(execute(db, checked, default, named, bindings), limit + 1))
+    finally:
+        pin.release()
     if len(triples) > limit:
         raise BadParameter("view", f"the query built more than {limit:,} triples (OVERSIGHT_SPARQL_MAX_ROWS)")
     parameters = {k: v for k, v in raw.items()}

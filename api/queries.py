@@ -41,4 +41,5 @@ def run_saved(name: str) -> Response:
     checked = check(query.text)
     db = get_db()
     bindings = bind(query, raw, facts(db))
-    return run(checked, dataset(db, checked, default_uris=[], named_uris=[]), bindings)
+    pin = db.pin()
+    return run(checked, dataset(db, checked, default_uris=[], named_uris=[], sources=pin.sources), bindings, pin)

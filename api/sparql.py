@@ -34,7 +34,7 @@ from werkzeug.exceptions import NotAcceptable, UnsupportedMediaType
 from api import audit, editor
 from api.database import get_db
 from api.problems import problem
-from graph.database import ONTOLOGY_SOURCE
+from graph.database import ONTOLOGY_SOURCE, Pin
 from graph.errors import BadParameter
 from graph.facts import facts, warm
 from graph.iri import SOURCE_NAME
@@ -141,21 +141,23 @@ def _media_type(form: str) -> str:
 
 
 def _produce(db: Any, checked: Checked, default: list[ox.NamedNode], named: list[ox.NamedNode], media: str,
-             limits: Limits, cancel: threading.Event, bindings: dict[str, Any]) -> tuple[str, Any]:
+             limits: Limits, cancel: threading.Event, bindings: dict[str, Any], pin: Pin) -> tuple[str, Any]:
     """("ok", (spool, {"truncated", "rows"})), ("timeout", None) or ("failed", None).
 
     Errors never leave the worker thread: Oxigraph's result objects must be dropped on the thread that
     made them (pyo3 leaks them otherwise), so the frame that holds them ends here.
     """
-    if cancel.is_set():  # the client has had its 503 while this waited for a worker
-        return "timeout", None
     try:
+        if cancel.is_set():  # the client has had its 503 while this waited for a worker
+            return "timeout", None
         return "ok", _write(db, checked, default, named, media, limits, cancel, bindings)
     except TimeLimit:
         return "timeout", None
     except Exception:  # engine errors may carry remote or internal text: logged, never relayed
         log.warning("query evaluation failed", exc_info=True)
         return "failed", None
+    finally:
+        pin.release()
 
 
 def _write(db: Any, checked: Checked, default: list[ox.NamedNode], named: list[ox.NamedNode], media: str,
@@ -262,8 +264,13 @@ def sparql() -> Response | str:
     if query is None:
         return _service_description()
     checked = check(query)
-    db = get_db()
-    return run(checked, dataset(db, checked, default_uris=default_uris, named_uris=named_uris), {})
+    pin = get_db().pin()
+    try:
+        graphs = dataset(get_db(), checked, default_uris=default_uris, named_uris=named_uris, sources=pin.sources)
+    except BaseException:
+        pin.release()
+        raise
+    return run(checked, graphs, {}, pin)
 
 
 @bp.post("/sparql/update")
@@ -300,23 +307,32 @@ def update() -> Response:
     return jsonify({**report.as_dict(), "data_version": db.data_version})
 
 
-def run(checked: Checked, graphs: tuple[list[ox.NamedNode], list[ox.NamedNode]], bindings: dict[str, Any]) -> Response:
-    """Run a checked query on the bounded pool and answer with its negotiated, capped results."""
-    media = _media_type(checked.form)
+def run(checked: Checked, graphs: tuple[list[ox.NamedNode], list[ox.NamedNode]], bindings: dict[str, Any],
+        pin: Pin) -> Response:
+    """Run a checked query on the bounded pool and answer with its negotiated, capped results.
+
+    `pin` holds the graphs until the query has run (it is released here, whatever happens).
+    """
+    try:
+        media = _media_type(checked.form)
+    except BaseException:
+        pin.release()
+        raise
     db = get_db()
     default, named = graphs
     settings = current_app.config
     limits = Limits(settings["SPARQL_TIMEOUT"], settings["SPARQL_MAX_ROWS"])
     cancel = threading.Event()
     future = current_app.extensions[_POOL].submit(_produce, db, checked, default, named, media, limits, cancel,
-                                                  bindings)
+                                                  bindings, pin)
     try:
         status, produced = future.result(timeout=limits.seconds)
     except FutureTimeout:
         status, produced = "timeout", None
     if status == "timeout":
         cancel.set()  # a queued query never starts; a running one stops at its next row
-        future.cancel()
+        if future.cancel():
+            pin.release()
         return problem(503, "Query time limit", f"the query ran longer than {limits.seconds:g} s and was stopped",
                        type_="https://w3id.org/oversight/problems/query-time-limit")
     if status == "failed":

@@ -20,6 +20,7 @@ from __future__ import annotations
 import hashlib
 import logging
 import threading
+from collections import Counter
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Any
@@ -33,7 +34,7 @@ from graph.queries import stored
 from graph.store import Backend, rdflib_dataset
 from ontology import OV
 
-__all__ = ["Database", "SourceRecord", "RunRecord", "ONTOLOGY_SOURCE"]
+__all__ = ["Database", "Pin", "SourceRecord", "RunRecord", "ONTOLOGY_SOURCE"]
 
 log = logging.getLogger(__name__)
 
@@ -105,6 +106,19 @@ def _literal(solution: Any, name: str) -> str | None:
     return None if value is None else value.value
 
 
+class Pin:
+    """The sources a reader captured, with their graphs held against garbage collection."""
+
+    def __init__(self, db: Database, sources: dict[str, SourceRecord], graphs: list[str]) -> None:
+        self.sources, self._db, self._graphs = sources, db, graphs
+
+    def release(self) -> None:
+        """Let the graphs go (idempotent)."""
+        graphs, self._graphs = self._graphs, []
+        if graphs:
+            self._db._unpin(graphs)
+
+
 class Database:
     """The store with its sources. Create with :func:`graph.open_database`.
 
@@ -117,6 +131,8 @@ class Database:
         self.base_iri = base_iri
         self.meta = meta_graph(base=base_iri)
         self.write_lock = threading.RLock()
+        self._pins: Counter[str] = Counter()  # graphs readers hold (Database.pin), by IRI
+        self._pins_lock = threading.Lock()
         self.derived: dict[Any, Any] = {}  # what graph.facts derives from the data, by run or data version
         self.derived_lock = threading.Lock()
         self.build_lock = threading.Lock()  # one builder of derived data at a time; readers never wait
@@ -160,6 +176,28 @@ class Database:
     def sources(self) -> dict[str, SourceRecord]:
         """Current sources by name (a snapshot; safe to keep while loads run)."""
         return dict(self._state.sources)
+
+    def pin(self) -> Pin:
+        """The current sources, whose graphs stay until :meth:`Pin.release` even if a load replaces them.
+
+        A reader that captured the graphs before a commit would otherwise find them dropped by the
+        commit's garbage collection and answer as if the source were empty. Reading the state and
+        pinning happen under one lock that :meth:`collect_garbage` also takes, so no commit falls
+        between them. A replaced graph that was pinned is dropped by the next collection after its
+        release (the next load, or the next start).
+        """
+        with self._pins_lock:
+            sources = dict(self._state.sources)
+            graphs = [record.graph.value for record in sources.values()]
+            self._pins.update(graphs)
+        return Pin(self, sources, graphs)
+
+    def _unpin(self, graphs: list[str]) -> None:
+        with self._pins_lock:
+            self._pins.subtract(graphs)
+            for graph in graphs:
+                if self._pins[graph] <= 0:
+                    del self._pins[graph]
 
     def current(self) -> tuple[str, dict[str, SourceRecord]]:
         """The data version and the current sources, read together (a commit cannot fall between)."""
@@ -257,6 +295,8 @@ class Database:
         with self.write_lock:
             state = self._state
             keep = {record.graph for record in state.sources.values()} | {self.meta}
+            with self._pins_lock:
+                keep |= {ox.NamedNode(graph) for graph in self._pins}  # replaced, but still being read
             dropped = 0
             for graph in list(self.backend.named_graphs()):
                 if graph not in keep:

@@ -150,20 +150,24 @@ def _view_quads(db: Database, export: ExportGraph, *, with_meta: bool, real: Cal
     `with_meta`); other views the statements about their nodes and, for officer networks, about the
     evidence behind their edges.
     """
-    graphs = [rec.graph for name, rec in sorted(db.sources.items()) if name != ONTOLOGY_SOURCE]
-    if export.view == "full":
+    pin = db.pin()  # a load that lands meanwhile must not drop the graphs being read
+    try:
+        graphs = [rec.graph for name, rec in sorted(pin.sources.items()) if name != ONTOLOGY_SOURCE]
+        if export.view == "full":
+            for graph in graphs:
+                yield from db.backend.quads(graph)
+            if with_meta:
+                yield from db.backend.quads(db.meta)
+            return
+        subjects = [real(s) for s in export.node_keys]
+        if "evidence" in {a.name for a in export.edge_attrs}:
+            subjects += sorted({e for _, _, d in export.edges() for e in d["evidence"].split(";") if e})
+        store = getattr(db.backend, "store")
         for graph in graphs:
-            yield from db.backend.quads(graph)
-        if with_meta:
-            yield from db.backend.quads(db.meta)
-        return
-    subjects = [real(s) for s in export.node_keys]
-    if "evidence" in {a.name for a in export.edge_attrs}:
-        subjects += sorted({e for _, _, d in export.edges() for e in d["evidence"].split(";") if e})
-    store = getattr(db.backend, "store")
-    for graph in graphs:
-        for subject in subjects:
-            yield from store.quads_for_pattern(ox.NamedNode(subject), None, None, graph)
+            for subject in subjects:
+                yield from store.quads_for_pattern(ox.NamedNode(subject), None, None, graph)
+    finally:
+        pin.release()
 
 
 def _rdf(quads: Iterable[ox.Quad], fmt: Format) -> Iterator[bytes]:

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import json
 import re
+import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -29,7 +30,7 @@ from rdflib import URIRef
 from rdflib.plugins.sparql.parser import parseQuery, parseUpdate
 from rdflib.plugins.sparql.parserutils import CompValue
 
-from graph.database import ONTOLOGY_SOURCE, Database
+from graph.database import ONTOLOGY_SOURCE, Database, SourceRecord
 from graph.errors import BadParameter
 from graph.prefixes import PREFIXES
 
@@ -84,7 +85,8 @@ def _names(node: Any) -> Iterator[str]:
 
 def _is_update(text: str) -> bool:
     try:
-        parseUpdate(text)
+        with _PARSE_LOCK:
+            parseUpdate(text)
         return True
     except Exception:  # noqa: BLE001 - any failure to parse as an update means "not an update"
         return False
@@ -113,11 +115,17 @@ def check(text: str) -> Checked:
     return _check(text)
 
 
+#: rdflib's grammar (pyparsing) is not thread-safe (RDFLib/rdflib#1282): concurrent parses of new
+#: texts failed with bogus syntax errors under load, so parsing is serialised (about 2 ms a text).
+_PARSE_LOCK = threading.Lock()
+
+
 @lru_cache(maxsize=1024)
 def _check(text: str) -> Checked:
     # The grammar alone decides: prefixed names need no declaration to parse (Oxigraph resolves them).
     try:
-        parsed = parseQuery(text)
+        with _PARSE_LOCK:
+            parsed = parseQuery(text)
     except ParseException as exc:
         if _is_update(text):
             raise BadParameter("query", "SPARQL Update is not accepted here: this endpoint is read-only "
@@ -140,10 +148,14 @@ def _check(text: str) -> Checked:
     return Checked(text, form, tuple(default), tuple(named))
 
 
-def dataset(db: Database, checked: Checked, *, default_uris: list[str], named_uris: list[str]
-            ) -> tuple[list[ox.NamedNode], list[ox.NamedNode]]:
-    """The default and named graphs the query runs on; only the service's own graphs may be named."""
-    sources = {name: rec for name, rec in db.sources.items() if name != ONTOLOGY_SOURCE}
+def dataset(db: Database, checked: Checked, *, default_uris: list[str], named_uris: list[str],
+            sources: dict[str, SourceRecord] | None = None) -> tuple[list[ox.NamedNode], list[ox.NamedNode]]:
+    """The default and named graphs the query runs on; only the service's own graphs may be named.
+
+    `sources` are the sources to use (those of a :meth:`Database.pin`), else the current ones.
+    """
+    sources = {name: rec for name, rec in (db.sources if sources is None else sources).items()
+               if name != ONTOLOGY_SOURCE}
     own = {rec.graph.value for rec in sources.values()} | {db.meta.value}
     if default_uris or named_uris:
         default, named, where = default_uris, named_uris, "default-graph-uri"
@@ -268,7 +280,8 @@ def check_update(text: str) -> str:
         raise BadParameter("update", f"is longer than {MAX_QUERY_CHARS:,} characters")
     text = text.replace("\r\n", "\n").replace("\r", "\n")
     try:
-        parsed = parseUpdate(text)
+        with _PARSE_LOCK:
+            parsed = parseUpdate(text)
     except ParseException as exc:
         raise BadParameter("update", f"syntax error at line {exc.lineno}, column {exc.col}: {exc.msg}") from None
     except Exception:  # noqa: BLE001 - the parser's other failures are syntax errors too

@@ -90,7 +90,7 @@ def check_ground_truth(client: Any, truth: Truth) -> None:
         assert client.get(f"/linkage/repeat-subjects?min_investigations={k}&limit=1").get_json()["total"] == expected, k
     assert int(_sparql(client, MULTI_OFFICER)[0]["complaints"]) == truth.multi_officer_complaints
     assert client.get("/linkage/co-accused?limit=1").get_json()["total"] == truth.edges
-    clusters = _all(client, "/linkage/clusters?method=components&limit=1000")
+    clusters = _all(client, "/linkage/clusters?method=components&kinds=co-accused&limit=1000")
     in_network = sum(c["size"] for c in clusters)
     assert truth.officers - in_network == truth.isolated
     assert len(clusters) + truth.isolated == truth.components

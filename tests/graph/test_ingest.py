@@ -389,3 +389,34 @@ def test_an_input_changed_during_the_load_is_refused(db: Database, tmp_path: Pat
 
 def convert_quads(folder: Path) -> list[ox.Triple]:
     return convert(folder, base=BASE).triples
+
+
+def test_a_pinned_graph_outlives_the_load_that_replaces_it(memory_db: Database) -> None:
+    """A reader that captured the graphs before a commit still reads them (found under load: /sparql
+    answered as if a source were empty while it was being re-imported)."""
+    from graph.cases import load_bundled
+
+    load_bundled(memory_db)
+    pin = memory_db.pin()
+    old = pin.sources["charing-cross"].graph
+    count = sum(1 for _ in memory_db.backend.quads(old))
+    load_bundled(memory_db)  # replaces the source: a new graph, the old one retired
+    assert memory_db.sources["charing-cross"].graph != old
+    assert sum(1 for _ in memory_db.backend.quads(old)) == count  # still readable while pinned
+    pin.release()
+    pin.release()  # idempotent
+    memory_db.collect_garbage()
+    assert old not in set(memory_db.backend.named_graphs())
+
+
+def test_concurrent_checks_of_new_query_texts_all_succeed() -> None:
+    """rdflib's parser is not thread-safe (rdflib#1282): under load, valid queries were refused."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from graph.sparql import check
+
+    texts = [f"SELECT ?s WHERE {{ ?s a ov:Officer ; ov:identifier ?id . FILTER(?id != 'x{i}') }} LIMIT {i + 1}"
+             for i in range(400)]
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        forms = list(pool.map(lambda t: check(t).form, texts))
+    assert forms == ["SELECT"] * len(texts)
