@@ -138,3 +138,19 @@ def server(tmp_path: Path) -> Iterator[str]:
     """
     with serving(tmp_path / "served") as url:
         yield url
+
+
+@pytest.fixture
+def secured(settings: dict[str, Any]) -> Iterator[tuple[Any, dict[str, str]]]:
+    """An app with authentication on and the bundled case, and a token of each role."""
+    from api import create_app
+    from api.access import ROLES, Tokens
+    from api.database import close, get_db
+
+    app = create_app({**settings, "TESTING": True, "SPARQL_UPDATE": True})
+    with app.app_context():
+        load_bundled(get_db())
+    tokens = Tokens(settings["DATA_DIR"])
+    texts = {role: tokens.create(role, f"test {role}")[1] for role in ROLES}
+    yield app, texts
+    close(app)

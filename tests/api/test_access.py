@@ -11,7 +11,6 @@ import subprocess
 import sys
 import urllib.error
 import urllib.request
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -23,22 +22,6 @@ from graph.cases import bundled_path
 from tests.conftest import serving
 
 JSON = {"Accept": "application/json"}
-
-
-@pytest.fixture
-def secured(settings: dict[str, Any]) -> Iterator[tuple[Any, dict[str, str]]]:
-    """An app with authentication on and the bundled case, and a token of each role."""
-    from api import create_app
-    from api.database import close, get_db
-    from graph.cases import load_bundled
-
-    app = create_app({**settings, "TESTING": True, "SPARQL_UPDATE": True})
-    with app.app_context():
-        load_bundled(get_db())
-    tokens = Tokens(settings["DATA_DIR"])
-    texts = {role: tokens.create(role, f"test {role}")[1] for role in ROLES}
-    yield app, texts
-    close(app)
 
 
 def _bearer(text: str) -> dict[str, str]:

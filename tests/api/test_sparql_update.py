@@ -2,30 +2,18 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
-
-from api.access import Tokens
 
 OFFICERS = "SELECT (COUNT(*) AS ?n) WHERE { ?o a ov:Officer }"
 
 
 @pytest.fixture
-def setup(settings: dict[str, Any]) -> Iterator[tuple[Any, dict[str, str]]]:
-    from api import create_app
-    from api.database import close, get_db
-    from graph.cases import load_bundled
-
-    app = create_app({**settings, "TESTING": True, "SPARQL_UPDATE": True})
-    with app.app_context():
-        load_bundled(get_db())
-    tokens = Tokens(settings["DATA_DIR"])
-    headers = {role: {"Authorization": f"Bearer {tokens.create(role, f'the {role}')[1]}",
-                      "Accept": "application/json"} for role in ("investigator", "steward")}
-    yield app.test_client(), headers
-    close(app)
+def setup(secured: tuple[Any, dict[str, str]]) -> tuple[Any, dict[str, dict[str, str]]]:
+    app, texts = secured
+    return app.test_client(), {role: {"Authorization": f"Bearer {texts[role]}", "Accept": "application/json"}
+                               for role in ("investigator", "steward")}
 
 
 def _count(client: Any, headers: dict[str, str]) -> int:
@@ -54,7 +42,7 @@ def test_a_steward_inserts_and_the_change_is_a_new_validated_version(setup: tupl
     assert done.get_json()["replaced"] is True and done.get_json()["data_version"] != version
     assert _count(client, headers["investigator"]) == before + 1
     source = client.get("/sources/charing-cross", headers=headers["investigator"]).get_json()
-    assert source["loaded_by"] == "the steward" and source["origin"] == "SPARQL Update (/sparql/update)"
+    assert source["loaded_by"] == "test steward" and source["origin"] == "SPARQL Update (/sparql/update)"
     assert any(o["officer"]["label"] == "Officer Z" for o in client.get(
         "/officers?limit=100", headers=headers["investigator"]).get_json()["items"])  # linkage facts follow
 
