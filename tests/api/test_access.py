@@ -242,3 +242,20 @@ def test_a_real_server_needs_tokens_end_to_end(tmp_path: Path) -> None:
         with urllib.request.urlopen(request, timeout=10) as answer:
             assert json.load(answer)["loaded_by"] == "loader"  # provenance names the token, not a header
     assert verify(folder / "audit" / "audit.jsonl")[2] is None
+
+
+@pytest.mark.parametrize(("method", "url"), [
+    ("GET", "/export/..%2F..%2F..%2Fetc%2Fpasswd.csv"), ("GET", "/export/../../etc/passwd"),
+    ("GET", "/export/officer/..%2F..%2Fx.graphml"), ("GET", "/queries/..%2F..%2Fetc%2Fpasswd"),
+    ("GET", "/editor/4.6.2/..%2F..%2F..%2Fetc%2Fpasswd"), ("GET", "/editor/..%2F4.6.2/yasgui.min.js"),
+    ("GET", "/sources/..%2F..%2Fetc"), ("PUT", "/sources/..%2F..%2Fetc"), ("DELETE", "/sources/..%2Fontology"),
+    ("GET", "/static/..%2F..%2Fapi%2F__init__.py"), ("GET", "/officers/..%2F..%2Fetc%2Fpasswd"),
+])
+def test_traversal_in_names_reaches_nothing(secured: tuple[Any, dict[str, str]], method: str, url: str) -> None:
+    app, texts = secured
+    answer = app.test_client().open(url, method=method, data=b"<a> <b> <c> .", content_type="text/turtle",
+                                    headers=_bearer(texts["admin"]))
+    body = answer.get_data(as_text=True)
+    assert 400 <= answer.status_code < 500, (url, answer.status_code)
+    assert "root:" not in body and "import" not in body and "Traceback" not in body
+    assert answer.mimetype == "application/problem+json" or answer.status_code == 404
