@@ -139,12 +139,12 @@ class Tokens:
     def list(self) -> list[Token]:
         return sorted(self._load().values(), key=lambda t: (t.created, t.id))
 
-    def create(self, role: str, name: str) -> tuple[Token, str]:
+    def create(self, role: str, name: Any) -> tuple[Token, str]:
         """A new token: its record, and the token text (shown once, never stored)."""
         if role not in ROLES:
             raise BadParameter("role", f"unknown role {role!r}", accepted=ROLES)
-        if not name.strip() or len(name) > 200:
-            raise BadParameter("name", "must be 1 to 200 characters")
+        if not isinstance(name, str) or not name.strip() or len(name) > 200 or not name.isprintable():
+            raise BadParameter("name", "must be text of 1 to 200 printable characters")
         secret, salt = secrets.token_urlsafe(32), secrets.token_hex(16)
         token = Token(secrets.token_hex(6), name.strip(), role, _now(), salt, _digest(salt, secret))
         tokens = dict(self._load())
@@ -301,8 +301,10 @@ def create_token() -> tuple[Response, int]:
     body = request.get_json(silent=True)
     if not isinstance(body, dict):
         raise BadParameter("body", 'must be a JSON object such as {"role": "reader", "name": "analyst"}')
-    token, text = current_app.extensions["oversight-tokens"].create(str(body.get("role", "")),
-                                                                    str(body.get("name", "")))
+    role, name = body.get("role"), body.get("name")
+    if not isinstance(role, str):
+        raise BadParameter("role", "must be one of the roles, as text", accepted=ROLES)
+    token, text = current_app.extensions["oversight-tokens"].create(role, name)
     return current_app.response_class(json.dumps({**token.public(), "token": text}, indent=2),
                                       mimetype="application/json"), 201
 
