@@ -278,8 +278,10 @@ def test_a_load_killed_mid_way_leaves_the_store_as_it_was(settings: dict[str, An
     big = tmp_path / "big.nt"
     big_ntriples(big, 400_000)
     env = {**os.environ, "OVERSIGHT_DATA_DIR": settings["DATA_DIR"]}
+    # a shell's background job ignores SIGINT, and children inherit that: give the load a terminal's default
     proc = subprocess.Popen([sys.executable, "-m", "api", "load", str(big)], env=env,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     time.sleep(delay)
     proc.send_signal(sig)
     _, err = proc.communicate(timeout=60)
