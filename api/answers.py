@@ -21,6 +21,7 @@ from typing import Any
 from flask import Response, current_app, g, request
 from rdflib import URIRef
 
+from api import audit
 from api.database import get_db
 from graph.database import Database
 from graph.errors import BadParameter, NotFound
@@ -226,19 +227,23 @@ def _respond(build: Callable[[Facts], dict[str, Any]]) -> Response:
     else:
         view = VARIANT if pseudonymised() else ""
         key = ("answer", version + view, request.full_path)
-        body = db.derived.get(key)
-        if body is None:
+        cached = db.derived.get(key)
+        if cached is None:
             f = view_facts(db)
             tag = etag(f.version.removesuffix(VARIANT))
             content = build(f)
             content["data_version"] = f.version
-            body = (json.dumps(content, sort_keys=True, ensure_ascii=False, indent=1) + "\n").encode()
+            items = content.get("items")
+            rows = content.get("total", len(items) if isinstance(items, list) else None)
+            cached = ((json.dumps(content, sort_keys=True, ensure_ascii=False, indent=1) + "\n").encode(), rows)
             with db.derived_lock:
                 answers = [k for k in db.derived if isinstance(k, tuple) and k[0] == "answer"]
                 for old in answers[:-_CACHE_SIZE]:
                     db.derived.pop(old, None)
                 if f.version == db.data_version + view:
-                    db.derived[("answer", f.version, request.full_path)] = body
+                    db.derived[("answer", f.version, request.full_path)] = cached
+        body, rows = cached
+        request.environ[audit.ROWS] = rows
         response = Response(body, mimetype="application/json")
     if pseudonymised():
         response.headers["X-Oversight-View"] = "pseudonymised"

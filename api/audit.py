@@ -39,7 +39,8 @@ GENESIS = "0" * 64
 _KEY = "oversight-audit"
 _SPARQL = {"sparql.sparql", "sparql.update"}
 _ID = "oversight.audit-id"
-#: The WSGI environ key where a view may put the rows it returned (SPARQL results are streamed).
+#: The WSGI environ key where a view puts the rows it returned (answers' totals, SPARQL rows), so the
+#: audit never parses a body it has already been given.
 ROWS = "oversight.audit-rows"
 
 
@@ -193,15 +194,6 @@ class _Counted:
         self._record(complete=False)  # closed before the end: the client went away
 
 
-def _rows(response: Response) -> int | None:
-    rows = request.environ.get(ROWS)
-    if rows is None and response.is_json and not response.is_streamed:
-        body = response.get_json(silent=True)
-        if isinstance(body, dict):
-            rows = body.get("total", len(body["items"]) if isinstance(body.get("items"), list) else None)
-    return rows if isinstance(rows, int) else None
-
-
 def _finish(response: Response) -> Response:
     audit: AuditLog = current_app.extensions[_KEY]
     needed = required_role(request.endpoint)
@@ -214,7 +206,8 @@ def _finish(response: Response) -> Response:
             except AuditError:
                 log.exception("could not record a refused request")
         return response
-    base = {"event": "response", "request": request.environ[_ID], "status": response.status_code, "rows": _rows(response)}
+    base = {"event": "response", "request": request.environ[_ID], "status": response.status_code,
+            "rows": request.environ.get(ROWS)}
     for header in ("X-Oversight-Truncated", "ETag"):
         if header in response.headers:
             base[header.lower().replace("x-oversight-", "")] = response.headers[header]

@@ -11,7 +11,7 @@ from api.sparql import run
 from graph.facts import facts
 from graph.queries import all_saved
 from graph.saved import bind, saved_query
-from graph.sparql import check, dataset
+from graph.sparql import check
 
 __all__ = ["bp"]
 
@@ -39,7 +39,4 @@ def run_saved(name: str) -> Response:
     query = saved_query(name)
     raw = {k: v for k, v in request.args.items() if k != "format"}
     checked = check(query.text)
-    db = get_db()
-    bindings = bind(query, raw, facts(db))
-    pin = db.pin()
-    return run(checked, dataset(db, checked, default_uris=[], named_uris=[], sources=pin.sources), bindings, pin)
+    return run(checked, bind(query, raw, facts(get_db())))

@@ -89,6 +89,14 @@ def init_app(app: Flask) -> None:
                                                thread_name_prefix="oversight-sparql")
 
 
+def _body_text(parameter: str) -> str:
+    """The request body as text in its declared charset (UTF-8 by default)."""
+    try:
+        return request.get_data().decode(request.mimetype_params.get("charset", "utf-8"))
+    except (UnicodeDecodeError, LookupError):
+        raise BadParameter(parameter, "the body is not text in its declared charset (UTF-8 by default)") from None
+
+
 def _request() -> tuple[str | None, list[str], list[str]]:
     """(query, default-graph-uri, named-graph-uri) as the Protocol passes them."""
     args = request.args
@@ -99,11 +107,7 @@ def _request() -> tuple[str | None, list[str], list[str]]:
     elif request.mimetype == "application/sparql-query":
         if "query" in args:
             raise BadParameter("query", "with application/sparql-query the query is the body, not a parameter")
-        try:
-            body = request.get_data().decode(request.mimetype_params.get("charset", "utf-8"))
-        except (UnicodeDecodeError, LookupError):
-            raise BadParameter("query", "the body is not text in its declared charset (UTF-8 by default)") from None
-        return body, args.getlist("default-graph-uri"), args.getlist("named-graph-uri")
+        return _body_text("query"), args.getlist("default-graph-uri"), args.getlist("named-graph-uri")
     elif request.mimetype == "application/sparql-update":
         raise BadParameter("update", "SPARQL Update is not accepted here: this endpoint is read-only")
     else:
@@ -263,14 +267,7 @@ def sparql() -> Response | str:
     query, default_uris, named_uris = _request()
     if query is None:
         return _service_description()
-    checked = check(query)
-    pin = get_db().pin()
-    try:
-        graphs = dataset(get_db(), checked, default_uris=default_uris, named_uris=named_uris, sources=pin.sources)
-    except BaseException:
-        pin.release()
-        raise
-    return run(checked, graphs, {}, pin)
+    return run(check(query), {}, default_uris=default_uris, named_uris=named_uris)
 
 
 @bp.post("/sparql/update")
@@ -285,10 +282,7 @@ def update() -> Response:
                        "(OVERSIGHT_SPARQL_UPDATE=true turns it on, for the steward role)",
                        type_="https://w3id.org/oversight/problems/update-off")
     if request.mimetype == "application/sparql-update":
-        try:
-            text = request.get_data().decode(request.mimetype_params.get("charset", "utf-8"))
-        except (UnicodeDecodeError, LookupError):
-            raise BadParameter("update", "the body is not text in its declared charset (UTF-8 by default)") from None
+        text = _body_text("update")
     elif request.mimetype == "application/x-www-form-urlencoded":
         if "query" in request.form:
             raise BadParameter("query", "queries go to /sparql; this route takes 'update'")
@@ -307,19 +301,22 @@ def update() -> Response:
     return jsonify({**report.as_dict(), "data_version": db.data_version})
 
 
-def run(checked: Checked, graphs: tuple[list[ox.NamedNode], list[ox.NamedNode]], bindings: dict[str, Any],
-        pin: Pin) -> Response:
+def run(checked: Checked, bindings: dict[str, Any], *, default_uris: list[str] | None = None,
+        named_uris: list[str] | None = None) -> Response:
     """Run a checked query on the bounded pool and answer with its negotiated, capped results.
 
-    `pin` holds the graphs until the query has run (it is released here, whatever happens).
+    The graphs it reads are pinned (:meth:`graph.database.Database.pin`) until it has run, so a load
+    that commits meanwhile cannot drop them.
     """
+    db = get_db()
+    pin = db.pin()
     try:
+        default, named = dataset(db, checked, default_uris=default_uris or [], named_uris=named_uris or [],
+                                 sources=pin.sources)
         media = _media_type(checked.form)
     except BaseException:
         pin.release()
         raise
-    db = get_db()
-    default, named = graphs
     settings = current_app.config
     limits = Limits(settings["SPARQL_TIMEOUT"], settings["SPARQL_MAX_ROWS"])
     cancel = threading.Event()

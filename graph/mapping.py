@@ -24,7 +24,7 @@ import tempfile
 import tomllib
 from collections import Counter
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date, datetime
 from functools import lru_cache
 from importlib import resources
@@ -309,6 +309,6 @@ def import_dataset(db: Database, m: Mapping, folder: Path, *, user: str,
         target = Path(scratch) / m.name
         report = translate(m, folder, target, progress)
         sources = plan([target], source=m.name, title=m.title, licence=m.licence)
-        loaded = load(db, [s.__class__(s.name, s.paths, s.title, s.licence, f"import {Path(m.path).name} {folder}")
-                           for s in sources], user=user, progress=progress)[0]
+        loaded = load(db, [replace(s, origin=f"import {Path(m.path).name} {folder}") for s in sources],
+                      user=user, progress=progress)[0]
     return report, loaded

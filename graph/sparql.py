@@ -105,14 +105,20 @@ def check(text: str) -> Checked:
     -----
     The last 1,024 checked texts are remembered (parsing takes about 2 ms), refusals are not.
     """
+    return _check(_normalised(text, "query"))
+
+
+def _normalised(text: str, parameter: str) -> str:
+    """`text` with LF line ends, if it is neither empty nor too long (else a BadParameter naming `parameter`).
+
+    One text for the check and the run: rdflib ends a comment only at LF, Oxigraph also at CR, so a CR
+    would let text that rdflib reads as a comment run in Oxigraph.
+    """
     if not text.strip():
-        raise BadParameter("query", "is empty")
+        raise BadParameter(parameter, "is empty")
     if len(text) > MAX_QUERY_CHARS:
-        raise BadParameter("query", f"is longer than {MAX_QUERY_CHARS:,} characters")
-    # One text for the check and the run: rdflib ends a comment only at LF, Oxigraph also at CR, so a CR
-    # would let text that rdflib reads as a comment run in Oxigraph.
-    text = text.replace("\r\n", "\n").replace("\r", "\n")
-    return _check(text)
+        raise BadParameter(parameter, f"is longer than {MAX_QUERY_CHARS:,} characters")
+    return text.replace("\r\n", "\n").replace("\r", "\n")
 
 
 #: rdflib's grammar (pyparsing) is not thread-safe (RDFLib/rdflib#1282): concurrent parses of new
@@ -274,11 +280,7 @@ def check_update(text: str) -> str:
     BadParameter
         (parameter ``update``) for a syntax error (with its line and column), ``LOAD`` or ``SERVICE``.
     """
-    if not text.strip():
-        raise BadParameter("update", "is empty")
-    if len(text) > MAX_QUERY_CHARS:
-        raise BadParameter("update", f"is longer than {MAX_QUERY_CHARS:,} characters")
-    text = text.replace("\r\n", "\n").replace("\r", "\n")
+    text = _normalised(text, "update")
     try:
         with _PARSE_LOCK:
             parsed = parseUpdate(text)
