@@ -32,7 +32,7 @@ from flask import Flask, Response, current_app, g, request
 from api.access import PUBLIC, required_role
 from api.problems import problem
 
-__all__ = ["AuditLog", "AuditError", "GENESIS", "ROWS", "init_app", "verify", "records"]
+__all__ = ["AuditLog", "AuditError", "GENESIS", "ROWS", "init_app", "log_path", "verify", "records"]
 
 log = logging.getLogger(__name__)
 GENESIS = "0" * 64
@@ -223,8 +223,13 @@ def _finish(response: Response) -> Response:
     return response
 
 
+def log_path(data_dir: str | os.PathLike[str]) -> Path:
+    """Where the audit log of the deployment in `data_dir` is: ``DATA_DIR/audit/audit.jsonl``."""
+    return Path(data_dir) / "audit" / "audit.jsonl"
+
+
 def init_app(app: Flask) -> None:
-    """Record requests in ``DATA_DIR/audit/audit.jsonl``; run after :func:`api.access.init_app`."""
-    app.extensions[_KEY] = AuditLog(Path(app.config["DATA_DIR"]) / "audit" / "audit.jsonl")
+    """Record requests in :func:`log_path`; run after :func:`api.access.init_app`."""
+    app.extensions[_KEY] = AuditLog(log_path(app.config["DATA_DIR"]))
     app.before_request(_start)
     app.after_request(_finish)

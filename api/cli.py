@@ -90,6 +90,17 @@ def _open(settings: dict[str, Any], *, read_only: bool = False) -> Database:
     return open_database(settings, read_only=read_only)
 
 
+def _pairs(params: tuple[str, ...]) -> list[tuple[str, str]]:
+    """``--param NAME=VALUE`` options as (name, value) pairs, in order."""
+    pairs = []
+    for param in params:
+        name, sep, value = param.partition("=")
+        if not sep or not name:
+            raise click.UsageError(f"--param {param!r}: write NAME=VALUE")
+        pairs.append((name, value))
+    return pairs
+
+
 def _fail(error: OversightError) -> None:
     click.echo(f"error: {error}", err=True)
     code = 3 if isinstance(error, (StoreLocked, StoreUnavailable)) else 1
@@ -255,12 +266,7 @@ def query_cmd(ctx: click.Context, text: str | None, file_: Any, saved: str | Non
         raise click.UsageError("give the query as an argument, with --file, or with --saved NAME")
     if params and saved is None:
         raise click.UsageError("--param goes with --saved")
-    raw = {}
-    for param in params:
-        name, sep, value = param.partition("=")
-        if not sep or not name:
-            raise click.UsageError(f"--param {param!r}: write NAME=VALUE")
-        raw[name] = value
+    raw = dict(_pairs(params))
     db = _open(_settings(ctx), read_only=True)
     try:
         try:
@@ -486,7 +492,9 @@ def audit_group() -> None:
 
 
 def _audit_path(ctx: click.Context) -> Path:
-    return Path(_settings(ctx)["DATA_DIR"]) / "audit" / "audit.jsonl"
+    from api.audit import log_path
+
+    return log_path(_settings(ctx)["DATA_DIR"])
 
 
 @audit_group.command("verify")
@@ -572,12 +580,7 @@ def export_cmd(ctx: click.Context, view_name: str, fmt: str, output: Path, param
     from api import create_app
     from api.database import close
 
-    pairs = []
-    for param in params:
-        name, sep, value = param.partition("=")
-        if not sep or not name:
-            raise click.UsageError(f"--param {param!r}: write NAME=VALUE")
-        pairs.append((name, value))
+    pairs = _pairs(params)
     settings = _settings(ctx)
     if settings["STORE"] == "oxigraph" and not Path(settings["DATA_DIR"]).exists():
         raise NotFound(f"no store in {settings['DATA_DIR']}: load data first")
