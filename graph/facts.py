@@ -29,10 +29,11 @@ import re
 import threading
 import zlib
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from functools import cache, cached_property
 from pathlib import Path
+from sys import intern
 
 import pyoxigraph as ox
 from rdflib import URIRef
@@ -44,7 +45,7 @@ from graph.store import Backend
 from graph.tabular import concepts
 from ontology import OV, ontology_graph
 
-__all__ = ["Facts", "Evidence", "Concept", "Filters", "facts", "seed", "warm", "prepare", "save_pairs", "read_pairs", "lower", "upper",
+__all__ = ["Facts", "Evidence", "Concept", "Filters", "facts", "seed", "warm", "prepare", "save_run", "read_run", "read_pairs", "fold_pairs", "lower", "upper",
            "overlap", "PREDICATES"]
 
 log = logging.getLogger(__name__)
@@ -63,6 +64,7 @@ PREDICATES = (
 )
 
 Pairs = dict[str, list[tuple[str, str]]]  # property local name, or "type" -> [(subject, object value)]
+Folded = dict[str, dict[str, tuple[str, ...]]]  # the same -> subject -> its sorted values
 
 #: The kind of an entity in JSON and in evidence, by class local name (most specific first).
 KINDS = {
@@ -79,14 +81,55 @@ OFFICER_CLASSES = ("Officer", "PoliceStaff")
 
 def read_pairs(backend: Backend, graph: ox.NamedNode) -> Pairs:
     """Every value of the :data:`PREDICATES`, and every ``ov:`` type, in one graph of `backend`."""
+    # Strings are interned: an IRI is one object however many statements name it, here, in the facts
+    # folded from these pairs, and (marshal keeps the sharing) in the file they are saved to.
     out: Pairs = {}
     for name in PREDICATES:  # sources hold no RDF-star triple terms (they are not valid data), hence .value
-        out[name] = [(q.subject.value, q.object.value)  # type: ignore[union-attr]
+        out[name] = [(intern(q.subject.value), intern(q.object.value))  # type: ignore[union-attr]
                      for q in backend.quads(graph, predicate=ox.NamedNode(_OV + name))]
-    out["type"] = [(q.subject.value, q.object.value[len(_OV):])  # type: ignore[union-attr]
+    out["type"] = [(intern(q.subject.value), intern(q.object.value[len(_OV):]))  # type: ignore[union-attr]
                    for q in backend.quads(graph, predicate=_RDF_TYPE)
                    if q.object.value.startswith(_OV)]  # type: ignore[union-attr]
     return out
+
+
+def fold_pairs(pairs: Pairs) -> Folded:
+    """The pairs of one graph as subject -> sorted values, per property (a repeated statement counts once).
+
+    Values are shared: one tuple per distinct value (most repeat: a result, a source, a type).
+    """
+    merged: dict[str, dict[str, str | set[str]]] = {}
+    for name, rows in pairs.items():  # most properties have one value: a bare string until a second comes
+        target: dict[str, str | set[str]] = {}
+        get = target.get
+        for s, o in rows:
+            current = get(s)
+            if current is None:
+                target[s] = o
+            elif isinstance(current, str):
+                if current != o:
+                    target[s] = {current, o}
+            else:
+                current.add(o)
+        merged[name] = target
+    shared: dict[str | tuple[str, ...], tuple[str, ...]] = {}
+
+    def one(v: str | set[str]) -> tuple[str, ...]:
+        key = v if isinstance(v, str) else tuple(sorted(v))
+        found = shared.get(key)
+        if found is None:
+            found = shared[key] = (key,) if isinstance(key, str) else key
+        return found
+
+    out = {name: {s: one(v) for s, v in values.items()} for name, values in merged.items()}
+    for name in (*PREDICATES, "type"):
+        out.setdefault(name, {})
+    return out
+
+
+def read_run(backend: Backend, graph: ox.NamedNode) -> Folded:
+    """The folded pairs of one source graph."""
+    return fold_pairs(read_pairs(backend, graph))
 
 
 # --------------------------------------------------------------------------- dates
@@ -246,35 +289,39 @@ class Facts:
 
     version: str
     props: dict[str, dict[str, tuple[str, ...]]]
-    types: dict[str, frozenset[str]]
+    types: dict[str, tuple[str, ...]]  # subject -> its ov: classes (local names)
     runs: frozenset[str] = frozenset()  # the ingest runs folded in
     _inverse: dict[tuple[str, str], dict[str, tuple[str, ...]]] = field(default_factory=dict, repr=False)
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     @classmethod
-    def fold(cls, version: str, parts: Iterable[Pairs], *, runs: frozenset[str] = frozenset()) -> Facts:
-        """Merge the pairs of several graphs (duplicates fold into one)."""
-        # Most properties have one value per subject: keep a bare string until a second value comes.
-        merged: dict[str, dict[str, str | set[str]]] = defaultdict(dict)
-        for pairs in parts:
-            for name, rows in pairs.items():
-                target = merged[name]
-                get = target.get
-                for s, o in rows:
-                    current = get(s)
-                    if current is None:
-                        target[s] = o
-                    elif isinstance(current, str):
-                        if current != o:
-                            target[s] = {current, o}
-                    else:
-                        current.add(o)
-        types = {s: frozenset((v,) if isinstance(v, str) else v) for s, v in merged.pop("type", {}).items()}
-        props = {name: {s: (v,) if isinstance(v, str) else tuple(sorted(v)) for s, v in d.items()}
-                 for name, d in merged.items()}
+    def merge(cls, version: str, parts: Sequence[Folded], *, runs: frozenset[str] = frozenset()) -> Facts:
+        """The facts of the folded graphs `parts` (a statement made in several folds into one).
+
+        The largest part's dictionaries are copied, the others merged into them; a single part is
+        used as it is (shared, never changed)."""
+        ordered = sorted(parts, key=lambda part: -len(part.get("type", {})))
+        merged: Folded = dict(ordered[0]) if ordered else {}
+        if len(ordered) > 1:
+            merged = {name: dict(values) for name, values in merged.items()}
+            for part in ordered[1:]:
+                for name, values in part.items():
+                    target = merged.setdefault(name, {})
+                    for s, v in values.items():
+                        current = target.get(s)
+                        if current is None:
+                            target[s] = v
+                        elif current != v:
+                            target[s] = tuple(sorted({*current, *v}))
+        types = merged.pop("type", {})
         for name in PREDICATES:
-            props.setdefault(name, {})
-        return cls(version, props, types, runs)
+            merged.setdefault(name, {})
+        return cls(version, merged, types, runs)
+
+    @classmethod
+    def fold(cls, version: str, parts: Iterable[Pairs], *, runs: frozenset[str] = frozenset()) -> Facts:
+        """The facts of the pairs of several graphs."""
+        return cls.merge(version, [fold_pairs(p) for p in parts], runs=runs)
 
     # ---- reading
     def values(self, subject: str, name: str) -> tuple[str, ...]:
@@ -313,7 +360,7 @@ class Facts:
         found = self._inverse.get(key)
         if found is None:
             wanted = set(classes)
-            found = {"": tuple(sorted(s for s, t in self.types.items() if t & wanted))}
+            found = {"": tuple(sorted(s for s, t in self.types.items() if not wanted.isdisjoint(t)))}
             with self._lock:
                 self._inverse[key] = found
         return found[""]
@@ -338,7 +385,7 @@ class Facts:
 
     def kind(self, subject: str) -> str:
         """The entity kind of `subject` (``officer``, ``finding``...), ``entity`` if untyped."""
-        types = self.types.get(subject, frozenset())
+        types = self.types.get(subject, ())
         for cls, kind in KINDS.items():
             if cls in types:
                 return kind
@@ -450,17 +497,17 @@ class Facts:
 
 
 # --------------------------------------------------------------------------- cache
-_MAGIC = b"OVPAIRS1\n"
+_MAGIC = b"OVFACTS2\n"  # a run's folded pairs: marshal, zlib
 _DERIVED = "oversight-derived"
 
 
 def _saved_path(db: Database, run: str) -> Path | None:
     folder = getattr(db.backend, "path", None)
-    return None if folder is None else Path(folder) / _DERIVED / f"{local_id(run)}.pairs"
+    return None if folder is None else Path(folder) / _DERIVED / f"{local_id(run)}.facts"
 
 
-def save_pairs(db: Database, run: str, pairs: Pairs) -> None:
-    """Keep the pairs of ingest run `run` beside an on-disk store, so a restart need not read them from it.
+def save_run(db: Database, run: str, folded: Folded) -> None:
+    """Keep the folded pairs of ingest run `run` beside an on-disk store, so a restart need not read them from it.
 
     A run's graph never changes once written, so the file never goes stale; files of runs that are no
     longer current are removed when the facts are next built. Failing to write is logged, not raised.
@@ -471,13 +518,13 @@ def save_pairs(db: Database, run: str, pairs: Pairs) -> None:
     try:
         target.parent.mkdir(exist_ok=True)
         partial = target.with_suffix(".partial")
-        partial.write_bytes(_MAGIC + zlib.compress(marshal.dumps(pairs), 1))
+        partial.write_bytes(_MAGIC + zlib.compress(marshal.dumps(folded), 1))
         os.replace(partial, target)
     except OSError as exc:
         log.warning("cannot keep the linkage facts of run %s beside the store: %s", local_id(run), exc.strerror)
 
 
-def _read_saved(db: Database, run: str) -> Pairs | None:
+def _read_saved(db: Database, run: str) -> Folded | None:
     target = _saved_path(db, run)
     if target is None or not target.is_file():
         return None
@@ -486,7 +533,8 @@ def _read_saved(db: Database, run: str) -> Pairs | None:
         pairs = marshal.loads(zlib.decompress(data[len(_MAGIC):])) if data.startswith(_MAGIC) else None
     except (OSError, ValueError, EOFError, TypeError, zlib.error):
         pairs = None
-    if not isinstance(pairs, dict) or set(pairs) != {*PREDICATES, "type"}:  # damaged, or another version's
+    if (not isinstance(pairs, dict) or set(pairs) != {*PREDICATES, "type"}  # damaged, or another version's
+            or not all(isinstance(values, dict) for values in pairs.values())):
         log.info("ignoring the saved linkage facts of run %s", local_id(run))
         return None
     return pairs
@@ -496,35 +544,43 @@ def _forget_saved(db: Database, runs: set[str]) -> None:
     folder = getattr(db.backend, "path", None)
     if folder is None or db.backend.is_read_only or not (Path(folder) / _DERIVED).is_dir():
         return
-    keep = {f"{local_id(run)}.pairs" for run in runs}
+    keep = {f"{local_id(run)}.facts" for run in runs}
     for path in (Path(folder) / _DERIVED).iterdir():
         if path.name not in keep:
             path.unlink(missing_ok=True)
 
 
-def _pairs(db: Database, run: str, graph: ox.NamedNode) -> Pairs:
-    found = db.derived.get(("pairs", run)) or _read_saved(db, run)
+def _remember(db: Database, run: str, folded: Folded) -> None:
+    """Keep the folded pairs of `run` in memory for the next fold, unless a file beside the store holds them: they
+    take about as much memory as the facts themselves, and a fold is rare (a load of another source)."""
+    target = _saved_path(db, run)
+    if target is None or not target.is_file():
+        db.derived[("run", run)] = folded
+
+
+def _run(db: Database, run: str, graph: ox.NamedNode) -> Folded:
+    found = db.derived.get(("run", run)) or _read_saved(db, run)
     if found is None:
-        found = read_pairs(db.backend, graph)
-        save_pairs(db, run, found)
+        found = read_run(db.backend, graph)
+        save_run(db, run, found)
     return found
 
 
-def prepare(db: Database, source: str, run: str, pairs: Pairs) -> Facts:
+def prepare(db: Database, source: str, run: str, folded: Folded) -> Facts:
     """The facts the data will have once run `run` of `source` is committed: its pairs folded with those
     of the other current sources. A load builds them while its disk write runs (see :func:`seed`)."""
     _, sources = db.current()
-    parts = {rec.run: _pairs(db, rec.run, rec.graph) for name, rec in sorted(sources.items())
+    parts = {rec.run: _run(db, rec.run, rec.graph) for name, rec in sorted(sources.items())
              if name not in (ONTOLOGY_SOURCE, source)}
-    parts[run] = pairs
-    return Facts.fold("pending", parts.values(), runs=frozenset(parts))
+    parts[run] = folded
+    return Facts.merge("pending", list(parts.values()), runs=frozenset(parts))
 
 
-def seed(db: Database, run: str, pairs: Pairs, prepared: Facts | None = None) -> None:
+def seed(db: Database, run: str, folded: Folded, prepared: Facts | None = None) -> None:
     """After a commit: keep the pairs a load read from its fast scratch store, and the facts it prepared
     if they are those of the data version now current."""
     with db.derived_lock:
-        db.derived[("pairs", run)] = pairs
+        _remember(db, run, folded)
     version, sources = db.current()
     runs = {r.run for n, r in sources.items() if n != ONTOLOGY_SOURCE}
     if prepared is not None and prepared.runs == runs:
@@ -532,7 +588,7 @@ def seed(db: Database, run: str, pairs: Pairs, prepared: Facts | None = None) ->
         _install(db, prepared, {})
 
 
-def _install(db: Database, built: Facts, parts: dict[str, Pairs]) -> None:
+def _install(db: Database, built: Facts, parts: dict[str, Folded]) -> None:
     """Make `built` the facts of its version; forget what belongs to other versions and runs.
 
     Facts of a version that a commit has already replaced are not kept (they would evict the newer).
@@ -541,10 +597,10 @@ def _install(db: Database, built: Facts, parts: dict[str, Pairs]) -> None:
         if built.version != db.data_version:
             return
         for stale in [k for k in db.derived if isinstance(k, tuple) and (
-                (k[0] == "pairs" and k[1] not in built.runs) or (k[0] != "pairs" and k[1] != built.version))]:
+                (k[0] == "run" and k[1] not in built.runs) or (k[0] != "run" and k[1] != built.version))]:
             del db.derived[stale]
-        for run, pairs in parts.items():
-            db.derived[("pairs", run)] = pairs
+        for run, folded in parts.items():
+            _remember(db, run, folded)
         db.derived[("facts", built.version)] = built
     if db.write_lock.acquire(blocking=False):  # never while another thread loads: its new file would go
         try:
@@ -584,8 +640,8 @@ def facts(db: Database) -> Facts:
         if found is not None:
             return found  # type: ignore[no-any-return]
         runs = {rec.run: rec for name, rec in sorted(sources.items()) if name != ONTOLOGY_SOURCE}
-        parts = {run: _pairs(db, run, record.graph) for run, record in runs.items()}
-        built = Facts.fold(version, parts.values(), runs=frozenset(runs))
+        parts = {run: _run(db, run, record.graph) for run, record in runs.items()}
+        built = Facts.merge(version, list(parts.values()), runs=frozenset(runs))
         _install(db, built, parts)
         log.debug("facts for data version %s: %d subjects", version, len(built.types))
         return built

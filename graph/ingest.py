@@ -23,7 +23,7 @@ import pyoxigraph as ox
 
 from graph.database import ONTOLOGY_SOURCE, Database, RunRecord
 from graph.errors import InputError, Issue, NotFound
-from graph.facts import Facts, Pairs, prepare, read_pairs, save_pairs, seed
+from graph.facts import Facts, Folded, prepare, read_run, save_run, seed
 from graph.iri import SOURCE_NAME, graph_iri, run_iri
 from graph.queries import stored
 from graph.store import Backend, OxigraphBackend
@@ -157,7 +157,7 @@ class _Staged:
     run: ox.NamedNode
     checksum: str
     triples: int
-    pairs: Pairs | None = None  # what graph.facts reads, taken from the fast scratch store
+    folded: Folded | None = None  # what graph.facts reads, taken from the fast scratch store
     prepared: Facts | None = None  # the linkage facts of the data once this is committed
 
 
@@ -325,12 +325,12 @@ def _stage(db: Database, source: SourceInput, progress: Progress, *, write: bool
             raise InputError([_violation_issue(v, conversions, fallback) for v in violations],
                              f"{source.name}: {len(violations)} violation(s) of the shapes; nothing was loaded")
         triples = int(next(iter(scratch.query(stored("count-statements").text, graphs=[graph])))["statements"].value)
-        pairs = prepared = None
+        folded = prepared = None
         if write:  # beside the disk write: the linkage facts, so the first question after the load is fast
             progress(f"{source.name}: indexing for linkage", 0, 1)
-            pairs = read_pairs(scratch.backend, graph)
-            save_pairs(db, run_node.value, pairs)
-            prepared = prepare(db, source.name, run_node.value, pairs) if prepare_facts else None
+            folded = read_run(scratch.backend, graph)
+            save_run(db, run_node.value, folded)
+            prepared = prepare(db, source.name, run_node.value, folded) if prepare_facts else None
             progress(f"{source.name}: indexing for linkage", 1, 1)
         if writer is not None:
             progress(f"{source.name}: writing", 0, 1)
@@ -341,7 +341,7 @@ def _stage(db: Database, source: SourceInput, progress: Progress, *, write: bool
         if checksum(source.paths) != digest:  # what was written must be what was validated
             raise InputError([Issue(source.paths[0].name, "unchanged", "the input changed while it was being "
                                     "loaded; load it again once it is complete")])
-        return _Staged(source, graph, run_node, digest, triples, pairs, prepared)
+        return _Staged(source, graph, run_node, digest, triples, folded, prepared)
     except BaseException:
         if writer is not None:
             writer.join()  # a bulk load cannot be cancelled: let it end, then drop what it wrote
@@ -379,8 +379,8 @@ def load(db: Database, sources: list[SourceInput], *, user: str,
             ])
             progress("committing", 1, 1)
             for s in staged:
-                if s.pairs is not None:
-                    seed(db, s.run.value, s.pairs, s.prepared)
+                if s.folded is not None:
+                    seed(db, s.run.value, s.folded, s.prepared)
                 log.info("loaded source %s: %d statements; data version %s", s.source.name, s.triples, version)
         except BaseException:
             for s in staged:

@@ -29,17 +29,17 @@ def test_saved_facts_survive_a_restart_and_damage_is_ignored(settings: dict[str,
     expected = _from_store(db).props
     db.close()
     saved = list((Path(settings["DATA_DIR"]) / "oversight-derived").iterdir())
-    assert len(saved) == 1 and saved[0].suffix == ".pairs"
+    assert len(saved) == 1 and saved[0].suffix == ".facts"
 
     db = open_database(settings)
     assert facts(db).props == expected  # from the saved file
     db.close()
 
-    saved[0].write_bytes(b"OVPAIRS1\nnot what was saved")
+    saved[0].write_bytes(b"OVFACTS2\nnot what was saved")
     db = open_database(settings)
     assert facts(db).props == expected  # damaged: read from the store instead, and saved again
     db.close()
-    assert saved[0].read_bytes() != b"OVPAIRS1\nnot what was saved"
+    assert saved[0].read_bytes() != b"OVFACTS2\nnot what was saved"
 
 
 def test_facts_follow_loads_and_deletions(db: Any) -> None:

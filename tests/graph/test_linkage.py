@@ -15,7 +15,7 @@ from hypothesis import strategies as st
 
 from graph import Database, open_database
 from graph.errors import BadParameter
-from graph.facts import Facts, Filters, facts, lower, overlap, read_pairs, upper
+from graph.facts import Facts, Filters, facts, lower, overlap, read_run, upper
 from graph.iri import mint
 from graph.linkage import (
     bystanders,
@@ -205,7 +205,7 @@ def _load(db: Database, rows: list[tuple[int, int, int]]) -> None:
                   ox.Quad(finding, p("officer"), _n("officer", o), g), ox.Quad(finding, p("allegation"), _n("allegation", a), g),
                   ox.Quad(_n("allegation", a), p("investigation"), _n("investigation", i), g)]
     db.backend.extend(quads)
-    db.derived[("pairs", "generated")] = read_pairs(db.backend, g)
+    db.derived[("run", "generated")] = read_run(db.backend, g)
 
 
 @pytest.fixture(scope="module")
@@ -220,7 +220,7 @@ def _facts(db: Database, rows: list[tuple[int, int, int]]) -> Facts:
         if graph.value.startswith(BASE):
             db.backend.drop_graph(graph)
     _load(db, rows)
-    return Facts.fold("generated", [db.derived[("pairs", "generated")]])
+    return Facts.merge("generated", [db.derived[("run", "generated")]])
 
 
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
