@@ -39,6 +39,7 @@ import pyoxigraph as ox
 from rdflib import URIRef
 from rdflib.namespace import RDF, SKOS
 
+from graph import heap
 from graph.database import ONTOLOGY_SOURCE, Database
 from graph.iri import local_id
 from graph.store import Backend
@@ -596,9 +597,12 @@ def _install(db: Database, built: Facts, parts: dict[str, Folded]) -> None:
     with db.derived_lock:
         if built.version != db.data_version:
             return
-        for stale in [k for k in db.derived if isinstance(k, tuple) and (
-                (k[0] == "run" and k[1] not in built.runs) or (k[0] != "run" and k[1] != built.version))]:
-            del db.derived[stale]
+        stale = [k for k in db.derived if isinstance(k, tuple) and (
+            (k[0] == "run" and k[1] not in built.runs) or (k[0] != "run" and k[1] != built.version))]
+        for key in stale:
+            del db.derived[key]
+        if stale:
+            heap.dropped()
         for run, folded in parts.items():
             _remember(db, run, folded)
         db.derived[("facts", built.version)] = built
@@ -640,8 +644,9 @@ def facts(db: Database) -> Facts:
         if found is not None:
             return found  # type: ignore[no-any-return]
         runs = {rec.run: rec for name, rec in sorted(sources.items()) if name != ONTOLOGY_SOURCE}
-        parts = {run: _run(db, run, record.graph) for run, record in runs.items()}
-        built = Facts.merge(version, list(parts.values()), runs=frozenset(runs))
+        with heap.building():
+            parts = {run: _run(db, run, record.graph) for run, record in runs.items()}
+            built = Facts.merge(version, list(parts.values()), runs=frozenset(runs))
         _install(db, built, parts)
         log.debug("facts for data version %s: %d subjects", version, len(built.types))
         return built

@@ -21,6 +21,7 @@ from typing import IO, Any
 
 import pyoxigraph as ox
 
+from graph import heap
 from graph.database import ONTOLOGY_SOURCE, Database, RunRecord
 from graph.errors import InputError, Issue, NotFound
 from graph.facts import Facts, Folded, prepare, read_run, save_run, seed
@@ -328,9 +329,10 @@ def _stage(db: Database, source: SourceInput, progress: Progress, *, write: bool
         folded = prepared = None
         if write:  # beside the disk write: the linkage facts, so the first question after the load is fast
             progress(f"{source.name}: indexing for linkage", 0, 1)
-            folded = read_run(scratch.backend, graph)
-            save_run(db, run_node.value, folded)
-            prepared = prepare(db, source.name, run_node.value, folded) if prepare_facts else None
+            with heap.building():
+                folded = read_run(scratch.backend, graph)
+                save_run(db, run_node.value, folded)
+                prepared = prepare(db, source.name, run_node.value, folded) if prepare_facts else None
             progress(f"{source.name}: indexing for linkage", 1, 1)
         if writer is not None:
             progress(f"{source.name}: writing", 0, 1)

@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 
 import networkx as nx
 
+from graph import heap
 from graph.database import Database
 from graph.facts import OFFICER_CLASSES, Facts, Filters, facts, lower, upper
 from graph.iri import local_id
@@ -85,22 +86,35 @@ def _add(edges: _Edges, a: str, b: str, link: Link) -> None:
 
 
 def _coaccused(f: Facts, graph: nx.Graph, edges: _Edges, p: Projection) -> None:
-    shared: dict[str, dict[str, list[str]]] = defaultdict(lambda: defaultdict(list))  # via -> officer -> findings
-    for finding in f.of_type("Finding"):
-        officer = f.value(finding, "officer")
-        if officer is None or officer not in graph or not f.admits_finding(finding, p.filters):
+    officer_of, allegation_of = f.props["officer"], f.props["allegation"]
+    investigation_of = f.props["investigation"]
+    everything = p.filters == Filters()
+    shared: dict[str, dict[str, list[str]]] = defaultdict(dict)  # via -> officer -> findings
+    for finding in f.of_type("Finding"):  # the hot loop reads the dictionaries directly
+        officers, allegations = officer_of.get(finding), allegation_of.get(finding)
+        if not officers or not allegations or officers[0] not in graph:
             continue
-        via = f.value(finding, "allegation") if p.basis == "allegation" else f.investigation_of(finding)
-        if via:
-            shared[via][officer].append(finding)
+        if not everything and not f.admits_finding(finding, p.filters):
+            continue
+        if p.basis == "allegation":
+            via = allegations[0]
+        else:
+            investigations = investigation_of.get(allegations[0])
+            if not investigations:
+                continue
+            via = investigations[0]
+        shared[via].setdefault(officers[0], []).append(finding)  # each list sorted, as the findings are
     for via, by_officer in shared.items():
         if len(by_officer) < 2:
             continue
         start, end = f.interval(via)
         if not (start or end):
             start, end = f.finding_interval(next(iter(by_officer.values()))[0])
-        for a, b in itertools.combinations(sorted(by_officer), 2):
-            _add(edges, a, b, Link("co-accused", via, tuple(sorted(by_officer[a] + by_officer[b])), start, end))
+        for a, b in itertools.combinations(sorted(by_officer), 2):  # a < b: the edge's key as _add makes it
+            x, y = by_officer[a], by_officer[b]
+            evidence = (tuple(x + y) if x[-1] < y[0] else tuple(y + x) if y[-1] < x[0]
+                        else tuple(sorted(x + y)))
+            edges.setdefault((a, b), []).append(Link("co-accused", via, evidence, start, end))
 
 
 def _intervals(f: Facts, graph: nx.Graph, edges: _Edges, kind: str,
@@ -212,13 +226,15 @@ def officer_network(f: Facts, p: Projection) -> nx.Graph:
                 _add(edges, link.source, other, link)  # type: ignore[arg-type]
 
     def attributes(links: list[Link]) -> dict[str, object]:
+        if len(links) == 1:  # most edges
+            return {"links": links, "weight": 1, "kind": links[0].kind, links[0].kind: 1}
         links.sort(key=lambda k: (k.kind, k.via, k.evidence))
         counts: dict[str, int] = {}
         for link in links:
             counts[link.kind] = counts.get(link.kind, 0) + 1
         return {"links": links, "weight": len(links), "kind": ";".join(sorted(counts)), **counts}
 
-    graph.add_edges_from((a, b, attributes(links)) for (a, b), links in sorted(edges.items()))
+    graph.add_edges_from((a, b, attributes(links)) for (a, b), links in edges.items())
     return graph
 
 
@@ -252,7 +268,8 @@ def projection(db: Database, p: Projection | None = None, *, full: bool = False,
     key = ("projection", f.version, "full" if full else (p or Projection()).key())
     found = db.derived.get(key)
     if found is None:
-        built = full_graph(f) if full else officer_network(f, p or Projection())
+        with heap.building():
+            built = full_graph(f) if full else officer_network(f, p or Projection())
         with db.derived_lock:
             if db.derived.get(("facts", f.version)) is f:  # do not cache for a version already replaced
                 found = db.derived.setdefault(key, built)
@@ -263,4 +280,6 @@ def projection(db: Database, p: Projection | None = None, *, full: bool = False,
             keys = [k for k in db.derived if isinstance(k, tuple) and k[0] == "projection"]
             for old in keys[:-8]:
                 del db.derived[old]
+        if len(keys) > 8:
+            heap.dropped()
     return current, found

@@ -21,6 +21,7 @@ from pathlib import Path
 
 import pyoxigraph as ox
 
+from graph import heap
 from graph.database import Database
 from graph.facts import KINDS, Facts, facts
 from graph.iri import local_id
@@ -103,8 +104,9 @@ def pseudonymous_facts(db: Database, data_dir: str | os.PathLike[str]) -> tuple[
     version = real.version + VARIANT
     found, names = db.derived.get(("facts", version)), db.derived.get(("pseudonyms", version))
     if found is None or names is None:
-        names = Pseudonyms(real, secret(data_dir))
-        found = names.facts(real)
+        with heap.building():
+            names = Pseudonyms(real, secret(data_dir))
+            found = names.facts(real)
         with db.derived_lock:
             if db.derived.get(("facts", real.version)) is real:  # not for a version already replaced
                 db.derived[("pseudonyms", version)] = names
