@@ -411,14 +411,17 @@ def editor_cmd(ctx: click.Context) -> None:
 @cli.command("import")
 @click.argument("mapping")
 @click.argument("folder", type=click.Path(exists=True, file_okay=False))
+@click.option("--without-names", is_flag=True,
+              help="Leave out the officers' names the mapping makes (personal data; otherwise the source NAME-names).")
 @click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
 @click.pass_context
 @_guard
-def import_cmd(ctx: click.Context, mapping: str, folder: str, as_json: bool) -> None:
+def import_cmd(ctx: click.Context, mapping: str, folder: str, without_names: bool, as_json: bool) -> None:
     """Import a dataset's own CSV files through a mapping (a file, or a shipped one: chicago-cpdp, philadelphia-ppd).
 
     Rows that cannot be linked are rejected and counted with their reason; the rest is validated
-    and loaded as one source, all or nothing (docs/mappings.md).
+    and loaded, all or nothing, as one source, and the names the mapping makes, if any, as a second
+    source NAME-names (docs/mappings.md).
     """
     from graph.mapping import import_dataset, read_mapping
 
@@ -427,15 +430,17 @@ def import_cmd(ctx: click.Context, mapping: str, folder: str, as_json: bool) -> 
     db = _open(settings)
     progress = _Progress()
     try:
-        report, loaded = import_dataset(db, parsed, Path(folder), user=getpass.getuser(), progress=progress)
+        report, loaded = import_dataset(db, parsed, Path(folder), user=getpass.getuser(), names=not without_names,
+                                        progress=progress)
     finally:
         progress.close()
         db.close()
     if as_json:
-        click.echo(json.dumps({**report.as_dict(), "load": loaded.as_dict()}, indent=2, sort_keys=True))
+        click.echo(json.dumps({**report.as_dict(), "load": [x.as_dict() for x in loaded]}, indent=2, sort_keys=True))
         return
-    click.echo(f"{'replaced' if loaded.replaced else 'loaded'} {loaded.source}: {loaded.triples} statements; "
-               f"data version {loaded.data_version}")
+    for x in loaded:
+        click.echo(f"{'replaced' if x.replaced else 'loaded'} {x.source}: {x.triples} statements; "
+                   f"data version {x.data_version}")
     for file, rows in report.rows_read.items():
         click.echo(f"  read {rows:>9,} rows of {file}")
     for table, count in report.entities.items():

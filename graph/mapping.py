@@ -8,7 +8,8 @@ format, a constant, or a template over other target columns and ``_helper`` valu
 are not written). Rows whose required values
 are blank, or whose values do not convert, are rejected and counted with the reason,
 never guessed. The result is a folder of the tabular format, loaded like any other (checked
-against the shapes, all or nothing), as one source.
+against the shapes, all or nothing), as one source; names, where a mapping makes them, go to
+a second source of their own (``{name}-names``) that a deployment can leave out.
 
 The choice of a small format of our own over RML is in
 ``docs/decisions/2026-11-25-mappings.md``.
@@ -35,9 +36,10 @@ from graph.database import Database
 from graph.errors import InputError, Issue
 from graph.ingest import LoadReport, Progress, _quiet, load, plan
 from graph.iri import SOURCE_NAME
-from graph.tabular import TABLES
+from graph.tabular import PERSONAL, TABLES
 
-__all__ = ["Mapping", "Rule", "Value", "ImportReport", "read_mapping", "shipped", "translate", "import_dataset"]
+__all__ = ["Mapping", "Rule", "Value", "ImportReport", "read_mapping", "shipped", "translate", "import_dataset",
+           "names_source"]
 
 _TABLES = {t.file.removesuffix(".csv"): t for t in TABLES}
 @lru_cache(maxsize=1 << 16)
@@ -250,11 +252,17 @@ def _cell(m: Mapping, value: Value, row: dict[str, str], made: dict[str, str]) -
     return raw
 
 
-def translate(m: Mapping, folder: Path, out: Path, progress: Progress = _quiet) -> ImportReport:
-    """Write the tabular folder `out` from the dataset in `folder`; rows are rejected, with reasons, never guessed.
+def names_source(m: Mapping) -> str:
+    """The source that holds the names a mapping makes (personal data, loaded apart: ``chicago-cpdp-names``)."""
+    return f"{m.name}-names"
 
-    Each file is read once, for every rule that takes rows from it. Rows with the same key make
-    one entity: the first row's values are kept.
+
+def translate(m: Mapping, folder: Path, out: Path, progress: Progress = _quiet) -> ImportReport:
+    """Write tabular folders in `out` from the dataset in `folder`; rows are rejected, with reasons, never guessed.
+
+    ``out/{name}`` holds everything but names; names (``names.csv``) go to ``out/{name}-names``,
+    a source of their own. Each file is read once, for every rule that takes rows from it. Rows
+    with the same key make one entity: the first row's values are kept.
     """
     report = ImportReport()
     tables: dict[str, dict[str, dict[str, str]]] = {rule.target: {} for rule in m.rules}
@@ -284,16 +292,19 @@ def translate(m: Mapping, folder: Path, out: Path, progress: Progress = _quiet) 
                     report.examples.setdefault((table.file, str(reason)), f"{file}:{line}")
                     continue
                 made_rows.setdefault("|".join(made.get(c, "") for c in keys), made)
-    out.mkdir(parents=True, exist_ok=True)
-    with (out / "sources.csv").open("w", newline="", encoding="utf-8") as handle:
-        writer = csv.writer(handle)
-        writer.writerow(["key", "title", "url", "licence"])
-        writer.writerow([_SOURCE_KEY, m.title, m.url or "", m.licence or ""])
     for target, made_rows in tables.items():
         table = _TABLES[target]
-        used = {n for made in made_rows.values() for n in made if not n.startswith("_")} | {"source"}
+        folder_out = out / (names_source(m) if table.file == PERSONAL else m.name)
+        if not folder_out.is_dir():
+            folder_out.mkdir(parents=True)
+            with (folder_out / "sources.csv").open("w", newline="", encoding="utf-8") as handle:
+                writer = csv.writer(handle)
+                writer.writerow(["key", "title", "url", "licence"])
+                writer.writerow([_SOURCE_KEY, m.title, m.url or "", m.licence or ""])
+        used = {n for rule in m.rules if rule.target == target for n in rule.columns if not n.startswith("_")}
+        used.add("source")  # every column a rule makes, even when every row was rejected
         names = [c.name for c in table.columns if c.name in used]
-        with (out / table.file).open("w", newline="", encoding="utf-8") as handle:
+        with (folder_out / table.file).open("w", newline="", encoding="utf-8") as handle:
             writer = csv.writer(handle)
             writer.writerow(names)
             for made in made_rows.values():
@@ -302,13 +313,20 @@ def translate(m: Mapping, folder: Path, out: Path, progress: Progress = _quiet) 
     return report
 
 
-def import_dataset(db: Database, m: Mapping, folder: Path, *, user: str,
-                   progress: Progress = _quiet) -> tuple[ImportReport, LoadReport]:
-    """Translate the dataset in `folder` with `m` and load it as the source ``m.name``, all or nothing."""
+def import_dataset(db: Database, m: Mapping, folder: Path, *, user: str, names: bool = True,
+                   progress: Progress = _quiet) -> tuple[ImportReport, list[LoadReport]]:
+    """Translate the dataset in `folder` with `m` and load it, all or nothing, as the source ``m.name``
+    and, if the mapping makes names and `names` is true, the source :func:`names_source`."""
     with tempfile.TemporaryDirectory(prefix="oversight-import-") as scratch:
-        target = Path(scratch) / m.name
-        report = translate(m, folder, target, progress)
-        sources = plan([target], source=m.name, title=m.title, licence=m.licence)
+        report = translate(m, folder, Path(scratch), progress)
+        sources = plan([Path(scratch) / m.name], source=m.name, title=m.title, licence=m.licence)
+        personal = Path(scratch) / names_source(m)
+        if personal.is_dir():
+            if names:
+                sources += plan([personal], source=names_source(m), title=f"{m.title}: names (personal data)",
+                                licence=m.licence)
+            else:
+                report.entities[f"{PERSONAL} (left out)"] = report.entities.pop(PERSONAL, 0)
         loaded = load(db, [replace(s, origin=f"import {Path(m.path).name} {folder}") for s in sources],
-                      user=user, progress=progress)[0]
+                      user=user, progress=progress)
     return report, loaded

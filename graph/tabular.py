@@ -25,7 +25,7 @@ from graph.errors import InputError, Issue
 from graph.iri import mint
 from ontology import OV, ontology_graph
 
-__all__ = ["Column", "Table", "TABLES", "Conversion", "convert", "is_tabular", "render_docs", "write_docs", "concepts"]
+__all__ = ["Column", "Table", "TABLES", "PERSONAL", "Conversion", "convert", "is_tabular", "render_docs", "write_docs", "concepts"]
 
 _XSD = "http://www.w3.org/2001/XMLSchema#"
 _DATE = re.compile(r"^(\d{4})(?:-(\d{2})(?:-(\d{2}))?)?$")
@@ -34,6 +34,7 @@ _INT = re.compile(r"^[+-]?\d+$")
 _BOOL = {"true": "true", "false": "false", "yes": "true", "no": "false", "1": "true", "0": "false"}
 AGENT_KINDS = ("officer", "staff", "person")
 ORG_KINDS = ("organisation",)
+PERSONAL = "names.csv"  # the one table of personal data: loads as a source of its own
 
 
 @dataclass(frozen=True)
@@ -69,6 +70,7 @@ class Table:
     rdf_type: URIRef | None = None
     type_column: str | None = None  # a column whose value chooses the class
     key_from: tuple[str, ...] = ()  # link tables: the key is these cells joined by '|'
+    about: str | None = None  # a ref column: rows describe the entity it names (no node, no class of their own)
 
     @property
     def by_name(self) -> dict[str, Column]:
@@ -123,10 +125,18 @@ TABLES: tuple[Table, ...] = (
         _key(), Column("name", "text", "The station's name.", OV.name, required=True),
         _org("part_of", "The force that runs it.", OV.partOf), _source(),
     ), rdf_type=OV.Station),
-    Table("officers.csv", "officer", "Police officers. Keys are opaque; names never go here.", (
+    Table("officers.csv", "officer", "Police officers. Keys are opaque; names never go here (see `names.csv`).", (
         _key(), Column("pseudonym", "text", "Published pseudonym, such as 'Officer A'.", OV.pseudonym),
         _org("force", "The employing force.", OV.force), _source(),
     ), rdf_type=OV.Officer),
+    Table("names.csv", "name", "Names of officers, staff and people: personal data. A folder with this file holds "
+          "no other file but sources.csv, and loads as a source of its own (such as `chicago-cpdp-names`), so a "
+          "deployment can leave names out or delete them without touching the rest. Names are never keys or IRIs, "
+          "and pseudonymised views leave them out.", (
+        Column("of", "ref", "Who is named: a key of officers.csv (in another source), or staff:KEY or person:KEY.",
+               required=True, refs=AGENT_KINDS),
+        Column("name", "text", "The name, as the dataset writes it.", OV.name, required=True), _source(),
+    ), about="of"),
     Table("staff.csv", "staff", "Police staff and contractors in staff roles.", (
         _key(), Column("pseudonym", "text", "Published pseudonym.", OV.pseudonym),
         _org("force", "The employing force.", OV.force), _source(),
@@ -401,13 +411,23 @@ class _Converter:
                 problems = True
         if problems:
             return
-        key = cells["key"] if "key" in table.by_name else "|".join(cells.get(c, "") for c in table.key_from)
+        identity = table.key_from or ((table.about,) if table.about else ())
+        key = cells["key"] if "key" in table.by_name else "|".join(cells.get(c, "") for c in identity)
         if key in seen:
             self.issues.append(Issue(table.file, "unique key", f"repeats the key of line {seen[key]}",
                                      line=line, field="key" if "key" in table.by_name else None, value=key))
             return
         seen[key] = line
-        subject = mint(table.kind, key, base=self.base)
+        if table.about:
+            try:
+                subject = self.ref(table.by_name[table.about], cells[table.about])
+            except ValueError as exc:
+                self.issues.append(Issue(table.file, "ref", str(exc), line=line, field=table.about,
+                                         value=cells[table.about]))
+                return
+            assert subject is not None
+        else:
+            subject = mint(table.kind, key, base=self.base)
         rdf_type = table.rdf_type
         if table.type_column:
             rdf_type = _ORG_TYPES.get(cells[table.type_column])
@@ -416,7 +436,8 @@ class _Converter:
                                          f"{', '.join(_ORG_TYPES)}", line=line, field=table.type_column,
                                          value=cells[table.type_column]))
                 return
-        triples = [ox.Triple(subject, ox.NamedNode(str(RDF.type)), ox.NamedNode(str(rdf_type)))]
+        triples = [] if rdf_type is None else [ox.Triple(subject, ox.NamedNode(str(RDF.type)),
+                                                         ox.NamedNode(str(rdf_type)))]
         for column in table.columns:
             raw = cells.get(column.name, "")
             if column.kind == "evidence" and not raw:
@@ -449,6 +470,11 @@ def convert(folder: Path, *, base: str) -> Conversion:
         if path.suffix.lower() == ".csv" and path.name not in known:
             converter.issues.append(Issue(path.name, "known file", "not a file of the tabular format; accepted: "
                                           + ", ".join(sorted(known))))
+    present = {t.file for t in TABLES if (folder / t.file).is_file()}
+    if PERSONAL in present and present - {PERSONAL, "sources.csv"}:
+        converter.issues.append(Issue(PERSONAL, "own source", "names are personal data and load as a source of "
+                                      "their own: put names.csv in a folder with only sources.csv beside it "
+                                      f"(this one also has {', '.join(sorted(present - {PERSONAL, 'sources.csv'}))})"))
     for table in TABLES:
         if (folder / table.file).is_file():
             try:
@@ -467,6 +493,8 @@ def render_docs() -> str:
         lines += [f"### `{table.file}`", "", table.help, ""]
         if table.key_from:
             lines += [f"Rows have no `key` column: a row is identified by {', '.join(table.key_from)}.", ""]
+        if table.about:
+            lines += [f"Rows have no `key` column: each row describes the entity `{table.about}` names, once.", ""]
         lines += ["| column | required | value | meaning |", "|---|---|---|---|"]
         for c in table.columns:
             value = c.kind
