@@ -17,7 +17,7 @@ import threading
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, Any, cast
 
 import pyoxigraph as ox
 
@@ -298,10 +298,9 @@ def _stage(db: Database, source: SourceInput, progress: Progress, *, write: bool
             phase = f"{source.name}: reading {path.name}"
             if path.is_dir():
                 progress(phase, 0, 1)
-                conversion = convert(path, base=db.base_iri)
+                conversion = convert(path, base=db.base_iri, graph=graph)
                 conversions[str(path)] = conversion
-                scratch.backend.bulk_extend(ox.Quad(t.subject, t.predicate, t.object, graph)
-                                            for t in conversion.triples)
+                scratch.backend.bulk_extend(cast("list[ox.Quad]", conversion.triples))  # quads: graph given
                 progress(phase, 1, 1)
             else:
                 try:

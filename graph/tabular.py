@@ -13,7 +13,7 @@ import csv
 import datetime
 import re
 from dataclasses import dataclass, field
-from functools import cache
+from functools import cache, cached_property
 from pathlib import Path
 from typing import Any
 
@@ -58,6 +58,11 @@ class Column:
     concept: URIRef | None = None
     kind_required: bool = False  # refs must be written KIND:KEY (no default kind)
 
+    @cached_property
+    def names_finding(self) -> bool:
+        """An allegation key standing for the finding of the row's officer on it (sanctions, barred list)."""
+        return self.predicate == OV.finding
+
 
 @dataclass(frozen=True)
 class Table:
@@ -72,7 +77,7 @@ class Table:
     key_from: tuple[str, ...] = ()  # link tables: the key is these cells joined by '|'
     about: str | None = None  # a ref column: rows describe the entity it names (no node, no class of their own)
 
-    @property
+    @cached_property
     def by_name(self) -> dict[str, Column]:
         return {c.name: c for c in self.columns}
 
@@ -284,7 +289,7 @@ def concepts(concept_class: str) -> dict[str, str]:
 class Conversion:
     """A converted folder: the statements, and where each node came from."""
 
-    triples: list[ox.Triple] = field(default_factory=list)
+    triples: list[ox.Triple | ox.Quad] = field(default_factory=list)  # quads when converted into a graph
     locations: dict[str, tuple[str, int]] = field(default_factory=dict)  # node IRI -> (file, line)
     columns: dict[tuple[str, str], str] = field(default_factory=dict)  # (file, predicate IRI) -> column
     rows: int = 0
@@ -315,12 +320,26 @@ def _date(value: str) -> ox.Literal | None:
     return _lit(value, "gYearMonth" if month else "gYear")
 
 
+_RDF_TYPE = ox.NamedNode(str(RDF.type))
+_EVIDENCE_STATUS = str(OV.EvidenceStatus)
+_class_node = cache(ox.NamedNode)  # classes and concepts: a few nodes, shared by every row
+
+
 class _Converter:
-    def __init__(self, folder: Path, base: str) -> None:
+    def __init__(self, folder: Path, base: str, graph: ox.NamedNode | None = None) -> None:
         self.folder = folder
         self.base = base
+        self.statement: Any = ox.Triple if graph is None else lambda s, p, o: ox.Quad(s, p, o, graph)
         self.out = Conversion()
         self.issues: list[Issue] = []
+        self._minted: dict[tuple[str, str], ox.NamedNode] = {}
+
+    def mint(self, kind: str, key: str) -> ox.NamedNode:
+        """:func:`graph.iri.mint`, once per entity (rows refer to the same entities again and again)."""
+        found = self._minted.get((kind, key))
+        if found is None:
+            found = self._minted[(kind, key)] = mint(kind, key, base=self.base)
+        return found
 
     def ref(self, column: Column, raw: str) -> ox.NamedNode | None:
         kind, key = column.refs[0], raw
@@ -331,9 +350,9 @@ class _Converter:
             raise ValueError(f"write KIND:KEY with KIND one of {', '.join(column.refs)}")
         if not key:
             raise ValueError("empty key")
-        if kind == "allegation" and column.predicate == OV.finding:
+        if kind == "allegation" and column.names_finding:
             return None  # resolved by the row (the finding of this officer on that allegation)
-        return mint(kind, key, base=self.base)
+        return self.mint(kind, key)
 
     def cell(self, table: Table, column: Column, raw: str, row: dict[str, str]) -> list[Any]:
         values = [v.strip() for v in raw.split(";")] if column.many else [raw]
@@ -365,13 +384,13 @@ class _Converter:
                     raise ValueError("must be an http(s) URL")
                 terms.append(_lit(value, "anyURI"))
             elif kind in {"concept", "evidence"}:
-                scheme = concepts(str(column.concept or OV.EvidenceStatus))
+                scheme = concepts(str(column.concept or _EVIDENCE_STATUS))
                 if value not in scheme:
                     raise ValueError(f"unknown value; accepted: {', '.join(sorted(scheme))}")
-                terms.append(ox.NamedNode(scheme[value]))
+                terms.append(_class_node(scheme[value]))
             elif kind == "ref":
-                if column.predicate == OV.finding:
-                    terms.append(mint("finding", f"{value}|{row['officer'].strip()}", base=self.base))
+                if column.names_finding:
+                    terms.append(self.mint("finding", f"{value}|{row['officer'].strip()}"))
                 else:
                     node = self.ref(column, value)
                     if node is not None:
@@ -395,10 +414,16 @@ class _Converter:
             if unknown or missing:
                 return
             seen: dict[str, int] = {}
+            # (column, its predicate as a node) for the columns that make statements
+            plan = [(c, ox.NamedNode(str(c.predicate))) for c in table.columns if c.predicate is not None]
+            for column, predicate in plan:
+                if column.name in header:
+                    self.out.columns[(table.file, predicate.value)] = column.name
             for row in reader:
-                self.row(table, row, reader.line_num, seen)
+                self.row(table, row, reader.line_num, seen, plan)
 
-    def row(self, table: Table, row: dict[str, str | None], line: int, seen: dict[str, int]) -> None:
+    def row(self, table: Table, row: dict[str, str | None], line: int, seen: dict[str, int],
+            plan: list[tuple[Column, ox.NamedNode]]) -> None:
         self.out.rows += 1
         cells = {k: (v or "").strip() for k, v in row.items() if k is not None}
         if None in row:
@@ -427,7 +452,7 @@ class _Converter:
                 return
             assert subject is not None
         else:
-            subject = mint(table.kind, key, base=self.base)
+            subject = self.mint(table.kind, key)
         rdf_type = table.rdf_type
         if table.type_column:
             rdf_type = _ORG_TYPES.get(cells[table.type_column])
@@ -436,35 +461,33 @@ class _Converter:
                                          f"{', '.join(_ORG_TYPES)}", line=line, field=table.type_column,
                                          value=cells[table.type_column]))
                 return
-        triples = [] if rdf_type is None else [ox.Triple(subject, ox.NamedNode(str(RDF.type)),
-                                                         ox.NamedNode(str(rdf_type)))]
-        for column in table.columns:
+        statement = self.statement
+        triples = [] if rdf_type is None else [statement(subject, _RDF_TYPE, _class_node(str(rdf_type)))]
+        for column, predicate in plan:
             raw = cells.get(column.name, "")
             if column.kind == "evidence" and not raw:
                 raw = "reported"
-            if not raw or column.predicate is None:
+            if not raw:
                 continue
             try:
                 terms = self.cell(table, column, raw, cells)  # type: ignore[arg-type]
             except ValueError as exc:
                 self.issues.append(Issue(table.file, column.kind, str(exc), line=line, field=column.name, value=raw))
                 continue
-            predicate = ox.NamedNode(str(column.predicate))
-            self.out.columns[(table.file, predicate.value)] = column.name
-            triples.extend(ox.Triple(subject, predicate, term) for term in terms)
+            triples.extend(statement(subject, predicate, term) for term in terms)
         self.out.triples.extend(triples)
         self.out.locations.setdefault(subject.value, (table.file, line))
 
 
-def convert(folder: Path, *, base: str) -> Conversion:
-    """Convert a tabular folder to statements, checking every cell.
+def convert(folder: Path, *, base: str, graph: ox.NamedNode | None = None) -> Conversion:
+    """Convert a tabular folder to statements (triples, or quads in `graph`), checking every cell.
 
     Raises
     ------
     InputError
         Listing every bad file, header, row and cell (file, line, column, rule).
     """
-    converter = _Converter(folder, base)
+    converter = _Converter(folder, base, graph)
     known = {t.file for t in TABLES}
     for path in sorted(folder.iterdir()):
         if path.suffix.lower() == ".csv" and path.name not in known:
