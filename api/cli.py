@@ -12,6 +12,7 @@ import getpass
 import io
 import json
 import logging
+import signal
 import sys
 import threading
 import urllib.error
@@ -346,7 +347,7 @@ def serve_cmd(ctx: click.Context, host: str | None, port: int | None, threads: i
 
     from api import create_app
     from api.access import Tokens
-    from api.database import get_db
+    from api.database import close, get_db
     from graph.cases import load_bundled
     from graph.database import ONTOLOGY_SOURCE
     from graph.facts import warm
@@ -375,8 +376,17 @@ def serve_cmd(ctx: click.Context, host: str | None, port: int | None, threads: i
                + (f" in {settings['DATA_DIR']}" if settings["STORE"] == "oxigraph" else "")
                + f" on http://{settings['HOST']}:{settings['PORT']}/")
     logging.getLogger("waitress").setLevel(logging.INFO)
-    waitress.serve(app, host=settings["HOST"], port=settings["PORT"], threads=settings["THREADS"],
-                   ident="oversight-graph")
+
+    def stop(signum: int, frame: Any) -> None:  # as Ctrl-C: waitress lets running requests finish (5 s)
+        raise SystemExit(0)
+
+    signal.signal(signal.SIGTERM, stop)
+    try:
+        waitress.serve(app, host=settings["HOST"], port=settings["PORT"], threads=settings["THREADS"],
+                       ident="oversight-graph")
+    finally:
+        close(app)  # the store flushed and its lock released
+    click.echo("stopped")
 
 
 def _install_editor(settings: dict[str, Any]) -> bool:

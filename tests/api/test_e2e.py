@@ -75,3 +75,40 @@ def test_readers_keep_answering_from_the_previous_version_while_a_load_runs(serv
     assert seen[0] == before and seen[-1] == outcome["version"]
     assert set(seen) == {before, outcome["version"]}  # never a half-loaded version in between
     assert seen.count(before) >= 2  # readers were answered while the load ran
+
+
+def test_sigterm_stops_the_service_cleanly(tmp_path: Path) -> None:
+    """As a process manager stops it: requests answered, the audit chain complete, the store's lock released."""
+    import signal
+    import time
+
+    from api.audit import log_path
+    from graph import open_database
+    from graph.settings import resolve
+    from tests.conftest import free_port
+
+    folder, port = tmp_path / "store", free_port()
+    env = {**os.environ, "OVERSIGHT_DATA_DIR": str(folder), "OVERSIGHT_PORT": str(port),
+           "OVERSIGHT_STORE": "oxigraph", "OVERSIGHT_AUTH": "false"}
+    log = (tmp_path / "serve.log").open("w")
+    proc = subprocess.Popen([sys.executable, "-m", "api", "serve"], env=env, stdout=log, stderr=subprocess.STDOUT)
+    try:
+        for _ in range(300):
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{port}/linkage/repeat-subjects", timeout=5) as r:
+                    assert r.status == 200
+                break
+            except OSError:
+                time.sleep(0.2)
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(timeout=30) == 0
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+        log.close()
+    assert "stopped" in (tmp_path / "serve.log").read_text()
+    records = [json.loads(line) for line in log_path(folder).read_text().splitlines()]
+    assert records[-2]["path"] == "/linkage/repeat-subjects"
+    assert records[-1]["event"] == "response" and records[-1]["request"] == records[-2]["id"]
+    assert records[-1]["complete"] and records[-1]["status"] == 200
+    open_database(resolve({"STORE": "oxigraph", "DATA_DIR": str(folder)}, environ={})).close()  # lock released
