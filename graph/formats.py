@@ -15,6 +15,7 @@ import zipfile
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from datetime import datetime, timezone
+from functools import cache
 from importlib import metadata
 from typing import Any
 
@@ -58,8 +59,9 @@ FORMATS = {f.name: f for f in (
 CONTEXT: dict[str, Any] = {"@context": dict(PREFIXES)}
 
 
+@cache
 def generator() -> str:
-    """``oversight-graph X.Y.Z``: who made an export."""
+    """``oversight-graph X.Y.Z``: who made an export (read once: every answer's ETag names it)."""
     try:
         return f"oversight-graph {metadata.version('oversight-graph')}"
     except metadata.PackageNotFoundError:
