@@ -25,7 +25,7 @@ import uuid
 from collections.abc import Iterable, Iterator
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 from flask import Flask, Response, current_app, g, request
 
@@ -71,25 +71,38 @@ def _last_hash(handle: Any) -> str:
     return str(found)
 
 
+def _state(handle: IO[bytes]) -> tuple[int, int, int]:
+    found = os.fstat(handle.fileno())
+    return found.st_ino, found.st_size, found.st_mtime_ns
+
+
 class AuditLog:
     """Appends chained records to one file."""
 
     def __init__(self, path: str | os.PathLike[str]) -> None:
         self.path = Path(path)
         self._lock = threading.Lock()
+        self._after_last: tuple[tuple[int, int, int], str] | None = None  # the file as we left it, its last hash
 
     def append(self, record: dict[str, Any]) -> str:
-        """Chain `record` to the last one and write it; returns its hash. Raises AuditError."""
+        """Chain `record` to the last one and write it; returns its hash. Raises AuditError.
+
+        The last hash is read back from the file unless the file is exactly as this log left it
+        (same inode, size and modification time): another process (the CLI) may have appended.
+        """
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
             with self._lock, open(self.path, "a+b") as handle:
                 fcntl.flock(handle, fcntl.LOCK_EX)
                 try:
-                    body = {**record, "prev": _last_hash(handle)}
+                    state = _state(handle)
+                    known = self._after_last
+                    body = {**record, "prev": known[1] if known and known[0] == state else _last_hash(handle)}
                     digest = hashlib.sha256(_canonical(body)).hexdigest()
                     handle.seek(0, os.SEEK_END)
                     handle.write(_canonical({**body, "hash": digest}) + b"\n")
                     handle.flush()
+                    self._after_last = (_state(handle), digest)
                 finally:
                     fcntl.flock(handle, fcntl.LOCK_UN)
         except OSError as exc:

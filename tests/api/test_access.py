@@ -259,3 +259,17 @@ def test_traversal_in_names_reaches_nothing(secured: tuple[Any, dict[str, str]],
     assert 400 <= answer.status_code < 500, (url, answer.status_code)
     assert "root:" not in body and "import" not in body and "Traceback" not in body
     assert answer.mimetype == "application/problem+json" or answer.status_code == 404
+
+
+def test_two_writers_of_one_audit_log_keep_one_chain(tmp_path: Any) -> None:
+    """The service and the CLI append to the same file: each sees the other's records before chaining."""
+    from api.audit import AuditLog, verify
+
+    path = tmp_path / "audit.jsonl"
+    service, cli = AuditLog(path), AuditLog(path)
+    for i in range(5):
+        service.append({"event": "request", "n": i})
+        service.append({"event": "response", "n": i})
+        cli.append({"event": "cli", "n": i})
+    count, _, problem = verify(path)
+    assert (count, problem) == (15, None)
