@@ -35,11 +35,11 @@ def test_saved_facts_survive_a_restart_and_damage_is_ignored(settings: dict[str,
     assert facts(db).props == expected  # from the saved file
     db.close()
 
-    saved[0].write_bytes(b"OVFACTS2\nnot what was saved")
+    saved[0].write_bytes(b"OVFACTS3\nnot what was saved")
     db = open_database(settings)
     assert facts(db).props == expected  # damaged: read from the store instead, and saved again
     db.close()
-    assert saved[0].read_bytes() != b"OVFACTS2\nnot what was saved"
+    assert saved[0].read_bytes() != b"OVFACTS3\nnot what was saved"
 
 
 def test_facts_follow_loads_and_deletions(db: Any) -> None:
