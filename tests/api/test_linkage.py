@@ -172,3 +172,15 @@ def test_end_to_end_through_a_real_server(server: str) -> None:
     with pytest.raises(urllib.error.HTTPError) as not_modified:
         urllib.request.urlopen(request)
     assert not_modified.value.code == 304
+
+
+@pytest.mark.parametrize(("empty", "plain"), [
+    ("/linkage/repeat-subjects?limit=&until=&min_investigations=", "/linkage/repeat-subjects"),
+    ("/linkage/co-accused?basis=&limit=", "/linkage/co-accused"),
+    ("/officers?limit=", "/officers"),
+])
+def test_empty_parameters_count_as_absent(bundled_client: Any, empty: str, plain: str) -> None:
+    """As the OpenAPI document says: HTML forms send empty fields, which take the default."""
+    given, default = bundled_client.get(empty), bundled_client.get(plain)
+    assert given.status_code == default.status_code == 200
+    assert given.get_json()["items"] == default.get_json()["items"] and default.get_json()["items"]
