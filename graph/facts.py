@@ -8,11 +8,12 @@ triple-pattern scans, and folds them into dictionaries keyed by IRI.
 
 Caching
 -------
-What is read from one source graph (its *pairs*) is kept per ingest run, and
-the folded :class:`Facts` per data version, in ``Database.derived``. A load
-changes one run, so only that source is read again; and
-:func:`seed` lets a load hand over the pairs it read from its in-memory
-scratch store, which is ten times faster to scan than the disk store.
+What is read from one source graph (its *pairs*) is folded once per ingest
+run and saved beside the store (in ``Database.derived`` only when there is no
+such file: an in-memory store), and the merged :class:`Facts` are kept per data
+version in ``Database.derived``. A load changes one run, so only that source is
+read again, from its in-memory scratch store, which is ten times faster to scan
+than the disk store; :func:`seed` installs the facts it prepared.
 Readers holding a :class:`Facts` keep using it while a newer one is built.
 
 Duplicates across sources (the same statement in two graphs) fold into one:
@@ -530,14 +531,14 @@ def _read_saved(db: Database, run: str) -> Folded | None:
         return None
     try:
         data = target.read_bytes()
-        pairs = marshal.loads(memoryview(data)[len(_MAGIC):]) if data.startswith(_MAGIC) else None
+        folded = marshal.loads(memoryview(data)[len(_MAGIC):]) if data.startswith(_MAGIC) else None
     except (OSError, ValueError, EOFError, TypeError):
-        pairs = None
-    if (not isinstance(pairs, dict) or set(pairs) != {*PREDICATES, "type"}  # damaged, or another version's
-            or not all(isinstance(values, dict) for values in pairs.values())):
+        folded = None
+    if (not isinstance(folded, dict) or set(folded) != {*PREDICATES, "type"}  # damaged, or another version's
+            or not all(isinstance(values, dict) for values in folded.values())):
         log.info("ignoring the saved linkage facts of run %s", local_id(run))
         return None
-    return pairs
+    return folded
 
 
 def _forget_saved(db: Database, runs: set[str]) -> None:
@@ -577,8 +578,8 @@ def prepare(db: Database, source: str, run: str, folded: Folded) -> Facts:
 
 
 def seed(db: Database, run: str, folded: Folded, prepared: Facts | None = None) -> None:
-    """After a commit: keep the pairs a load read from its fast scratch store, and the facts it prepared
-    if they are those of the data version now current."""
+    """After a commit: remember the folded pairs a load read from its fast scratch store (see
+    :func:`_remember`), and install the facts it prepared if they are those of the version now current."""
     with db.derived_lock:
         _remember(db, run, folded)
     version, sources = db.current()
@@ -630,8 +631,8 @@ def facts(db: Database) -> Facts:
     """The :class:`Facts` of the data version current now (built at most once per version).
 
     Building holds a lock that only other builders wait for; a request that
-    already holds a :class:`Facts` keeps reading it. Pairs come from memory,
-    else from the file a load saved beside the store, else from the store.
+    already holds a :class:`Facts` keeps reading it. Each run's folded pairs come
+    from memory, else from the file a load saved beside the store, else from the store.
     """
     version, sources = db.current()
     key = ("facts", version)
