@@ -61,7 +61,7 @@ PREDICATES = (
     "identifier", "pseudonym", "name", "title", "description", "inquiry", "linkedTo", "concerns", "finding",
     "force", "sender", "sentAt", "contentCategory", "victim", "complainant", "involves", "about", "partOf",
     "conductFrom", "conductTo", "uncoveredOn", "publisher", "url", "platform", "decidedBy",
-    "investigatingBody", "reportedMemberCount",
+    "investigatingBody", "reportedMemberCount", "occurredOn", "receivedOn",
 )
 
 Pairs = dict[str, list[tuple[str, str]]]  # property local name, or "type" -> [(subject, object value)]
@@ -162,6 +162,10 @@ def overlap(a: tuple[str | None, str | None], b: tuple[str | None, str | None]) 
     if lo and hi and lo > hi:
         return None
     return lo, hi
+
+
+#: Investigation statuses that say it is over (so a missing end date is unknown, not open).
+_ENDED = frozenset({str(OV.Concluded), str(OV.InvestigationDiscontinued)})
 
 
 # --------------------------------------------------------------------------- concepts
@@ -417,10 +421,15 @@ class Facts:
         return concept(found).notation if found else "reported"
 
     def interval(self, node: str) -> tuple[str | None, str | None]:
-        """A node's own (start, end), or its date for both ends."""
+        """A node's own (start, end), or its date for both ends.
+
+        A missing end is open, except on a concluded or discontinued investigation: that one ended, on a
+        date the source does not give, so it is known to have run only at its start (never "ongoing")."""
         date = self.value(node, "date") or self.value(node, "sentAt")
         start = self.value(node, "startDate") or date
         end = self.value(node, "endDate") or date
+        if end is None and start is not None and self.value(node, "status") in _ENDED:
+            end = start
         return start, end
 
     # ---- findings
@@ -429,18 +438,42 @@ class Facts:
         return self.value(allegation, "investigation") if allegation else None
 
     def finding_interval(self, finding: str) -> tuple[str | None, str | None]:
-        """When the conduct a finding is about happened: the finding's date, else its allegation's, else its
-        investigation's, else the period of conduct its inquiry examined."""
-        investigation = self.investigation_of(finding)
-        for node in (finding, self.value(finding, "allegation"), investigation):
-            if node:
-                start, end = self.interval(node)
+        """When the conduct a finding is about happened (what date filters compare), from the nearest date that
+        says so (``docs/linkage.md``, Dates):
+
+        1. the allegation's conduct: ``ov:occurredOn`` (an instant), else its start and end (conduct that lasted);
+        2. the investigation's ``ov:occurredOn`` (the incident complained of);
+        3. the period of conduct its inquiry examined;
+        4. when the complaint was received (an instant: the conduct came before, on a date not given);
+        5. the investigation's own interval (opened to closed; concluded without an end: its start only);
+        6. when the finding was decided.
+        """
+        allegation = self.value(finding, "allegation")
+        investigation = self.value(allegation, "investigation") if allegation else None
+        if allegation:
+            occurred = self.value(allegation, "occurredOn")
+            if occurred:
+                return occurred, occurred
+            start, end = self.value(allegation, "startDate"), self.value(allegation, "endDate")
+            if start or end:
+                return start, end
+        if investigation:
+            occurred = self.value(investigation, "occurredOn")
+            if occurred:
+                return occurred, occurred
+            inquiry = self.value(investigation, "inquiry")
+            if inquiry:
+                start, end = self.value(inquiry, "conductFrom"), self.value(inquiry, "conductTo")
                 if start or end:
                     return start, end
-        inquiry = self.value(investigation, "inquiry") if investigation else None
-        if inquiry:
-            return self.value(inquiry, "conductFrom"), self.value(inquiry, "conductTo")
-        return None, None
+            received = self.value(investigation, "receivedOn")
+            if received:
+                return received, received
+            start, end = self.interval(investigation)
+            if start or end:
+                return start, end
+        decided = self.value(finding, "date")
+        return decided, decided
 
     def categories_of(self, allegation: str) -> tuple[str, ...]:
         return self.values(allegation, "category")

@@ -200,7 +200,14 @@ TABLES: tuple[Table, ...] = (
         Column("linked_to", "ref", "Keys of linked investigations, separated by ';'.", OV.linkedTo,
                many=True, refs=("investigation",)),
         Column("description", "text", "A short description in your own words.", OV.description),
-        _START, _END, _EVIDENCE, _source(),
+        Column("occurred", "date", "When the incident complained of happened (an instant): the conduct date of "
+               "each of its allegations that has no date of its own.", OV.occurredOn),
+        Column("received", "date", "When the complaint was made or received (an instant; the conduct came "
+               "before).", OV.receivedOn),
+        Column("start", "date", "When the investigation opened.", OV.startDate),
+        Column("end", "date", "When the investigation closed. A concluded or discontinued investigation without "
+               "one is never taken to be still open.", OV.endDate),
+        _EVIDENCE, _source(),
     ), rdf_type=OV.Investigation),
     Table("allegations.csv", "allegation", "Allegations; the officers they concern are listed in findings.csv.", (
         _key(), Column("investigation", "ref", "A key of investigations.csv.", OV.investigation, required=True,
@@ -212,7 +219,11 @@ TABLES: tuple[Table, ...] = (
         _agent("complainants", "Who complained, separated by ';'.", OV.complainant, many=True),
         Column("concerns", "ref", "For a failure to report or challenge: keys of the allegations whose conduct "
                "it was, separated by ';'.", OV.concerns, many=True, refs=("allegation",)),
-        _START, _END, _EVIDENCE, _source(),
+        Column("occurred", "date", "When the conduct happened, as an instant (the incident date). Conduct that "
+               "lasted: start and end instead.", OV.occurredOn),
+        Column("start", "date", "When conduct that lasted began.", OV.startDate),
+        Column("end", "date", "When that conduct ended; empty while it continues.", OV.endDate),
+        _EVIDENCE, _source(),
     ), rdf_type=OV.Allegation),
     Table("findings.csv", "finding", "One row per officer per allegation: that the officer was a subject, and "
           "the result and outcome once decided.", (

@@ -122,6 +122,7 @@ class OV(DefinedNamespace):
     SourceDocument: URIRef
     Station: URIRef
     Superintendent: URIRef
+    Suspension: URIRef
     Telegram: URIRef
     Unconfirmed: URIRef
     Unit: URIRef
@@ -166,6 +167,7 @@ class OV(DefinedNamespace):
     member: URIRef
     name: URIRef
     number: URIRef
+    occurredOn: URIRef
     officer: URIRef
     origin: URIRef
     outcome: URIRef
@@ -175,6 +177,7 @@ class OV(DefinedNamespace):
     pseudonym: URIRef
     publisher: URIRef
     rank: URIRef
+    receivedOn: URIRef
     report: URIRef
     reportedMemberCount: URIRef
     result: URIRef
