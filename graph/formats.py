@@ -163,7 +163,7 @@ def _view_quads(db: Database, export: ExportGraph, *, with_meta: bool, real: Cal
             return
         subjects = [real(s) for s in export.node_keys]
         if "evidence" in {a.name for a in export.edge_attrs}:
-            subjects += sorted({e for _, _, d in export.edges() for e in d["evidence"].split(";") if e})
+            subjects += sorted({real(e) for _, _, d in export.edges() for e in d["evidence"].split(";") if e})
         store = getattr(db.backend, "store")
         for graph in graphs:
             for subject in subjects:

@@ -1,20 +1,31 @@
-"""Pseudonymised views: people replaced by stable per-deployment pseudonyms, names and free text removed.
+"""Pseudonymised views: what a ``reader`` may see, built from one declared allowlist, every instance re-minted.
 
-The ``reader`` role sees the data through these views, in JSON answers and in every export
-format (:mod:`api.access`). Each person (an officer, police staff, or another person such as
-a complainant) gets the IRI ``{base}{kind}/p-{hmac}``. The HMAC is keyed by a secret kept in
-``DATA_DIR/access/pseudonym.key``, so the pseudonym is the same for every request and every
-data version of one deployment, and differs between deployments. Removed:
-* the name, identifier, pseudonym and URL of people (:data:`PERSONAL`);
-* free text everywhere: descriptions, message content (:data:`FREE_TEXT`);
-* the titles of allegations and investigations, which may name people (:data:`TITLED`).
+The ``reader`` role sees the data through these views, in JSON answers and in every export format
+(:mod:`api.access`, :mod:`api.answers`, :mod:`api.exports`). A view keeps only
+
+* instances of a class in :data:`READER_CLASSES`, each under a new IRI
+  ``{base}{kind}/p-{HMAC-SHA256(secret, real IRI)}``: the secret is kept in
+  ``DATA_DIR/access/pseudonym.key``, so a reader who knows a source key (an officer's payroll
+  number, a complaint number) can compute the service's unkeyed IRI (:func:`graph.iri.mint`) but not
+  the view's. The same for every request and data version of one deployment, different in another;
+* ``rdf:type`` statements naming a class of :data:`READER_CLASSES`;
+* statements whose predicate is an ``ov:`` property of :data:`READER_PROPERTIES`, and only with a
+  value of the declared shape: a link to another visible instance (re-minted), a concept of the
+  ontology's schemes, or a literal that is a date, a boolean or an integer.
+
+Everything else is dropped: names, pseudonyms, identifiers, titles, descriptions, message content,
+URLs and licences (``ov:`` properties not in the table), every predicate and class of another
+vocabulary (``foaf:name``, ``rdfs:label``, ``rdfs:comment``, ``skos:prefLabel``, ``foaf:homepage``,
+``rdfs:seeAlso``...), untyped or foreign-typed nodes, blank nodes and the metadata graph. Labels are
+then composed from pseudonymous ids and concept labels only (:meth:`graph.facts.Facts.label`).
+See docs/decisions/2026-12-02-reader-allowlist.md.
 """
 
 from __future__ import annotations
 
-import hashlib
 import hmac
 import os
+import re
 import secrets
 from collections.abc import Iterable, Iterator
 from pathlib import Path
@@ -23,18 +34,59 @@ import pyoxigraph as ox
 
 from graph import heap
 from graph.database import Database
-from graph.facts import KINDS, Facts, facts
-from graph.iri import local_id
+from graph.facts import KINDS, Facts, concept, facts
 
-__all__ = ["PEOPLE", "PERSONAL", "FREE_TEXT", "Pseudonyms", "secret", "pseudonymous_facts", "VARIANT"]
+__all__ = ["READER_CLASSES", "READER_PROPERTIES", "LINK", "CONCEPT", "DATE", "BOOLEAN", "INTEGER", "PEOPLE",
+           "Pseudonyms", "secret", "pseudonymous_facts", "VARIANT"]
+
+# Value shapes of a visible property.
+LINK = "link"  # another visible instance, re-minted
+CONCEPT = "concept"  # a concept of one of the ontology's schemes
+DATE = "date"  # a date, year-month, year or date-time
+BOOLEAN = "boolean"
+INTEGER = "integer"
+
+#: The classes (``ov:`` local names) whose instances readers see, under pseudonymous IRIs.
+READER_CLASSES = frozenset({
+    "Agent", "Officer", "PoliceStaff", "Person", "Organisation", "Force", "OversightBody", "Unit", "Station",
+    "Role", "Posting", "ChatGroup", "ChatMembership", "Message", "Allegation", "Investigation", "Inquiry",
+    "Finding", "Sanction", "BarredListEntry", "EmploymentStatus", "Report", "Recommendation",
+    "SourceDocument", "Event",
+})
+
+#: The ``ov:`` properties readers see, each with the one shape of value it may have. Not here, so never
+#: shown: identifier, name, pseudonym, title, description, content, url, licence, and the provenance
+#: properties of the metadata graph.
+READER_PROPERTIES: dict[str, str] = {
+    # links between entities
+    "officer": LINK, "allegation": LINK, "investigation": LINK, "finding": LINK, "inquiry": LINK,
+    "member": LINK, "group": LINK, "sender": LINK, "unit": LINK, "station": LINK, "force": LINK,
+    "partOf": LINK, "roleIn": LINK, "victim": LINK, "complainant": LINK, "involves": LINK, "about": LINK,
+    "concerns": LINK, "linkedTo": LINK, "investigatingBody": LINK, "decidedBy": LINK, "publisher": LINK,
+    "report": LINK, "addressedTo": LINK, "source": LINK,
+    # concepts of the ontology's schemes (their labels are the ontology's, never a source's)
+    "category": CONCEPT, "result": CONCEPT, "outcome": CONCEPT, "status": CONCEPT, "rank": CONCEPT,
+    "platform": CONCEPT, "contentCategory": CONCEPT, "evidenceStatus": CONCEPT, "personRole": CONCEPT,
+    # literals
+    "date": DATE, "startDate": DATE, "endDate": DATE, "sentAt": DATE, "conductFrom": DATE, "conductTo": DATE,
+    "uncoveredOn": DATE, "isAdmin": BOOLEAN, "isDisbanded": BOOLEAN, "reportedMemberCount": INTEGER,
+    "number": INTEGER,
+}
+
+_LITERAL = {
+    DATE: re.compile(r"-?[0-9]{4}(-[0-9]{2}(-[0-9]{2}(T[0-9]{2}:[0-9]{2}(:[0-9]{2}(\.[0-9]{1,9})?)?"
+                     r"(Z|[+-][0-9]{2}:[0-9]{2})?)?)?)?"),
+    BOOLEAN: re.compile(r"true|false|1|0"),
+    INTEGER: re.compile(r"[+-]?[0-9]{1,18}"),
+}
 
 PEOPLE = ("Officer", "PoliceStaff", "Person")
-PERSONAL = frozenset({"name", "identifier", "pseudonym", "url"})
-FREE_TEXT = frozenset({"description", "content"})
-TITLED = ("Allegation", "Investigation")
 #: What a pseudonymised view's version ends with, so caches, ETags and cursors never mix the two.
 VARIANT = "~pseudonymised"
 _OV = "https://w3id.org/oversight/ontology#"
+_XSD = "http://www.w3.org/2001/XMLSchema#"
+_RDF_TYPE = "http://www.w3.org/1999/02/22-rdf-syntax-ns#type"
+_STRING = ox.NamedNode(_XSD + "string")
 
 
 def secret(data_dir: str | os.PathLike[str]) -> bytes:
@@ -53,45 +105,87 @@ def secret(data_dir: str | os.PathLike[str]) -> bytes:
         return path.read_bytes()
 
 
+def _is_concept(iri: str) -> bool:
+    return bool(concept(iri).scheme)
+
+
 class Pseudonyms:
-    """The pseudonym of each person in `f`, both ways, and what a view drops."""
+    """The view's IRI of every visible instance of `f`, both ways, and the filter of :data:`READER_PROPERTIES`.
 
-    def __init__(self, f: Facts, key: bytes) -> None:
+    Parameters
+    ----------
+    f : Facts
+        The real facts.
+    key : bytes
+        The deployment's secret (:func:`secret`).
+    base : str
+        The deployment's base IRI: view IRIs never keep a source's own namespace, which may say who.
+    """
+
+    def __init__(self, f: Facts, key: bytes, *, base: str) -> None:
         self.alias: dict[str, str] = {}
-        for person in f.of_type(*PEOPLE):
-            digest = hmac.new(key, person.encode("utf-8"), hashlib.sha256).hexdigest()[:20]
-            base = person[: len(person) - len(local_id(person))]
-            self.alias[person] = f"{base}p-{digest}"
+        for subject, types in f.types.items():
+            if READER_CLASSES.isdisjoint(types):
+                continue
+            digest = hmac.digest(key, subject.encode("utf-8"), "sha256").hex()[:20]
+            self.alias[subject] = f"{base}{f.kind(subject)}/p-{digest}"
         self.real = {v: k for k, v in self.alias.items()}
-        self.titled = frozenset(f.of_type(*TITLED))
 
-    def drops(self, subject: str, name: str) -> bool:
-        """Whether the property `name` of `subject` (a real IRI) is left out of the view."""
-        return name in FREE_TEXT or (name in PERSONAL and subject in self.alias) or (
-            name == "title" and subject in self.titled)
+    def value(self, name: str, value: str) -> str | None:
+        """`value` of property `name` as the view shows it (re-minted), or None if the view drops it."""
+        shape = READER_PROPERTIES.get(name)
+        if shape == LINK:
+            return self.alias.get(value)
+        if shape == CONCEPT:
+            return value if _is_concept(value) else None
+        if shape is None or not _LITERAL[shape].fullmatch(value):
+            return None
+        return value
 
     def facts(self, f: Facts) -> Facts:
-        """`f` with people renamed and the dropped properties left out."""
-        alias = self.alias
-        props = {name: {alias.get(s, s): tuple(sorted(alias.get(o, o) for o in objects))
-                        for s, objects in values.items() if not self.drops(s, name)}
-                 for name, values in f.props.items()}
-        types = {alias.get(s, s): t for s, t in f.types.items()}
+        """`f` as readers see it: visible instances re-minted, everything not allowed left out."""
+        alias, view = self.alias, self.value
+        props: dict[str, dict[str, tuple[str, ...]]] = {}
+        for name, values in f.props.items():
+            kept: dict[str, tuple[str, ...]] = {}
+            if name in READER_PROPERTIES:
+                for s, objects in values.items():
+                    subject = alias.get(s)
+                    if subject is None:
+                        continue
+                    shown = tuple(sorted(v for v in (view(name, o) for o in objects) if v is not None))
+                    if shown:
+                        kept[subject] = shown
+            props[name] = kept  # every property keeps its key: code reads props[name] unguarded
+        types = {alias[s]: tuple(t for t in ts if t in READER_CLASSES) for s, ts in f.types.items() if s in alias}
         return Facts(f.version + VARIANT, props, types, f.runs)
 
     def quads(self, quads: Iterable[ox.Quad]) -> Iterator[ox.Quad]:
-        """`quads` with people renamed and the dropped properties left out."""
+        """`quads` as readers see them: the same rule as :meth:`facts`, statement by statement."""
         alias = self.alias
         for quad in quads:
-            subject, predicate, obj = quad.subject, quad.predicate, quad.object
-            if predicate.value.startswith(_OV) and self.drops(getattr(subject, "value", ""),
-                                                                predicate.value[len(_OV):]):
+            subject, predicate, obj = quad.subject, quad.predicate.value, quad.object
+            if not isinstance(subject, ox.NamedNode) or subject.value not in alias:
                 continue
-            if isinstance(subject, ox.NamedNode) and subject.value in alias:
-                subject = ox.NamedNode(alias[subject.value])
-            if isinstance(obj, ox.NamedNode) and obj.value in alias:
-                obj = ox.NamedNode(alias[obj.value])
-            yield ox.Quad(subject, predicate, obj, quad.graph_name)
+            if predicate == _RDF_TYPE:
+                if not (isinstance(obj, ox.NamedNode) and obj.value.startswith(_OV)
+                        and obj.value[len(_OV):] in READER_CLASSES):
+                    continue
+                shown: ox.NamedNode | ox.Literal = obj
+            elif predicate.startswith(_OV) and (shape := READER_PROPERTIES.get(predicate[len(_OV):])):
+                if isinstance(obj, ox.Literal) == (shape in (LINK, CONCEPT)):
+                    continue  # a literal where a link is due, or the other way round
+                value = self.value(predicate[len(_OV):], obj.value)  # type: ignore[union-attr]
+                if value is None:
+                    continue
+                if isinstance(obj, ox.Literal):  # keep an XSD datatype; anything else (a language) goes
+                    datatype = obj.datatype if obj.datatype.value.startswith(_XSD) else _STRING
+                    shown = ox.Literal(value, datatype=datatype)
+                else:
+                    shown = ox.NamedNode(value)
+            else:
+                continue
+            yield ox.Quad(ox.NamedNode(alias[subject.value]), quad.predicate, shown, quad.graph_name)
 
 
 def pseudonymous_facts(db: Database, data_dir: str | os.PathLike[str]) -> tuple[Facts, Pseudonyms]:
@@ -105,7 +199,7 @@ def pseudonymous_facts(db: Database, data_dir: str | os.PathLike[str]) -> tuple[
     found, names = db.derived.get(("facts", version)), db.derived.get(("pseudonyms", version))
     if found is None or names is None:
         with heap.building():
-            names = Pseudonyms(real, secret(data_dir))
+            names = Pseudonyms(real, secret(data_dir), base=db.base_iri)
             found = names.facts(real)
         with db.derived_lock:
             if db.derived.get(("facts", real.version)) is real:  # not for a version already replaced
@@ -114,4 +208,4 @@ def pseudonymous_facts(db: Database, data_dir: str | os.PathLike[str]) -> tuple[
     return found, names  # type: ignore[return-value]
 
 
-assert set(PEOPLE) <= set(KINDS)
+assert set(PEOPLE) <= set(KINDS) and READER_CLASSES - {"Agent"} <= set(KINDS)
