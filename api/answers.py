@@ -27,6 +27,7 @@ from graph.database import Database
 from graph.errors import BadParameter, NotFound
 from graph.facts import KINDS, Facts, Filters, concepts_of, facts, lower, upper
 from graph.formats import generator
+from graph.linkage import filter_caveats
 from graph.projection import BASES, EDGE_KINDS, Projection
 from graph.pseudonyms import VARIANT, pseudonymous_facts
 from graph.saved import DATE, ENTITY_ID
@@ -268,6 +269,7 @@ def answer(params: Params, question: str, compute: Callable[[Facts], Sequence[An
         following = offset + limit
         echo = {k: ",".join(v) for k, v in request.args.lists()}
         return {"question": question, "parameters": parameters or echo,
+                "caveats": list(filter_caveats(f, params.filters())),
                 "total": len(items), "limit": limit, "offset": offset,
                 "next": _cursor(f.version, following) if following < len(items) else None,
                 "items": page, "sources": {s: _plain(f.source(s)) for s in sorted(cited)}}

@@ -451,12 +451,8 @@ def import_cmd(ctx: click.Context, mapping: str, folder: str, without_names: boo
     for x in loaded:
         click.echo(f"{'replaced' if x.replaced else 'loaded'} {x.source}: {x.triples} statements; "
                    f"data version {x.data_version}")
-    for file, rows in report.rows_read.items():
-        click.echo(f"  read {rows:>9,} rows of {file}")
-    for table, count in report.entities.items():
-        click.echo(f"  made {count:>9,} rows of {table}")
-    for (table, reason), count in sorted(report.rejected.items()):
-        click.echo(f"  rejected {count:>5,} rows for {table}: {reason} (first: {report.examples[(table, reason)]})")
+    for line in report.lines():
+        click.echo(line)
 
 
 @cli.group("token")

@@ -253,6 +253,11 @@ class Filters:
         closure = _narrower_closure()
         return frozenset().union(*(closure.get(c, {c}) for c in self.categories))
 
+    @staticmethod
+    def category_closure_of(category: str) -> frozenset[str]:
+        """One category and every narrower one."""
+        return _narrower_closure().get(category, frozenset({category}))
+
     def key(self) -> tuple[object, ...]:
         return (self.date_from, self.date_to, tuple(sorted(self.categories)), tuple(sorted(self.results)),
                 tuple(sorted(self.outcomes)))

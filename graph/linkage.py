@@ -23,7 +23,8 @@ T = TypeVar("T")
 K = TypeVar("K")
 
 __all__ = ["Lazy", "Ref", "RepeatSubject", "CoAccused", "Shared", "SharedGroup", "StatusAt", "Bystander",
-           "ref", "caveats", "repeat_subjects", "co_accused", "shared_groups", "bystanders", "officers_with"]
+           "ref", "caveats", "filter_caveats", "repeat_subjects", "co_accused", "shared_groups", "bystanders",
+           "officers_with"]
 
 
 class Lazy(Sequence[T]):
@@ -70,6 +71,28 @@ def ref(f: Facts, iri: str) -> Ref:
 def caveats(evidence: Iterable[Evidence]) -> tuple[str, ...]:
     """The evidence statuses other than ``reported`` among `evidence`, sorted."""
     return tuple(sorted({e.status for e in evidence} - {"reported"}))
+
+
+def filter_caveats(f: Facts, filters: Filters) -> tuple[str, ...]:
+    """What an answer under `filters` cannot say: each category, result or outcome it names that no loaded
+    source records at all (a category counting its narrower ones), so that an empty answer is never read
+    as evidence of absence.
+
+    Notes
+    -----
+    Reads the inverse of three properties, built once per data version: O(1) per value after that.
+    """
+    out = []
+    for name, wanted, closure in (("category", filters.categories, lambda c: filters.category_closure_of(c)),
+                                  ("result", filters.results, lambda c: frozenset({c})),
+                                  ("outcome", filters.outcomes, lambda c: frozenset({c}))):
+        used = f.inverse(name)
+        for iri in sorted(wanted, key=lambda c: concept(c).notation):
+            if not any(c in used for c in closure(iri)):
+                out.append(f"{name} '{concept(iri).notation}': no loaded source records this {name}"
+                           + (" (or a narrower one)" if name == "category" else "")
+                           + ", so nothing can match it; an empty answer is not evidence of absence")
+    return tuple(out)
 
 
 def _span(evidence: Iterable[Evidence]) -> tuple[str | None, str | None]:

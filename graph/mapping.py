@@ -36,7 +36,7 @@ from graph.database import Database
 from graph.errors import InputError, Issue
 from graph.ingest import LoadReport, Progress, _quiet, load, plan
 from graph.iri import SOURCE_NAME
-from graph.tabular import PERSONAL, TABLES
+from graph.tabular import PERSONAL, TABLES, Table
 
 __all__ = ["Mapping", "Rule", "Value", "ImportReport", "read_mapping", "shipped", "translate", "import_dataset",
            "names_source"]
@@ -57,6 +57,8 @@ def _date(value: str, pattern: str) -> str:
 
 
 _NORMALISE: dict[str, Callable[[str], str]] = {"upper": str.upper, "lower": str.lower, "integer": _integer}
+_COMBINE = ("first", "all", "prefer")
+_EXAMPLES = 5  # most frequent values kept per report line
 _TEMPLATE = re.compile(r"\{(\w+)\}")
 _SOURCE_KEY = "dataset"
 
@@ -74,6 +76,8 @@ class Value:
     date: str | None = None  # strptime format of the source, such as %m/%d/%y
     required: bool = False
     reason: str | None = None  # said when a required value is blank
+    combine: str | None = None  # rows with one key that disagree here: an error (None), or first, all, prefer
+    prefer: tuple[str, ...] = ()  # combine = "prefer": the values in order of preference (most serious first)
 
 
 @dataclass(frozen=True)
@@ -101,18 +105,52 @@ class Mapping:
 
 @dataclass
 class ImportReport:
-    """What a translation read, rejected and made."""
+    """What a translation read, rejected, merged, emptied, left unread and made: nothing is lost silently."""
 
     rows_read: Counter[str] = field(default_factory=Counter)  # by file
     rejected: Counter[tuple[str, str]] = field(default_factory=Counter)  # (table, reason)
     examples: dict[tuple[str, str], str] = field(default_factory=dict)  # (table, reason) -> "file:line"
     entities: Counter[str] = field(default_factory=Counter)  # rows written, by table
+    merged: Counter[str] = field(default_factory=Counter)  # by table: rows merged into an earlier one with their key
+    disagreeing: Counter[str] = field(default_factory=Counter)  # by table: of those, rows that differed somewhere
+    disagreed: Counter[tuple[str, str]] = field(default_factory=Counter)  # (table, column): merged rows that differed
+    emptied: dict[tuple[str, str], Counter[str]] = field(default_factory=dict)  # (table, column) -> unknown codes
+    unmapped: dict[str, tuple[str, ...]] = field(default_factory=dict)  # file -> its columns that no rule reads
+    errors: list[Issue] = field(default_factory=list)  # what makes the import fail (nothing is loaded)
 
     def as_dict(self) -> dict[str, Any]:
         return {"rows_read": dict(self.rows_read),
                 "rejected": [{"table": t, "reason": r, "rows": n, "first": self.examples[(t, r)]}
                              for (t, r), n in sorted(self.rejected.items())],
-                "entities": dict(self.entities)}
+                "entities": dict(self.entities),
+                "merged": [{"table": t, "rows": n, "disagreeing": self.disagreeing[t],
+                            "columns": {c: k for (tt, c), k in sorted(self.disagreed.items()) if tt == t}}
+                           for t, n in sorted(self.merged.items())],
+                "emptied": [{"table": t, "column": c, "values": sum(v.values()),
+                             "most_frequent": dict(v.most_common(_EXAMPLES))}
+                            for (t, c), v in sorted(self.emptied.items())],
+                "unmapped": {f: list(c) for f, c in sorted(self.unmapped.items())},
+                "errors": [str(i) for i in self.errors]}
+
+    def lines(self) -> list[str]:
+        """The report in words, one line per count (what ``oversight import`` prints)."""
+        out = [f"  read {rows:>9,} rows of {file}" for file, rows in self.rows_read.items()]
+        out += [f"  made {count:>9,} rows of {table}" for table, count in self.entities.items()]
+        out += [f"  rejected {count:>5,} rows for {table}: {reason} (first: {self.examples[(table, reason)]})"
+                for (table, reason), count in sorted(self.rejected.items())]
+        for table, count in sorted(self.merged.items()):
+            columns = ", ".join(f"{c} {n:,}" for (t, c), n in sorted(self.disagreed.items()) if t == table)
+            out.append(f"  merged {count:>7,} rows into others of {table} with the same key"
+                       + (f"; {self.disagreeing[table]:,} of them disagreed ({columns})" if columns else
+                          "; all agreed"))
+        for (table, column), values in sorted(self.emptied.items()):
+            common = ", ".join(f"{v!r} {n:,}" for v, n in values.most_common(_EXAMPLES))
+            out.append(f"  emptied {sum(values.values()):>6,} values of {table} {column}: not in the code list"
+                       f" (most frequent: {common})")
+        for file, unread in sorted(self.unmapped.items()):
+            if unread:
+                out.append(f"  unmapped: {file} columns {', '.join(unread)}")
+        return out
 
 
 def shipped() -> dict[str, Path]:
@@ -174,7 +212,8 @@ def read_mapping(path: str | Path) -> Mapping:
             if unknown_keys:
                 issue(at, "keys", f"unknown keys {sorted(unknown_keys)}")
                 continue
-            value = Value(**{**spec, "normalise": tuple(spec.get("normalise", ()))})
+            value = Value(**{**spec, "normalise": tuple(spec.get("normalise", ())),
+                             "prefer": tuple(str(v) for v in spec.get("prefer", ()))})
             if sum(x is not None for x in (value.column, value.value, value.template)) != 1:
                 issue(at, "source", "give exactly one of column, value or template")
             for step in value.normalise:
@@ -184,6 +223,14 @@ def read_mapping(path: str | Path) -> Mapping:
                 issue(at, "codes", f"names no code list of [codes]: {value.codes!r}")
             if value.unknown not in ("reject", "empty"):
                 issue(at, "unknown", "must be 'reject' or 'empty'")
+            if value.combine is not None and value.combine not in _COMBINE:
+                issue(at, "combine", f"unknown value {value.combine!r}; accepted: {', '.join(_COMBINE)}")
+            if value.combine is not None and column.startswith("_"):
+                issue(at, "combine", "a helper is not written: there is nothing to combine")
+            if value.combine == "all" and column in table.by_name and not table.by_name[column].many:
+                issue(at, "combine", f"'all' needs a column that takes several values; {column} takes one")
+            if (value.combine == "prefer") != bool(value.prefer):
+                issue(at, "prefer", "combine = 'prefer' goes with prefer = [values, most preferred first]")
             for ref in _TEMPLATE.findall(value.template or ""):
                 if ref not in raw.get("columns", {}):
                     issue(at, "template", f"{{{ref}}} is not a column of this rule")
@@ -206,22 +253,39 @@ def _open(path: Path) -> IO[str]:
     return path.open(encoding="utf-8-sig", newline="")
 
 
-def _rows(folder: Path, file: str) -> Iterator[tuple[int, dict[str, str]]]:
+def _rows(folder: Path, file: str) -> tuple[list[str], Iterator[tuple[int, dict[str, str]]]]:
+    """The header of `file` (names trimmed, as values are) and an iterator over its rows, read as they are asked for."""
     path = folder / file
     if not path.is_file():
         raise InputError([Issue(file, "exists", f"the mapping needs {file} in {folder}")])
-    with _open(path) as handle:
-        reader = csv.DictReader(handle)
-        try:
-            for row in reader:
-                yield reader.line_num, row
-        except (UnicodeDecodeError, csv.Error, EOFError, OSError) as exc:
-            raise InputError([Issue(file, "CSV syntax", f"cannot be read as UTF-8 CSV: {exc.__class__.__name__}",
-                                    line=reader.line_num)]) from None
+    handle = _open(path)
+    reader = csv.DictReader(handle)
+    try:
+        header = [h.strip() for h in (reader.fieldnames or [])]
+    except (UnicodeDecodeError, csv.Error, EOFError, OSError) as exc:
+        handle.close()
+        raise InputError([Issue(file, "CSV syntax", f"cannot be read as UTF-8 CSV: {exc.__class__.__name__}",
+                                line=1)]) from None
+    reader.fieldnames = header
+
+    def rows() -> Iterator[tuple[int, dict[str, str]]]:
+        with handle:
+            try:
+                for row in reader:
+                    yield reader.line_num, row
+            except (UnicodeDecodeError, csv.Error, EOFError, OSError) as exc:
+                raise InputError([Issue(file, "CSV syntax", f"cannot be read as UTF-8 CSV: "
+                                        f"{exc.__class__.__name__}", line=reader.line_num)]) from None
+
+    return header, rows()
 
 
 class _Reject(Exception):
     """A row that cannot be translated; the message is the reason."""
+
+
+class _Unknown(Exception):
+    """A value missing from its code list, with ``unknown = "empty"``: the cell is left empty, and counted."""
 
 
 def _cell(m: Mapping, value: Value, row: dict[str, str], made: dict[str, str]) -> str:
@@ -247,7 +311,7 @@ def _cell(m: Mapping, value: Value, row: dict[str, str], made: dict[str, str]) -
         if coded is None:
             if value.unknown == "reject":
                 raise _Reject(f"{value.column}: unknown code {raw!r} (not in [codes.{value.codes}])")
-            return ""
+            raise _Unknown(raw)
         return coded
     return raw
 
@@ -257,15 +321,64 @@ def names_source(m: Mapping) -> str:
     return f"{m.name}-names"
 
 
+def _merge(report: ImportReport, table: Table, rule: Rule, existing: dict[str, str], made: dict[str, str],
+           conflicts: dict[tuple[str, str], list[tuple[str, str, str]]], where: str) -> None:
+    """Fold `made` into the earlier row `existing` with the same key, as the rule's columns say (``combine``).
+
+    A blank value never disagrees: the other row's value is kept. Two values that differ are combined as
+    declared; undeclared, they are a conflict (the import fails)."""
+    report.merged[table.file] += 1
+    differed = False
+    for name, new in made.items():
+        if name.startswith("_") or not new:
+            continue
+        old = existing.get(name, "")
+        if not old:
+            existing[name] = new
+            continue
+        if old == new:
+            continue
+        differed = True
+        report.disagreed[(table.file, name)] += 1
+        value = rule.columns[name]
+        if value.combine == "all":
+            existing[name] = ";".join(dict.fromkeys([*old.split(";"), *new.split(";")]))
+        elif value.combine == "prefer":
+            rank = {v: i for i, v in enumerate(value.prefer)}
+            existing[name] = min(old, new, key=lambda v: rank.get(v, len(rank)))  # a tie keeps the earlier row
+        elif value.combine is None:
+            conflicts.setdefault((table.file, name), []).append((where, old, new))
+    if differed:
+        report.disagreeing[table.file] += 1
+
+
+def _conflict_issues(m: Mapping, conflicts: dict[tuple[str, str], list[tuple[str, str, str]]]) -> list[Issue]:
+    issues = []
+    for (table, column), found in sorted(conflicts.items()):
+        where, old, new = found[0]
+        values = "" if table == PERSONAL else f" ({new!r} against {old!r})"  # names are never echoed
+        issues.append(Issue(Path(m.path).name, "disagreeing rows",
+                            f"{len(found):,} rows have the key of an earlier row of {table} but another {column}, "
+                            f"first at {where}{values}; declare how to combine them: combine = \"first\", "
+                            f"\"all\" (several values) or \"prefer\" with prefer = [...]",
+                            field=f"{table}.{column}"))
+    return issues
+
+
 def translate(m: Mapping, folder: Path, out: Path, progress: Progress = _quiet) -> ImportReport:
     """Write tabular folders in `out` from the dataset in `folder`; rows are rejected, with reasons, never guessed.
 
     ``out/{name}`` holds everything but names; names (``names.csv``) go to ``out/{name}-names``,
     a source of their own. Each file is read once, for every rule that takes rows from it. Rows
-    with the same key make one entity: the first row's values are kept.
+    with the same key make one entity: values they agree on (or that only one gives) are kept, values
+    that differ are combined as the rule's ``combine`` says, and without one they are an error, in
+    ``report.errors`` (:func:`import_dataset` then loads nothing). Every merge, every value emptied by an
+    unknown code and every source column no rule reads is counted in the report.
     """
     report = ImportReport()
     tables: dict[str, dict[str, dict[str, str]]] = {rule.target: {} for rule in m.rules}
+    origins: dict[str, dict[str, str]] = {rule.target: {} for rule in m.rules}  # key -> "file:line" of its row
+    conflicts: dict[tuple[str, str], list[tuple[str, str, str]]] = {}
     for name in dict.fromkeys(rule.source for rule in m.rules):
         file = m.files[name]
         plans = []
@@ -274,24 +387,38 @@ def translate(m: Mapping, folder: Path, out: Path, progress: Progress = _quiet) 
             keys = ("key",) if "key" in table.by_name else table.key_from or tuple(rule.columns)
             order = [c for c, v in rule.columns.items() if v.template is None] + \
                 [c for c, v in rule.columns.items() if v.template is not None]  # templates last
-            plans.append((rule, table, keys, order, tables[rule.target]))
-        for line, row in _rows(folder, file):
+            plans.append((rule, table, keys, order, tables[rule.target], origins[rule.target]))
+        read = {v.column for rule, *_ in plans for v in rule.columns.values() if v.column is not None}
+        header, rows = _rows(folder, file)
+        report.unmapped[file] = tuple(h for h in header if h and h not in read)
+        for line, row in rows:
             report.rows_read[file] += 1
             if line % 50_000 == 0:
                 progress(f"reading {file}", line, 0)
-            for rule, table, keys, order, made_rows in plans:
+            for rule, table, keys, order, made_rows, origin in plans:
                 made: dict[str, str] = {}
                 try:
                     for column in order:
                         value = rule.columns[column]
-                        made[column] = _cell(m, value, row, made)
+                        try:
+                            made[column] = _cell(m, value, row, made)
+                        except _Unknown as unknown:
+                            made[column] = ""
+                            report.emptied.setdefault((table.file, column), Counter())[str(unknown)] += 1
                         if value.required and not made[column]:
                             raise _Reject(value.reason or f"{value.column or column} is blank")
                 except _Reject as reason:
                     report.rejected[(table.file, str(reason))] += 1
                     report.examples.setdefault((table.file, str(reason)), f"{file}:{line}")
                     continue
-                made_rows.setdefault("|".join(made.get(c, "") for c in keys), made)
+                key = "|".join(made.get(c, "") for c in keys)
+                existing = made_rows.get(key)
+                if existing is None:
+                    made_rows[key] = made
+                    origin[key] = f"{file}:{line}"
+                else:
+                    _merge(report, table, rule, existing, made, conflicts, f"{file}:{line} and {origin[key]}")
+    report.errors += _conflict_issues(m, conflicts)
     for target, made_rows in tables.items():
         table = _TABLES[target]
         folder_out = out / (names_source(m) if table.file == PERSONAL else m.name)
@@ -319,6 +446,8 @@ def import_dataset(db: Database, m: Mapping, folder: Path, *, user: str, names: 
     and, if the mapping makes names and `names` is true, the source :func:`names_source`."""
     with tempfile.TemporaryDirectory(prefix="oversight-import-") as scratch:
         report = translate(m, folder, Path(scratch), progress)
+        if report.errors:
+            raise InputError(report.errors)
         sources = plan([Path(scratch) / m.name], source=m.name, title=m.title, licence=m.licence)
         personal = Path(scratch) / names_source(m)
         if personal.is_dir():

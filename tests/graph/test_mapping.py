@@ -137,3 +137,116 @@ def test_names_in_a_folder_with_other_tables_are_refused(tmp_path: Path) -> None
         convert(tmp_path, base="https://example.org/id/")
     assert any(i.file == "names.csv" and i.rule == "own source" for i in caught.value.issues)
     assert plan([tmp_path])  # a plan is only paths: the refusal comes when the folder is read
+
+
+COMBINING = """
+[dataset]
+name = "combining"
+title = "A fictional force's findings, some rows repeated"
+
+[files]
+rows = "rows.csv"
+
+[codes.finding]
+SU = "misconduct-proven"
+NS = "not-proven"
+PEND = ""
+
+[codes.outcome]
+REP = "written-warning"
+SEP = "dismissal"
+
+[[tables]]
+target = "officers"
+from = "rows"
+[tables.columns]
+key = { column = "UID", required = true }
+
+[[tables]]
+target = "investigations"
+from = "rows"
+[tables.columns]
+key = { column = "case", required = true }
+status = { value = "concluded" }
+
+[[tables]]
+target = "allegations"
+from = "rows"
+[tables.columns]
+key = { template = "{investigation}/{_type}" }
+investigation = { column = "case", required = true }
+_type = { column = "type", required = true }
+
+[[tables]]
+target = "findings"
+from = "rows"
+[tables.columns]
+officer = { column = "UID", required = true }
+allegation = { template = "{_case}/{_type}" }
+_case = { column = "case", required = true }
+_type = { column = "type", required = true }
+result = { column = "finding", codes = "finding", unknown = "empty" }
+outcomes = { column = "outcome", codes = "outcome", unknown = "empty" }
+"""
+
+ROWS = [["UID", "case", "type", "finding", "outcome", "notes"],
+        ["1", "C1", "force", "NS", "", "x"], ["1", "C1", "force", "SU", "REP", "x"],  # the same finding, twice
+        ["2", "C1", "force", "PEND", "SEP", "x"], ["2", "C1", "force", "NS", "", "x"],
+        ["3", "C2", "rude", "NS", "??", ""], ["3", "C3", "rude", "NS", "??", ""], ["4", "C3", "rude", "XX", "", ""]]
+
+
+def _combining(tmp_path: Path, declared: str = "") -> tuple[Any, Path]:
+    text = COMBINING.replace('unknown = "empty" }\noutcomes', f'unknown = "empty"{declared} }}\noutcomes')
+    (tmp_path / "m.toml").write_text(text.replace('codes = "outcome", unknown = "empty" }',
+                                                  'codes = "outcome", unknown = "empty", combine = "all" }'),
+                                     encoding="utf-8")
+    folder = tmp_path / "data"
+    folder.mkdir(exist_ok=True)
+    _write(folder / "rows.csv", ROWS)
+    return read_mapping(tmp_path / "m.toml"), folder
+
+
+def test_rows_that_disagree_on_a_key_are_an_error_unless_the_mapping_says_how_to_combine(
+        db: Any, tmp_path: Path) -> None:
+    mapping, folder = _combining(tmp_path)
+    before = db.data_version
+    with pytest.raises(InputError) as caught:
+        import_dataset(db, mapping, folder, user="test")
+    (issue,) = caught.value.issues
+    assert issue.rule == "disagreeing rows" and issue.field == "findings.csv.result"
+    assert "rows.csv:3 and rows.csv:2" in issue.message and "combine" in issue.message
+    assert db.data_version == before  # nothing loaded
+
+
+def test_merged_rows_emptied_codes_and_unmapped_columns_are_counted(db: Any, tmp_path: Path) -> None:
+    mapping, folder = _combining(tmp_path, ', combine = "prefer", prefer = ["misconduct-proven", "not-proven"]')
+    report, _ = import_dataset(db, mapping, folder, user="test")
+    assert report.merged["findings.csv"] == 2 and report.disagreeing["findings.csv"] == 1
+    assert report.disagreed[("findings.csv", "result")] == 1  # 1: NS then SU; 2: blank (PEND) then NS: no conflict
+    assert report.disagreed[("findings.csv", "outcomes")] == 0
+    assert report.merged["allegations.csv"] == 4 and report.disagreeing["allegations.csv"] == 0
+    assert report.emptied[("findings.csv", "outcomes")] == {"??": 2}  # unknown codes, counted with their values
+    assert report.emptied[("findings.csv", "result")] == {"XX": 1}  # PEND maps to empty on purpose: not counted
+    assert report.unmapped == {"rows.csv": ("notes",)}
+    text = "\n".join(report.lines())
+    assert "merged       2 rows into others of findings.csv" in text and "'??' 2" in text
+    assert "unmapped: rows.csv columns notes" in text
+    f = facts(db)
+    results = {(f.value(f.value(x, "officer") or "", "identifier"), f.value(f.value(x, "allegation") or "",
+                "identifier")): (f.values(x, "result"), f.values(x, "outcome")) for x in f.of_type("Finding")}
+    proven, not_proven = "https://w3id.org/oversight/ontology#MisconductProven", \
+        "https://w3id.org/oversight/ontology#NotProven"
+    assert results[("1", "C1/force")][0] == (proven,)  # the most serious of the two rows
+    assert results[("2", "C1/force")][0] == (not_proven,)
+    assert len(results[("2", "C1/force")][1]) == 1  # SEP kept from the first row
+    co = [x for x in f.of_type("Allegation") if f.value(x, "identifier") == "C1/force"]
+    assert len(co) == 1 and len(f.referrers(co[0], "allegation")) == 2  # one allegation, two subjects
+
+
+def test_combine_is_checked_with_the_mapping(tmp_path: Path) -> None:
+    (tmp_path / "m.toml").write_text(COMBINING.replace('codes = "finding", unknown = "empty" }',
+                                                       'codes = "finding", combine = "all" }'), encoding="utf-8")
+    with pytest.raises(InputError) as caught:
+        read_mapping(tmp_path / "m.toml")
+    assert [i.field for i in caught.value.issues] == ["tables[3].columns.result"]
+    assert "takes one" in caught.value.issues[0].message
