@@ -9,17 +9,16 @@ context of JSON-LD exports.
 from __future__ import annotations
 
 import hashlib
-import itertools
 import json
 from typing import Any
 from urllib.parse import urlencode
 
 import pyoxigraph as ox
-from flask import Blueprint, Response, current_app, request, stream_with_context
+from flask import Blueprint, Response, current_app, g, request, stream_with_context
 from werkzeug.exceptions import Forbidden
 
 from api.answers import FILTER_PARAMS, Params, etag, is_fresh, pseudonymised, view_facts
-from api.database import get_db
+from api.database import get_db, get_pool
 from graph.errors import BadParameter
 from graph.export import VIEWS, ExportGraph, constructed, view
 from graph.facts import Facts
@@ -34,7 +33,7 @@ from graph.formats import (
 from graph.projection import Projection, projection
 from graph.pseudonyms import pseudonymous_facts
 from graph.saved import bind, saved_query
-from graph.sparql import check, dataset, execute
+from graph.sparql import check, evaluate
 
 __all__ = ["bp"]
 
@@ -56,21 +55,21 @@ def _split(spec: str) -> tuple[str, str | None, str]:
 
 
 def _constructed(f: Facts, name: str) -> ExportGraph:
-    """The export of a saved CONSTRUCT query, its parameters bound from the request."""
+    """The export of a saved CONSTRUCT query, its parameters bound from the request, run in a SPARQL worker."""
     query = saved_query(name)
-    checked = check(query.text)
-    if checked.form != "CONSTRUCT":
+    if check(query.text).form != "CONSTRUCT":
         raise BadParameter("view", f"{name} is not a CONSTRUCT query: only graphs can be exported")
     raw = {k: v for k, v in request.args.items() if k not in ("flavour", "format")}
-    db = get_db()
     bindings = bind(query, raw, f)
-    pin = db.pin()
+    settings = current_app.config
+    limit = settings["SPARQL_MAX_ROWS"]
+    evaluated = evaluate(get_db(), get_pool(), query.text, timeout=settings["SPARQL_TIMEOUT"], rows=limit + 1,
+                         client=str(g.who.get("token") or request.remote_addr or ""), bindings=bindings,
+                         graph_media="application/n-triples")
     try:
-        default, named = dataset(db, checked, default_uris=[], named_uris=[], sources=pin.sources)
-        limit = current_app.config["SPARQL_MAX_ROWS"]
-        triples = list(itertools.islice(execute(db, checked, default, named, bindings), limit + 1))
+        triples = [q.triple for q in ox.parse(path=str(evaluated.path), format=ox.RdfFormat.N_TRIPLES)]
     finally:
-        pin.release()
+        evaluated.path.unlink(missing_ok=True)
     if len(triples) > limit:
         raise BadParameter("view", f"the query built more than {limit:,} triples (OVERSIGHT_SPARQL_MAX_ROWS)")
     parameters = {k: v for k, v in raw.items()}

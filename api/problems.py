@@ -23,6 +23,7 @@ from graph.errors import (
     StoreLocked,
     StoreUnavailable,
 )
+from graph.workers import ClientBusy, EvaluationFailed, SandboxRefused, Saturated, TimeLimit
 
 __all__ = ["init_app", "problem", "PROBLEM_TYPES", "MEDIA_TYPE"]
 
@@ -38,7 +39,14 @@ PROBLEM_TYPES: dict[type[OversightError], tuple[int, str]] = {
     StoreLocked: (409, "store-in-use"),
     StoreUnavailable: (503, "store-unavailable"),
     ConfigError: (500, "configuration"),
+    Saturated: (503, "query-workers-busy"),
+    ClientBusy: (429, "too-many-queries"),
+    TimeLimit: (503, "query-time-limit"),
+    EvaluationFailed: (400, "query-failed"),
+    SandboxRefused: (503, "query-sandbox-unavailable"),
 }
+#: Server-side refusals whose message is safe to show (the others are 500s that say nothing).
+_SAFE_5XX = (StoreUnavailable, Saturated, TimeLimit, SandboxRefused)
 
 
 def problem(status: int, title: str, detail: str | None = None, *, type_: str = "about:blank",
@@ -54,7 +62,7 @@ def problem(status: int, title: str, detail: str | None = None, *, type_: str = 
 
 def _domain(error: OversightError) -> Response:
     status, slug = next((v for k, v in PROBLEM_TYPES.items() if isinstance(error, k)), (500, "error"))
-    if status >= 500 and not isinstance(error, StoreUnavailable):
+    if status >= 500 and not isinstance(error, _SAFE_5XX):
         log.error("server-side error: %s", error)
         return problem(500, "Internal Server Error", "The service could not complete the request.")
     extra: dict[str, Any] = {}
@@ -66,7 +74,11 @@ def _domain(error: OversightError) -> Response:
         extra["parameter"] = error.parameter
         if error.accepted is not None:
             extra["accepted"] = list(error.accepted)
-    return problem(status, error.title, detail, type_=_BASE + slug, **extra)
+    response = problem(status, error.title, detail, type_=_BASE + slug, **extra)
+    retry_after = getattr(error, "retry_after", None)
+    if retry_after:
+        response.headers["Retry-After"] = str(retry_after)
+    return response
 
 
 def _http(error: HTTPException) -> Response:

@@ -2,20 +2,18 @@
 
 GET ``?query=``, POST ``application/x-www-form-urlencoded`` and POST ``application/sparql-query``,
 with ``default-graph-uri`` and ``named-graph-uri``. Without a query, ``GET /sparql`` is the
-service description. Queries are checked by :func:`graph.sparql.check` before they run, run
-on a bounded pool (``SPARQL_WORKERS``) within ``SPARQL_TIMEOUT``, and are cut at
-``SPARQL_MAX_ROWS`` (header ``X-Oversight-Truncated``). Results are spooled (to disk past
-8 MB), then streamed.
+service description. Queries are checked and run in a confined worker process
+(:func:`graph.sparql.evaluate`: at most ``SPARQL_WORKERS`` at once, killed at ``SPARQL_TIMEOUT``),
+cut at ``SPARQL_MAX_ROWS`` (header ``X-Oversight-Truncated``), written to a file by the worker,
+then streamed.
 """
 
 from __future__ import annotations
 
 import logging
-import tempfile
-import threading
-from concurrent.futures import ThreadPoolExecutor
-from concurrent.futures import TimeoutError as FutureTimeout
-from typing import IO, Any
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
 
 import pyoxigraph as ox
 from flask import (
@@ -32,34 +30,21 @@ from flask import (
 from werkzeug.exceptions import NotAcceptable, UnsupportedMediaType
 
 from api import audit, editor
-from api.database import get_db
+from api.database import get_db, get_pool
 from api.problems import problem
-from graph.database import ONTOLOGY_SOURCE, Pin
+from graph.database import ONTOLOGY_SOURCE
 from graph.errors import BadParameter
 from graph.facts import facts, warm
 from graph.iri import SOURCE_NAME
 from graph.prefixes import PREFIXES
 from graph.queries import all_saved
 from graph.saved import example
-from graph.sparql import (
-    GRAPH_FORMATS,
-    RESULT_FORMATS,
-    Checked,
-    Limits,
-    TimeLimit,
-    check,
-    check_update,
-    dataset,
-    execute,
-    update_source,
-    write_results,
-)
+from graph.sparql import GRAPH_FORMATS, RESULT_FORMATS, evaluate, update_source
 
-__all__ = ["bp", "init_app", "run"]
+__all__ = ["bp", "run"]
 
 log = logging.getLogger(__name__)
 bp = Blueprint("sparql", __name__)
-_POOL = "oversight-sparql-pool"
 # ``format=`` names, as Fuseki and SPARQLWrapper use them; "json" and "xml" depend on the query form.
 _SHORT = {"csv": "text/csv", "tsv": "text/tab-separated-values", "ttl": "text/turtle", "turtle": "text/turtle",
           "n3": "text/turtle", "nt": "application/n-triples", "ntriples": "application/n-triples",
@@ -81,12 +66,6 @@ SELECT ?officer ?identifier ?pseudonym WHERE {
 ORDER BY ?identifier
 LIMIT 25
 """
-
-
-def init_app(app: Flask) -> None:
-    """The bounded pool queries run on."""
-    app.extensions[_POOL] = ThreadPoolExecutor(max_workers=app.config["SPARQL_WORKERS"],
-                                               thread_name_prefix="oversight-sparql")
 
 
 def _body_text(parameter: str) -> str:
@@ -144,67 +123,20 @@ def _media_type(form: str) -> str:
     return best
 
 
-def _produce(db: Any, checked: Checked, default: list[ox.NamedNode], named: list[ox.NamedNode], media: str,
-             limits: Limits, cancel: threading.Event, bindings: dict[str, Any], pin: Pin) -> tuple[str, Any]:
-    """("ok", (spool, {"truncated", "rows"})), ("timeout", None) or ("failed", None).
-
-    Errors never leave the worker thread: Oxigraph's result objects must be dropped on the thread that
-    made them (pyo3 leaks them otherwise), so the frame that holds them ends here.
-    """
+def _stream(path: Path) -> Iterator[bytes]:
+    """The results file, in chunks, removed once sent (or once the client has gone)."""
     try:
-        if cancel.is_set():  # the client has had its 503 while this waited for a worker
-            return "timeout", None
-        return "ok", _write(db, checked, default, named, media, limits, cancel, bindings)
-    except TimeLimit:
-        return "timeout", None
-    except Exception:  # engine errors may carry remote or internal text: logged, never relayed
-        log.warning("query evaluation failed", exc_info=True)
-        return "failed", None
+        with open(path, "rb") as results:
+            while chunk := results.read(65536):
+                yield chunk
     finally:
-        pin.release()
-
-
-def _write(db: Any, checked: Checked, default: list[ox.NamedNode], named: list[ox.NamedNode], media: str,
-           limits: Limits, cancel: threading.Event, bindings: dict[str, Any]) -> tuple[IO[bytes], dict[str, Any]]:
-    spool: IO[bytes] = tempfile.SpooledTemporaryFile(max_size=8 * 1024 * 1024)  # type: ignore[assignment]
-    state: dict[str, Any] = {"truncated": False, "rows": 0}
-    result = execute(db, checked, default, named, bindings)
-    if checked.form in ("SELECT", "ASK"):
-        for chunk in write_results(result, RESULT_FORMATS[media], limits, state):
-            if cancel.is_set():
-                raise TimeLimit()
-            spool.write(chunk.encode("utf-8"))
-    else:
-        triples = []
-        for count, triple in enumerate(result):
-            if count >= limits.rows:
-                state["truncated"] = True
-                break
-            if cancel.is_set():
-                raise TimeLimit()
-            triples.append(triple)
-        state["rows"] = len(triples)
-        fmt = GRAPH_FORMATS[media]
-        items = [ox.Quad(t.subject, t.predicate, t.object) for t in triples] \
-            if fmt in (ox.RdfFormat.TRIG, ox.RdfFormat.N_QUADS) else triples
-        spool.write(ox.serialize(items, format=fmt, prefixes=PREFIXES if fmt in (
-            ox.RdfFormat.TURTLE, ox.RdfFormat.TRIG, ox.RdfFormat.RDF_XML) else None) or b"")
-    spool.seek(0)
-    return spool, state
-
-
-def _stream(spool: IO[bytes]) -> Any:
-    try:
-        while chunk := spool.read(65536):
-            yield chunk
-    finally:
-        spool.close()
+        path.unlink(missing_ok=True)
 
 
 def _description(db: Any) -> list[ox.Quad]:
     rdf_type = ox.NamedNode("http://www.w3.org/1999/02/22-rdf-syntax-ns#type")
     sd = lambda local: ox.NamedNode(_SD + local)  # noqa: E731
-    service = ox.NamedNode(request.base_url)
+    service = ox.NamedNode(current_app.config["PUBLIC_BASE"] + "sparql")  # api.server.public_base: never Host
     quads = [ox.Quad(service, rdf_type, sd("Service")), ox.Quad(service, sd("endpoint"), service),
              ox.Quad(service, sd("supportedLanguage"), sd("SPARQL11Query")),
              ox.Quad(service, sd("feature"), sd("UnionDefaultGraph"))]
@@ -267,7 +199,7 @@ def sparql() -> Response | str:
     query, default_uris, named_uris = _request()
     if query is None:
         return _service_description()
-    return run(check(query), {}, default_uris=default_uris, named_uris=named_uris)
+    return run(query, {}, default_uris=default_uris, named_uris=named_uris)
 
 
 @bp.post("/sparql/update")
@@ -296,55 +228,56 @@ def update() -> Response:
     if len(names) != 1 or not SOURCE_NAME.match(names[0]) or names[0] == ONTOLOGY_SOURCE:
         raise BadParameter("source", "give the one source to update, such as ?source=charing-cross")
     db = get_db()
-    report = update_source(db, names[0], check_update(text), user=g.who["name"])
+    report = update_source(db, get_pool(), names[0], text, user=g.who["name"],
+                           timeout=current_app.config["SPARQL_TIMEOUT"], client=_client())
     warm(db)
     return jsonify({**report.as_dict(), "data_version": db.data_version})
 
 
-def run(checked: Checked, bindings: dict[str, Any], *, default_uris: list[str] | None = None,
-        named_uris: list[str] | None = None) -> Response:
-    """Run a checked query on the bounded pool and answer with its negotiated, capped results.
+def _offered_media() -> dict[str, Any]:
+    """The negotiated media type for each kind of result, or the error to give if the query is of that kind."""
+    out: dict[str, Any] = {}
+    for kind, form in (("results", "SELECT"), ("graphs", "CONSTRUCT")):
+        try:
+            out[kind] = _media_type(form)
+        except (BadParameter, NotAcceptable) as error:
+            out[kind] = error
+    return out
 
-    The graphs it reads are pinned (:meth:`graph.database.Database.pin`) until it has run, so a load
-    that commits meanwhile cannot drop them.
+
+def _client() -> str:
+    """Whose queries these are, for the per-client limit: the token, else the address."""
+    who = getattr(g, "who", None) or {}
+    return str(who.get("token") or request.remote_addr or "")
+
+
+def run(text: str, bindings: dict[str, Any], *, default_uris: list[str] | None = None,
+        named_uris: list[str] | None = None) -> Response:
+    """Check and run the query `text` in a confined worker and answer with its negotiated, capped results.
+
+    See :func:`graph.sparql.evaluate`; refusals and failures become problems through
+    :mod:`api.problems` (503 with ``Retry-After`` when every worker is busy, 429 past a client's
+    share, 503 at the time limit, 400 when the engine fails).
     """
-    db = get_db()
-    pin = db.pin()
-    try:
-        default, named = dataset(db, checked, default_uris=default_uris or [], named_uris=named_uris or [],
-                                 sources=pin.sources)
-        media = _media_type(checked.form)
-    except BaseException:
-        pin.release()
-        raise
     settings = current_app.config
-    limits = Limits(settings["SPARQL_TIMEOUT"], settings["SPARQL_MAX_ROWS"])
-    cancel = threading.Event()
-    future = current_app.extensions[_POOL].submit(_produce, db, checked, default, named, media, limits, cancel,
-                                                  bindings, pin)
-    try:
-        status, produced = future.result(timeout=limits.seconds)
-    except FutureTimeout:
-        status, produced = "timeout", None
-    if status == "timeout":
-        cancel.set()  # a queued query never starts; a running one stops at its next row
-        if future.cancel():
-            pin.release()
-        return problem(503, "Query time limit", f"the query ran longer than {limits.seconds:g} s and was stopped",
-                       type_="https://w3id.org/oversight/problems/query-time-limit")
-    if status == "failed":
-        return problem(400, "Query failed", "the query could not be evaluated on this data",
-                       type_="https://w3id.org/oversight/problems/query-failed")
-    spool, state = produced
-    truncated = state["truncated"]
-    request.environ[audit.ROWS] = state["rows"]
-    response = Response(_stream(spool), mimetype=media)
+    offered = _offered_media()
+    evaluated = evaluate(get_db(), get_pool(), text, timeout=settings["SPARQL_TIMEOUT"],
+                         rows=settings["SPARQL_MAX_ROWS"], client=_client(),
+                         results_media=None if isinstance(offered["results"], Exception) else offered["results"],
+                         graph_media=None if isinstance(offered["graphs"], Exception) else offered["graphs"],
+                         default_uris=default_uris, named_uris=named_uris, bindings=bindings)
+    if evaluated.media is None:
+        evaluated.path.unlink(missing_ok=True)
+        raise offered["results" if evaluated.form in ("SELECT", "ASK") else "graphs"]
+    media = evaluated.media
+    request.environ[audit.ROWS] = evaluated.rows
+    response = Response(_stream(evaluated.path), mimetype=media)
     if media.startswith("text/") or media.endswith(("json", "xml")):
         response.headers["Content-Type"] = f"{media}; charset=utf-8"
     response.headers["Vary"] = "Accept"
-    if truncated:
+    if evaluated.truncated:
         response.headers["X-Oversight-Truncated"] = "true"
-        response.headers["X-Oversight-Row-Limit"] = str(limits.rows)
+        response.headers["X-Oversight-Row-Limit"] = str(settings["SPARQL_MAX_ROWS"])
     return response
 
 

@@ -23,6 +23,7 @@ import threading
 from collections import Counter
 from dataclasses import dataclass
 from datetime import datetime, timezone
+from pathlib import Path
 from typing import Any
 
 import pyoxigraph as ox
@@ -31,14 +32,17 @@ from rdflib import Dataset
 from graph.iri import meta_graph, source_iri
 from graph.prefixes import PREFIXES
 from graph.queries import stored
+from graph.snapshots import Snapshots
 from graph.store import Backend, rdflib_dataset
 from ontology import OV
 
-__all__ = ["Database", "Pin", "SourceRecord", "RunRecord", "ONTOLOGY_SOURCE"]
+__all__ = ["Database", "Pin", "SourceRecord", "RunRecord", "ONTOLOGY_SOURCE", "COMPACT_EVERY"]
 
 log = logging.getLogger(__name__)
 
 ONTOLOGY_SOURCE = "ontology"
+#: Commits (loads and removals) between compactions of the store (:meth:`Backend.compact`).
+COMPACT_EVERY = 16
 _RDF_TYPE = ox.NamedNode("http://www.w3.org/1999/02/22-rdf-syntax-ns#type")
 _RDFS_LABEL = ox.NamedNode("http://www.w3.org/2000/01/rdf-schema#label")
 _PROV = "http://www.w3.org/ns/prov#"
@@ -107,16 +111,30 @@ def _literal(solution: Any, name: str) -> str | None:
 
 
 class Pin:
-    """The sources a reader captured, with their graphs held against garbage collection."""
+    """The sources a reader captured (and their data version), their graphs held against garbage collection.
 
-    def __init__(self, db: Database, sources: dict[str, SourceRecord], graphs: list[str]) -> None:
-        self.sources, self._db, self._graphs = sources, db, graphs
+    A context manager: ``with db.pin() as pin: ...`` releases the graphs at the end.
+    """
+
+    def __init__(self, db: Database, version: str, sources: dict[str, SourceRecord], graphs: list[str]) -> None:
+        self.version, self.sources, self._db, self._graphs = version, sources, db, graphs
+
+    @property
+    def graphs(self) -> list[ox.NamedNode]:
+        """The pinned sources' graphs, by source name (the ontology's included)."""
+        return [record.graph for _, record in sorted(self.sources.items())]
 
     def release(self) -> None:
         """Let the graphs go (idempotent)."""
         graphs, self._graphs = self._graphs, []
         if graphs:
             self._db._unpin(graphs)
+
+    def __enter__(self) -> Pin:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.release()
 
 
 class Database:
@@ -136,6 +154,10 @@ class Database:
         self.derived: dict[Any, Any] = {}  # what graph.facts derives from the data, by run or data version
         self.derived_lock = threading.Lock()
         self.build_lock = threading.Lock()  # one builder of derived data at a time; readers never wait
+        path = getattr(backend, "path", None)
+        #: Read-only checkpoints for the SPARQL workers (:mod:`graph.workers`), one per data version.
+        self.snapshots = Snapshots(backend, None if path is None else Path(path) / "snapshots")
+        self._commits = 0  # since the store was last compacted
         self._state = self._read_state()
 
     # ------------------------------------------------------------------ reading
@@ -187,10 +209,11 @@ class Database:
         release (the next load, or the next start).
         """
         with self._pins_lock:
-            sources = dict(self._state.sources)
+            state = self._state
+            sources = dict(state.sources)
             graphs = [record.graph.value for record in sources.values()]
             self._pins.update(graphs)
-        return Pin(self, sources, graphs)
+        return Pin(self, state.version, sources, graphs)
 
     def _unpin(self, graphs: list[str]) -> None:
         with self._pins_lock:
@@ -284,6 +307,13 @@ class Database:
             log.debug("committed run(s) of %s; data version %s",
                       ", ".join(sorted({r.source for r in records})), self._state.version)
             self.collect_garbage()
+            self._commits += 1
+            if self._commits >= COMPACT_EVERY:
+                # Each load adds a few files to the store that are never merged otherwise (bulk loads
+                # go to the bottom level), and each stays open: without this a service that reloads
+                # a source every few minutes runs out of file descriptors within days.
+                self.backend.compact()
+                self._commits = 0
             return self._state.version
 
     def collect_garbage(self) -> int:
@@ -322,4 +352,5 @@ class Database:
         return datetime.now(timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
     def close(self) -> None:
+        self.snapshots.close()
         self.backend.close()

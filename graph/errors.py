@@ -67,7 +67,7 @@ class BadParameter(OversightError):
     title = "Invalid parameter"
 
     def __init__(self, parameter: str, message: str, accepted: Sequence[str] | None = None) -> None:
-        self.parameter = parameter
+        self.parameter, self.message = parameter, message
         self.accepted = tuple(accepted) if accepted is not None else None
         super().__init__(f"parameter '{parameter}': {message}")
 

@@ -1,10 +1,17 @@
 """Investigators' SPARQL: checked on the parsed query, run over the service's own graphs, bounded.
 
+* Every user query and update runs in a confined worker process (:mod:`graph.workers`,
+  :mod:`graph.sandbox`): :func:`evaluate` and :func:`update_source` on the service's side,
+  :func:`run_query` and :func:`run_update` inside the worker. The worker has no network, so
+  even a query that slipped past the checks below reaches nothing.
+* One text for the check and the engine (:func:`canonical`): codepoint escapes (``\\u0022``)
+  are resolved once over the whole text, as SPARQL 1.1 section 19.2 says and rdflib does (Oxigraph
+  resolves them only inside strings and IRIs, so the two would otherwise read different
+  queries), line ends become LF, and a text whose resolution leaves another escape is refused.
 * Only SPARQL 1.1 queries run here (updates go through loads). The query is parsed
-  with rdflib's SPARQL 1.1 grammar before Oxigraph sees it: ``SERVICE`` anywhere in
-  it is refused (Oxigraph would call out to any address), and ``FROM`` / ``FROM
-  NAMED`` may name only the service's own graphs (rdflib and Oxigraph would
-  otherwise dereference them).
+  with rdflib's SPARQL 1.1 grammar: ``SERVICE`` anywhere in it is refused (and, as a
+  backstop, anywhere in the text that a service could follow it), and ``FROM`` / ``FROM
+  NAMED`` may name only the service's own graphs.
 * The dataset is always given explicitly: by the Protocol's ``default-graph-uri``
   / ``named-graph-uri``, else the query's ``FROM`` clauses, else the union of the
   current source graphs as the default graph and every source graph and the
@@ -16,12 +23,15 @@
 from __future__ import annotations
 
 import json
+import os
 import re
+import tempfile
 import threading
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import lru_cache
+from pathlib import Path
 from typing import Any
 
 import pyoxigraph as ox
@@ -30,12 +40,13 @@ from rdflib import URIRef
 from rdflib.plugins.sparql.parser import parseQuery, parseUpdate
 from rdflib.plugins.sparql.parserutils import CompValue
 
-from graph.database import ONTOLOGY_SOURCE, Database, SourceRecord
+from graph.database import ONTOLOGY_SOURCE, Database
 from graph.errors import BadParameter
 from graph.prefixes import PREFIXES
+from graph.workers import Job, Pool
 
-__all__ = ["Checked", "check", "check_update", "update_source", "dataset", "execute", "write_results", "RESULT_FORMATS", "GRAPH_FORMATS",
-           "Limits", "TimeLimit"]
+__all__ = ["Checked", "canonical", "check", "check_update", "update_source", "graphs_for", "evaluate", "Evaluated", "run_query",
+           "run_update", "write_results", "RESULT_FORMATS", "GRAPH_FORMATS", "Limits", "TimeLimit"]
 
 #: SELECT and ASK results: media type -> name.
 RESULT_FORMATS = {"application/sparql-results+json": "json", "application/sparql-results+xml": "xml",
@@ -58,8 +69,13 @@ class Limits:
 
 
 MAX_QUERY_CHARS = 100_000
-# Defence in depth: SERVICE followed by what can name a service (an IRI, a variable, a prefixed name).
-_SERVICE = re.compile(r"(?i)\bSERVICE\s+(?:SILENT\s+)?(?:<|\?|\$|[A-Za-z_][\w.-]*:)")
+# Defence in depth: SERVICE followed by what can name a service (an IRI, a variable, a prefixed name),
+# with or without space between (``SERVICE<http://...>`` is valid SPARQL).
+_SERVICE = re.compile(r"(?i)\bSERVICE\s*(?:SILENT\s*)?(?:<|\?|\$|:|[^\W\d][\w.-]*:)")
+_LOAD = re.compile(r"(?i)\bLOAD\s*(?:SILENT\s*)?(?:<|:|[^\W\d][\w.-]*:)")
+# SPARQL 1.1 section 19.2: \uXXXX and \UXXXXXXXX anywhere in the text; rdflib also reads \u with 8 digits.
+_CODEPOINT = re.compile(r"\\u([0-9A-Fa-f]{4})|\\U([0-9A-Fa-f]{8})")
+_ANY_ESCAPE = re.compile(r"(?i)\\u[0-9a-f]{4}")
 _NOT_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
 
 
@@ -105,20 +121,43 @@ def check(text: str) -> Checked:
     -----
     The last 1,024 checked texts are remembered (parsing takes about 2 ms), refusals are not.
     """
-    return _check(_normalised(text, "query"))
+    return _check(canonical(text, "query"))
 
 
-def _normalised(text: str, parameter: str) -> str:
-    """`text` with LF line ends, if it is neither empty nor too long (else a BadParameter naming `parameter`).
+def canonical(text: str, parameter: str = "query") -> str:
+    """The one text both the check and the engine read: escapes resolved, LF line ends.
 
-    One text for the check and the run: rdflib ends a comment only at LF, Oxigraph also at CR, so a CR
-    would let text that rdflib reads as a comment run in Oxigraph.
+    Raises
+    ------
+    BadParameter
+        (naming `parameter`) when `text` is empty or too long, an escape names no character (or a
+        surrogate), or resolving the escapes leaves another one (``\\u005Cu0022``), which one
+        reader would resolve again and the other not.
+
+    Notes
+    -----
+    rdflib ends a comment only at LF, Oxigraph also at CR, so a CR would let text that rdflib reads
+    as a comment run in Oxigraph; Oxigraph resolves codepoint escapes only inside strings and IRIs,
+    rdflib everywhere, so ``BIND("\\u0022" AS ?a) SERVICE<...>`` was one string to the check and a
+    live ``SERVICE`` to the engine. Both now see a text without escapes.
     """
     if not text.strip():
         raise BadParameter(parameter, "is empty")
     if len(text) > MAX_QUERY_CHARS:
         raise BadParameter(parameter, f"is longer than {MAX_QUERY_CHARS:,} characters")
-    return text.replace("\r\n", "\n").replace("\r", "\n")
+
+    def resolve(match: re.Match[str]) -> str:
+        code = int(match.group(1) or match.group(2), 16)
+        if code > 0x10FFFF or 0xD800 <= code <= 0xDFFF:
+            raise BadParameter(parameter, f"the escape {match.group(0)} names no character")
+        return chr(code)
+
+    resolved = _CODEPOINT.sub(resolve, text)
+    if _ANY_ESCAPE.search(resolved):
+        raise BadParameter(parameter, "a codepoint escape (\\uXXXX) makes another escape: write the character itself")
+    return resolved.replace("\r\n", "\n").replace("\r", "\n")
+
+
 
 
 #: rdflib's grammar (pyparsing) is not thread-safe (RDFLib/rdflib#1282): concurrent parses of new
@@ -154,34 +193,27 @@ def _check(text: str) -> Checked:
     return Checked(text, form, tuple(default), tuple(named))
 
 
-def dataset(db: Database, checked: Checked, *, default_uris: list[str], named_uris: list[str],
-            sources: dict[str, SourceRecord] | None = None) -> tuple[list[ox.NamedNode], list[ox.NamedNode]]:
+def graphs_for(checked: Checked, *, default_uris: tuple[str, ...] | list[str], named_uris: tuple[str, ...] | list[str],
+               graphs: tuple[str, ...] | list[str], meta: str) -> tuple[list[ox.NamedNode], list[ox.NamedNode]]:
     """The default and named graphs the query runs on; only the service's own graphs may be named.
 
-    `sources` are the sources to use (those of a :meth:`Database.pin`), else the current ones.
+    By the Protocol's ``default-graph-uri`` / ``named-graph-uri``, else the query's ``FROM``
+    clauses, else the union of `graphs` (the current source graphs) as the default graph and
+    every one of them and `meta` as named graphs.
     """
-    sources = {name: rec for name, rec in (db.sources if sources is None else sources).items()
-               if name != ONTOLOGY_SOURCE}
-    own = {rec.graph.value for rec in sources.values()} | {db.meta.value}
+    own = {*graphs, meta}
     if default_uris or named_uris:
-        default, named, where = default_uris, named_uris, "default-graph-uri"
+        default, named, where = list(default_uris), list(named_uris), "default-graph-uri"
     elif checked.from_default or checked.from_named:
         default, named, where = list(checked.from_default), list(checked.from_named), "query"
     else:
-        graphs = [rec.graph for _, rec in sorted(sources.items())]
-        return graphs, [*graphs, db.meta]
+        nodes = [ox.NamedNode(g) for g in graphs]
+        return nodes, [*nodes, ox.NamedNode(meta)]
     unknown = sorted((set(default) | set(named)) - own)
     if unknown:
         raise BadParameter(where, f"{len(unknown)} graph(s) named are not graphs of this service; "
                            "see the service description (GET /sparql) for the graphs there are")
     return [ox.NamedNode(g) for g in default], [ox.NamedNode(g) for g in named]
-
-
-def execute(db: Database, checked: Checked, default: list[ox.NamedNode], named: list[ox.NamedNode],
-            bindings: dict[str, Any] | None = None) -> Any:
-    """Run the checked query (lazily: solutions are computed as they are read), `bindings` as terms."""
-    return db.backend.query(checked.text, default_graph=default, named_graphs=named, prefixes=PREFIXES,
-                            substitutions={ox.Variable(k): v for k, v in (bindings or {}).items()})
 
 
 # --------------------------------------------------------------------------- results
@@ -280,7 +312,7 @@ def check_update(text: str) -> str:
     BadParameter
         (parameter ``update``) for a syntax error (with its line and column), ``LOAD`` or ``SERVICE``.
     """
-    text = _normalised(text, "update")
+    text = canonical(text, "update")
     try:
         with _PARSE_LOCK:
             parsed = parseUpdate(text)
@@ -289,39 +321,66 @@ def check_update(text: str) -> str:
     except Exception:  # noqa: BLE001 - the parser's other failures are syntax errors too
         raise BadParameter("update", "not a SPARQL 1.1 update") from None
     names = set(_names(parsed))
-    if "Load" in names or re.search(r"(?i)\bLOAD\s+(?:SILENT\s+)?<", text):
+    if "Load" in names or _LOAD.search(text):
         raise BadParameter("update", "LOAD is not allowed: load data with PUT /sources/NAME or oversight load")
     if "ServiceGraphPattern" in names or _SERVICE.search(text):
         raise BadParameter("update", "SERVICE is not allowed: updates run on this service's data only")
     return text
 
 
-def update_source(db: Database, name: str, text: str, *, user: str) -> Any:
-    """Apply the checked update `text` to the statements of source `name` and load the result as its new version.
+# --------------------------------------------------------------------------- in a worker
+def run_query(store: ox.Store, job: Job) -> tuple[str, str | None, int, bool]:
+    """Check and evaluate `job` on `store` (inside a worker), writing its results to ``job.output``.
 
-    The update runs on a scratch in-memory store holding only that source's statements, as its
-    default graph, so it cannot touch another source. The result is validated and committed like
-    any load (all or nothing; :func:`graph.ingest.load`), with the same title and licence. A
-    source that does not exist yet starts empty.
-
-    Raises
-    ------
-    BadParameter
-        When the update writes to a named graph (``GRAPH``/``WITH``), or fails to evaluate.
-    InputError
-        When the result breaks the shapes; nothing changes.
+    Returns (form, media written or None when the client accepts no format for that form, rows, truncated).
     """
-    import tempfile
-    from dataclasses import replace
-    from pathlib import Path
+    checked = check(job.text) if job.checked else _unchecked(job.text)
+    media = job.results_media if checked.form in ("SELECT", "ASK") else job.graph_media
+    if media is None:
+        return checked.form, None, 0, False
+    default, named = graphs_for(checked, default_uris=job.default_uris, named_uris=job.named_uris,
+                                graphs=job.graphs, meta=job.meta)
+    result: Any = store.query(checked.text, default_graph=default,  # type: ignore[arg-type]  # list is invariant
+                              named_graphs=named, prefixes=PREFIXES,  # type: ignore[arg-type]
+                              substitutions={ox.Variable(k): v for k, v in job.bindings.items()})
+    state: dict[str, Any] = {"truncated": False, "rows": 0}
+    with open(job.output, "wb") as out:
+        if checked.form in ("SELECT", "ASK"):
+            for chunk in write_results(result, RESULT_FORMATS[media], Limits(float("inf"), job.rows), state):
+                out.write(chunk.encode("utf-8"))
+        else:
+            triples = []
+            for count, triple in enumerate(result):
+                if count >= job.rows:
+                    state["truncated"] = True
+                    break
+                triples.append(triple)
+            state["rows"] = len(triples)
+            fmt = GRAPH_FORMATS[media]
+            items = [ox.Quad(t.subject, t.predicate, t.object) for t in triples] \
+                if fmt in (ox.RdfFormat.TRIG, ox.RdfFormat.N_QUADS) else triples
+            out.write(ox.serialize(items, format=fmt, prefixes=PREFIXES if fmt in (
+                ox.RdfFormat.TURTLE, ox.RdfFormat.TRIG, ox.RdfFormat.RDF_XML) else None) or b"")
+    return checked.form, media, state["rows"], state["truncated"]
 
-    from graph.ingest import load, plan
 
+def _unchecked(text: str) -> Checked:
+    """No checks at all (:attr:`Job.checked` False: only the sandbox's own test does this)."""
+    head = re.search(r"(?i)\b(SELECT|ASK|CONSTRUCT|DESCRIBE)\b", text)
+    return Checked(text, head.group(1).upper() if head else "SELECT", (), ())
+
+
+def run_update(store: ox.Store, job: Job) -> tuple[str, str | None, int, bool]:
+    """Apply the update of `job` to a scratch copy of ``job.update_graph`` (inside a worker).
+
+    The update sees the source's statements as its default graph; the result is written to
+    ``job.output`` as N-Triples, for the service to validate and load.
+    """
+    text = check_update(job.text) if job.checked else job.text
     scratch = ox.Store()
-    record = db.sources.get(name)
-    if record is not None:
+    if job.update_graph is not None:
         scratch.bulk_extend(ox.Quad(q.subject, q.predicate, q.object, ox.DefaultGraph())
-                            for q in db.backend.quads(record.graph))
+                            for q in store.quads_for_pattern(None, None, None, ox.NamedNode(job.update_graph)))
     try:
         scratch.update(text, prefixes=PREFIXES)
     except (SyntaxError, ValueError, OSError):
@@ -329,9 +388,84 @@ def update_source(db: Database, name: str, text: str, *, user: str) -> Any:
     if any(True for _ in scratch.named_graphs()):
         raise BadParameter("update", "GRAPH and WITH are not supported: an update changes the statements "
                            "of the one source named by 'source', which it sees as its default graph")
+    scratch.dump(job.output, format=ox.RdfFormat.N_TRIPLES, from_graph=ox.DefaultGraph())
+    return "UPDATE", "application/n-triples", len(scratch), False
+
+
+# --------------------------------------------------------------------------- in the service
+@dataclass(frozen=True)
+class Evaluated:
+    """A finished query: its results in the file ``path`` (the caller removes it), and what they are."""
+
+    path: Path
+    form: str
+    media: str | None
+    rows: int
+    truncated: bool
+
+
+def evaluate(db: Database, pool: Pool, text: str, *, timeout: float, rows: int, client: str = "",
+             results_media: str | None = "application/sparql-results+json",
+             graph_media: str | None = "application/n-triples", default_uris: list[str] | None = None,
+             named_uris: list[str] | None = None, bindings: dict[str, Any] | None = None) -> Evaluated:
+    """Check and run the query `text` in a worker of `pool`, on the graphs current now.
+
+    Parameters
+    ----------
+    results_media, graph_media : str or None
+        The media type to write SELECT/ASK and CONSTRUCT/DESCRIBE results in (None: the client takes
+        none; the query is then only checked, and :attr:`Evaluated.media` is None).
+    default_uris, named_uris : list of str
+        The Protocol's dataset, if given (see :func:`graphs_for`).
+    bindings : dict
+        Variable name -> pyoxigraph term, substituted before evaluation.
+
+    Raises
+    ------
+    BadParameter
+        Refused by :func:`check`, or naming graphs that are not this service's.
+    graph.workers.Saturated, graph.workers.ClientBusy, graph.workers.TimeLimit, graph.workers.EvaluationFailed
+        See :meth:`graph.workers.Pool.run`.
+    """
+    with db.pin() as pin, db.snapshots.reading(pin.version) as store:
+        graphs = tuple(rec.graph.value for name, rec in sorted(pin.sources.items()) if name != ONTOLOGY_SOURCE)
+        handle, output = tempfile.mkstemp(prefix="oversight-results-")
+        os.close(handle)
+        try:
+            outcome = pool.run(Job("query", text, str(store), graphs, db.meta.value, output,
+                                   tuple(default_uris or ()), tuple(named_uris or ()), dict(bindings or {}),
+                                   results_media, graph_media, rows), timeout=timeout, client=client)
+        except BaseException:
+            os.unlink(output)
+            raise
+    return Evaluated(Path(output), outcome.form, outcome.media, outcome.rows, outcome.truncated)
+
+
+def update_source(db: Database, pool: Pool, name: str, text: str, *, user: str, timeout: float,
+                  client: str = "") -> Any:
+    """Apply the update `text` to the statements of source `name` and load the result as its new version.
+
+    The update is checked (:func:`check_update`) and run in a worker of `pool`, on a scratch store
+    holding only that source's statements, as its default graph, so it cannot touch another
+    source. The result is validated and committed like any load (all or nothing;
+    :func:`graph.ingest.load`), with the same title and licence. A source that does not exist yet
+    starts empty.
+
+    Raises
+    ------
+    BadParameter
+        When the update is refused, writes to a named graph (``GRAPH``/``WITH``), or fails to evaluate.
+    InputError
+        When the result breaks the shapes; nothing changes.
+    """
+    from graph.ingest import load, plan
+
     with tempfile.TemporaryDirectory(prefix="oversight-update-") as tmp:
         path = Path(tmp) / f"{name}.nt"
-        scratch.dump(str(path), format=ox.RdfFormat.N_TRIPLES, from_graph=ox.DefaultGraph())
+        with db.pin() as pin, db.snapshots.reading(pin.version) as store:
+            record = pin.sources.get(name)
+            pool.run(Job("update", text, str(store), (), db.meta.value, str(path),
+                         update_graph=record.graph.value if record else None), timeout=timeout, client=client)
         sources = [replace(s, origin="SPARQL Update (/sparql/update)",
                            title=record.title if record else None, licence=record.licence if record else None)
                    for s in plan([path], source=name)]

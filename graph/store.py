@@ -9,6 +9,8 @@ is written once on top of them, so no module branches on the store kind.
 from __future__ import annotations
 
 import logging
+import shutil
+import tempfile
 from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import IO, Any, Protocol
@@ -63,6 +65,17 @@ class Backend(Protocol):
 
     def rdflib_store(self) -> RdflibStore: ...
 
+    def checkpoint(self, target: Path) -> Path:
+        """A read-only copy of the store as it is now, in `target`, for the query workers (:mod:`graph.snapshots`).
+
+        A read-only backend answers with its own folder (it is never written while it is open).
+        """
+        ...
+
+    def compact(self) -> None:
+        """Merge the store's files (after loads and removals), so that open files stay bounded."""
+        ...
+
     def close(self) -> None: ...
 
 
@@ -72,13 +85,21 @@ class OxigraphBackend:
     Parameters
     ----------
     path : Path or None
-        The store folder. ``None`` gives an in-memory store.
+        The store folder. ``None`` gives an in-memory store (for scratch work: it cannot be
+        checkpointed, so queries cannot run on it in workers), unless `temporary`.
     read_only : bool
         Open an on-disk store read-only. This works while another process
         holds it read-write, and sees the data as it was when opened.
+    temporary : bool
+        With no `path`: a store in a new temporary folder, removed on :meth:`close` (the
+        ``memory`` store kind: lost on exit, and checkpointed like any on-disk store).
     """
 
-    def __init__(self, path: Path | None = None, *, read_only: bool = False) -> None:
+    def __init__(self, path: Path | None = None, *, read_only: bool = False, temporary: bool = False) -> None:
+        self._temporary = None
+        if path is None and temporary:
+            self._temporary = tempfile.mkdtemp(prefix="oversight-store-")
+            path = Path(self._temporary) / "store"
         self.path = path
         self.is_read_only = read_only
         try:
@@ -144,10 +165,24 @@ class OxigraphBackend:
 
         return OxigraphStore(store=self.store)
 
+    def checkpoint(self, target: Path) -> Path:
+        if self.is_read_only and self.path is not None:
+            return self.path
+        if self.path is None:
+            raise StoreUnavailable("an in-memory scratch store cannot be checkpointed")
+        self.store.backup(str(target))  # hard links to the store's immutable files: milliseconds
+        return target
+
+    def compact(self) -> None:
+        if not self.is_read_only:
+            self.store.optimize()
+
     def close(self) -> None:
         if not self.is_read_only:
             self.store.flush()
         del self.store
+        if self._temporary is not None:
+            shutil.rmtree(self._temporary, ignore_errors=True)
 
 
 def _sparql_backend(settings: dict[str, Any]) -> Backend:
@@ -160,7 +195,7 @@ def _sparql_backend(settings: dict[str, Any]) -> Backend:
 
 BACKENDS: dict[str, Callable[[dict[str, Any], bool], Backend]] = {
     "oxigraph": lambda s, ro: OxigraphBackend(Path(s["DATA_DIR"]), read_only=ro),
-    "memory": lambda s, ro: OxigraphBackend(None),
+    "memory": lambda s, ro: OxigraphBackend(None, temporary=True),
     "sparql": lambda s, ro: _sparql_backend(s),
 }
 

@@ -1,0 +1,319 @@
+"""SPARQL evaluation in confined, killable worker processes: the one path every user query takes.
+
+The endpoint, the saved queries, query exports, ``/sparql/update`` and ``oversight query`` all
+hand a :class:`Job` to a :class:`Pool`. A worker is a process forked from a single-threaded fork
+server (so it starts in milliseconds with rdflib and pyoxigraph already imported); it confines
+itself first (:func:`graph.sandbox.confine`: no network, bounded memory and output), then, for
+each job, opens the job's store read-only (a checkpoint of the service's store: see
+:mod:`graph.snapshots`), checks the text with :mod:`graph.sparql` (the parse happens here, so a
+slow parse is bounded by the time limit and holds no lock in the service), evaluates it and
+writes the results to the job's output file.
+
+The service waits at most the time limit for the answer; past it the worker is killed
+(``SIGKILL``) and replaced at the next demand, so a runaway stops within moments of its limit
+and frees its place. When every place is taken a request is refused at once
+(:class:`Saturated`, a 503 with ``Retry-After``) instead of holding a server thread; one client
+may hold at most ``per_client`` places (:class:`ClientBusy`, a 429).
+"""
+
+from __future__ import annotations
+
+import logging
+import multiprocessing
+import os
+import signal
+import threading
+import time
+from collections import Counter
+from dataclasses import dataclass, field
+from multiprocessing.connection import Connection
+from typing import Any
+
+from graph.errors import BadParameter, OversightError
+
+__all__ = ["Job", "Outcome", "Pool", "Saturated", "ClientBusy", "TimeLimit", "EvaluationFailed",
+           "SandboxRefused"]
+
+log = logging.getLogger(__name__)
+
+#: How long a new worker may take to report that it is confined and ready.
+_START_SECONDS = 60.0
+
+
+class Saturated(OversightError):
+    """Every worker is busy: try again in :attr:`retry_after` seconds."""
+
+    title = "Query workers busy"
+
+    def __init__(self, retry_after: int) -> None:
+        super().__init__("every query worker is busy")
+        self.retry_after = retry_after
+
+
+class ClientBusy(OversightError):
+    """This client already has as many queries running as it may."""
+
+    title = "Too many queries at once"
+    retry_after = 1
+
+    def __init__(self, limit: int) -> None:
+        super().__init__(f"at most {limit} queries at once per client")
+        self.limit = limit
+
+
+class TimeLimit(OversightError):
+    """The job ran past its time limit; its worker was killed."""
+
+    title = "Query time limit"
+
+
+class EvaluationFailed(OversightError):
+    """The engine could not evaluate the job (the reason is safe to show: it never holds engine text)."""
+
+    title = "Query failed"
+
+
+class SandboxRefused(OversightError):
+    """A worker could not confine itself, and unconfined workers are not allowed (SPARQL_SANDBOX)."""
+
+    title = "Query sandbox unavailable"
+
+
+@dataclass(frozen=True)
+class Job:
+    """One query or update, with everything the worker needs (picklable: terms are pyoxigraph's).
+
+    Attributes
+    ----------
+    kind : str
+        ``query`` (SELECT, ASK, CONSTRUCT, DESCRIBE) or ``update`` (applied to a scratch copy of
+        ``update_graph``, the result written as N-Triples).
+    store : str
+        Folder of the store to open read-only.
+    graphs : tuple of str
+        The current source graphs: the default dataset is their union, plus ``meta`` as a named graph.
+    results_media, graph_media : str or None
+        The negotiated media type for SELECT/ASK and for CONSTRUCT/DESCRIBE results (None: the
+        client accepts none; the worker then only reports the form).
+    checked : bool
+        False skips :mod:`graph.sparql`'s checks: for the test that proves the sandbox alone holds.
+    """
+
+    kind: str
+    text: str
+    store: str
+    graphs: tuple[str, ...]
+    meta: str
+    output: str
+    default_uris: tuple[str, ...] = ()
+    named_uris: tuple[str, ...] = ()
+    bindings: dict[str, Any] = field(default_factory=dict)
+    results_media: str | None = None
+    graph_media: str | None = None
+    rows: int = 100_000
+    update_graph: str | None = None
+    checked: bool = True
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What a job produced: its form, the media type written to the output file, rows and truncation."""
+
+    form: str
+    media: str | None
+    rows: int = 0
+    truncated: bool = False
+
+
+class _Worker:
+    def __init__(self, context: Any, limits: dict[str, int]) -> None:
+        ours, theirs = context.Pipe(duplex=True)
+        self.process = context.Process(target=_main, args=(theirs, limits), name="oversight-sparql", daemon=True)
+        self.process.start()
+        theirs.close()
+        self.conn: Connection = ours
+        self.confinement: dict[str, Any] = {}
+
+    def ready(self, timeout: float) -> dict[str, Any]:
+        if not self.conn.poll(timeout):
+            raise EvaluationFailed("a query worker did not start in time")
+        status, detail = self.conn.recv()
+        if status != "ready":
+            raise SandboxRefused(f"a query worker could not confine itself: {detail}")
+        self.confinement = detail
+        return detail
+
+    def kill(self) -> None:
+        try:
+            if self.process.pid is not None:
+                os.kill(self.process.pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+        self.process.join(timeout=5)
+        self.conn.close()
+
+    @property
+    def alive(self) -> bool:
+        return self.process.is_alive()
+
+
+class Pool:
+    """Up to `size` confined worker processes, started on demand and reused.
+
+    Parameters
+    ----------
+    size : int
+        Most jobs running at once.
+    per_client : int
+        Most jobs one client (a token, or an address) may have running at once.
+    memory_bytes, output_bytes : int
+        Each worker's ``RLIMIT_DATA`` and ``RLIMIT_FSIZE`` (:func:`graph.sandbox.confine`).
+    require_sandbox : bool
+        Refuse to run jobs on a worker that could not install its seccomp filter.
+    """
+
+    def __init__(self, size: int, *, per_client: int | None = None, memory_bytes: int = 4 << 30,
+                 output_bytes: int = 1 << 30, require_sandbox: bool = True) -> None:
+        self.size, self.per_client = size, per_client or size
+        self._limits = {"memory_bytes": memory_bytes, "output_bytes": output_bytes,
+                        "require_sandbox": int(require_sandbox)}
+        self._context = multiprocessing.get_context("forkserver")
+        self._context.set_forkserver_preload(["graph.workers", "graph.sparql", "pyoxigraph"])
+        self._idle: list[_Worker] = []
+        self._busy: set[_Worker] = set()
+        self._clients: Counter[str] = Counter()
+        self._lock = threading.Lock()
+        self._closed = False
+        self.confinement: dict[str, Any] = {}
+
+    def _take(self, client: str) -> _Worker | None:
+        """An idle worker, or None when one must be started (its place is reserved)."""
+        with self._lock:
+            if self._closed:
+                raise Saturated(5)
+            if self._clients[client] >= self.per_client:
+                raise ClientBusy(self.per_client)
+            while self._idle and not self._idle[-1].alive:
+                self._idle.pop().kill()
+            if not self._idle and len(self._busy) >= self.size:
+                raise Saturated(1)
+            self._clients[client] += 1
+            worker = self._idle.pop() if self._idle else None
+            if worker is not None:
+                self._busy.add(worker)
+            return worker
+
+    def _give_back(self, worker: _Worker | None, client: str, *, healthy: bool) -> None:
+        with self._lock:
+            self._clients[client] -= 1
+            if self._clients[client] <= 0:
+                del self._clients[client]
+            if worker is None:
+                return
+            self._busy.discard(worker)
+            if healthy and not self._closed:
+                self._idle.append(worker)
+                return
+        worker.kill()
+
+    def run(self, job: Job, *, timeout: float, client: str = "") -> Outcome:
+        """Run `job` on a worker within `timeout` seconds.
+
+        Raises
+        ------
+        BadParameter
+            The text was refused by the checks, or names graphs that are not this service's.
+        Saturated, ClientBusy
+            No place for it now (nothing ran).
+        TimeLimit
+            It ran past `timeout`; the worker was killed.
+        EvaluationFailed
+            The engine failed on it (or the worker died).
+        SandboxRefused
+            A worker could not be confined.
+        """
+        worker = self._take(client)
+        healthy = False
+        try:
+            if worker is None:
+                worker = _Worker(self._context, self._limits)
+                with self._lock:
+                    self._busy.add(worker)
+                self.confinement = worker.ready(_START_SECONDS)
+            started = time.monotonic()
+            worker.conn.send(job)
+            if not worker.conn.poll(timeout):
+                log.info("query stopped at its time limit (%.1f s)", time.monotonic() - started)
+                raise TimeLimit(f"the query ran longer than {timeout:g} s and was stopped")
+            try:
+                status, *detail = worker.conn.recv()
+            except (EOFError, OSError):
+                raise EvaluationFailed("the query's worker stopped (the service may be shutting down)") from None
+            healthy = True
+        finally:
+            self._give_back(worker, client, healthy=healthy)
+        if status == "ok":
+            return Outcome(*detail)
+        if status == "bad":
+            parameter, message, accepted = detail
+            raise BadParameter(parameter, message, accepted)
+        raise EvaluationFailed(detail[0])
+
+    def close(self) -> None:
+        """Kill every worker, running or idle (at shutdown; running jobs end as EvaluationFailed)."""
+        with self._lock:
+            self._closed = True
+            workers = [*self._idle, *self._busy]
+            self._idle.clear()
+        for worker in workers:
+            worker.kill()
+
+
+# --------------------------------------------------------------------------- inside a worker
+def _main(conn: Connection, limits: dict[str, int]) -> None:
+    from graph.sandbox import SandboxUnavailable, confine
+
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the service's to handle
+    try:
+        confinement = confine(memory_bytes=limits["memory_bytes"], output_bytes=limits["output_bytes"]).as_dict()
+    except SandboxUnavailable as exc:
+        if limits["require_sandbox"]:
+            conn.send(("refused", str(exc)))
+            return
+        confinement = {"seccomp": False, "network_namespace": False}
+    conn.send(("ready", confinement))
+    opened: tuple[str, Any] | None = None
+    while True:
+        try:
+            job = conn.recv()
+        except EOFError:
+            return
+        if job is None:
+            return
+        try:
+            if opened is None or opened[0] != job.store:
+                import pyoxigraph as ox
+
+                opened = None  # the old store is closed before the new one opens
+                opened = (job.store, ox.Store.read_only(job.store))
+            reply: tuple[Any, ...] = ("ok", *_evaluate(opened[1], job))
+        except BadParameter as exc:
+            reply = ("bad", exc.parameter, exc.message, exc.accepted)
+        except OSError as exc:
+            import errno
+
+            reply = ("failed", "the results are larger than this service's limit (OVERSIGHT_SPARQL_MAX_BYTES)"
+                     if exc.errno == errno.EFBIG else "the store could not be read")
+        except MemoryError:
+            reply = ("failed", "the query needed more memory than a query may take (OVERSIGHT_SPARQL_WORKER_MEMORY)")
+        except Exception:  # noqa: BLE001 - engine text may quote data or addresses: never relayed
+            reply = ("failed", "the query could not be evaluated on this data")
+        conn.send(reply)
+
+
+def _evaluate(store: Any, job: Job) -> tuple[str, str | None, int, bool]:
+    from graph import sparql
+
+    if job.kind == "update":
+        return sparql.run_update(store, job)
+    return sparql.run_query(store, job)
