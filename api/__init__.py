@@ -39,6 +39,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
         sources,
         sparql,
     )
+    from api.server import public_base
 
     app = Flask(__name__)
     settings = resolve(test_config)
@@ -46,6 +47,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     app.config.update({k: v for k, v in (test_config or {}).items() if k not in settings})  # e.g. TESTING
     app.config["SETTINGS"] = settings
     app.config["MAX_CONTENT_LENGTH"] = settings["MAX_UPLOAD_BYTES"]
+    app.config["PUBLIC_BASE"] = public_base(settings)  # the service's own URL, never the request's Host
     app.config["PUBLIC_BASE"] = public_base(settings)  # the service's own URL, never the request's Host
     app.json.sort_keys = True  # type: ignore[attr-defined]
     logging.getLogger("graph").setLevel(settings["LOG_LEVEL"])

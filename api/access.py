@@ -26,6 +26,7 @@ import re
 import secrets
 import threading
 import time
+import urllib.parse
 from dataclasses import asdict, dataclass
 from datetime import datetime, timezone
 from pathlib import Path
@@ -46,7 +47,8 @@ from flask import (
 from api.problems import problem
 from graph.errors import BadParameter, NotFound
 
-__all__ = ["ROLES", "PUBLIC", "RULES", "Token", "Tokens", "required_role", "init_app", "bp", "COOKIE"]
+__all__ = ["ROLES", "PUBLIC", "RULES", "Token", "Tokens", "RateLimit", "required_role", "admits_body", "safe_next",
+           "init_app", "bp", "COOKIE", "SIGN_IN"]
 
 PUBLIC = "public"
 ROLES = ("reader", "investigator", "steward", "admin")
@@ -67,6 +69,8 @@ RULES: dict[str, str] = {
 #: Endpoints a browser's sign-in cookie may reach with POST (they only read).
 _COOKIE_POST = {"sparql.sparql", "access.logout"}
 _TOKEN = re.compile(r"^ovg_([0-9a-f]{12})_([A-Za-z0-9_-]{43})$")
+#: The WSGI environ key where the sign-in view leaves its outcome, for :mod:`api.audit` to record.
+SIGN_IN = "oversight.sign-in"
 
 bp = Blueprint("access", __name__)
 
@@ -177,12 +181,17 @@ def _now() -> str:
     return datetime.now(timezone.utc).isoformat(timespec="seconds")
 
 
-class _RateLimit:
-    """A token bucket per key: `per_minute` requests a minute, with bursts up to that many."""
+class RateLimit:
+    """A token bucket per key: `per_minute` requests a minute, with bursts up to that many.
 
-    def __init__(self, per_minute: int) -> None:
+    Keys whose bucket has refilled are forgotten once more than `keys` are held, so many client
+    addresses cannot grow it without bound.
+    """
+
+    def __init__(self, per_minute: int, *, keys: int = 10_000) -> None:
         self.rate = per_minute / 60.0
         self.capacity = float(per_minute)
+        self.keys = keys
         self._buckets: dict[str, tuple[float, float]] = {}
         self._lock = threading.Lock()
 
@@ -190,6 +199,9 @@ class _RateLimit:
         """0 when allowed, else the seconds to wait."""
         now = time.monotonic()
         with self._lock:
+            if len(self._buckets) > self.keys:
+                full = self.capacity / self.rate
+                self._buckets = {k: v for k, v in self._buckets.items() if now - v[1] < full}
             level, then = self._buckets.get(key, (self.capacity, now))
             level = min(self.capacity, level + (now - then) * self.rate)
             if level >= 1:
@@ -203,23 +215,87 @@ def _unauthorised(detail: str, *, invalid: bool) -> Response:
     wants_page = request.method == "GET" and request.accept_mimetypes.best_match(
         ["application/json", "text/html"]) == "text/html" and not invalid
     if wants_page:  # a browser: to the sign-in page, then back
-        return redirect(url_for("access.login", next=request.full_path.rstrip("?")), 303)  # type: ignore[return-value]
+        here = urllib.parse.quote(request.path, safe="/!$&'()*+,;=:@-._~")
+        query = request.query_string.decode("latin-1")
+        return redirect(url_for("access.login", next=here + ("?" + query if query else "")), 303)  # type: ignore[return-value]
     response = problem(401, "Unauthorized", detail, type_=_BASE + "unauthorized")
     response.headers["WWW-Authenticate"] = 'Bearer realm="oversight-graph"' + (
         ', error="invalid_token"' if invalid else "")
     return response
 
 
-def _presented() -> tuple[str | None, bool]:
-    """(token text, from the cookie?) of this request."""
-    header = request.headers.get("Authorization")
-    if header is not None:
-        scheme, _, value = header.partition(" ")
-        return (value.strip() if scheme.lower() == "bearer" else ""), False
-    cookie = request.cookies.get(COOKIE)
-    if cookie is not None and (request.method in ("GET", "HEAD") or request.endpoint in _COOKIE_POST):
-        return cookie, True
-    return None, False
+def _too_many(wait: float, detail: str) -> Response:
+    response = problem(429, "Too Many Requests", detail, type_=_BASE + "rate-limited")
+    response.headers["Retry-After"] = str(max(1, round(wait)))
+    return response
+
+
+def _refusal_wait() -> float:
+    """Count a refusal of this client's address: 0 when within the limit, else the seconds to wait."""
+    limiter: RateLimit | None = current_app.extensions.get("oversight-refusals")
+    return limiter.take(request.remote_addr or "") if limiter is not None else 0.0
+
+
+def _refused(response: Response) -> Response:
+    """`response` (a 401 or 403), or a 429 once this client address has been refused too often.
+
+    Refusals are counted per address, not per token: a guesser sends a new token each time. A
+    request with a valid token and the role it needs is never counted, so a legitimate user who
+    shares an address (a proxy, a NAT) with a guesser is not locked out.
+    """
+    wait = _refusal_wait()
+    if wait:
+        return _too_many(wait, f"more than {current_app.config['REFUSAL_LIMIT']} refused requests a minute "
+                         "from this address")
+    return response
+
+
+def _header_token(authorization: str | None, cookie: str | None, *, cookie_counts: bool) -> str | None:
+    """The token text a request presents (Authorization first, then the cookie where it counts)."""
+    if authorization is not None:
+        scheme, _, value = authorization.partition(" ")
+        return value.strip() if scheme.lower() == "bearer" else ""
+    return cookie if cookie is not None and cookie_counts else None
+
+
+def _presented() -> str | None:
+    """The token text of this request, or None when it presents none."""
+    return _header_token(request.headers.get("Authorization"), request.cookies.get(COOKIE),
+                         cookie_counts=request.method in ("GET", "HEAD") or request.endpoint in _COOKIE_POST)
+
+
+def admits_body(app: Flask, method: str, path: str, headers: dict[str, str]) -> bool:
+    """Whether a request may have its body read: decided on the request line and headers alone.
+
+    The WSGI server (:mod:`api.server`) asks before it reads a body, so an anonymous client, a
+    token without the route's role, or a body over ``MAX_UPLOAD_BYTES`` costs no more than its
+    headers: the request then reaches the app without its body, and the app refuses it (401,
+    403, 413) as it would have anyway. `headers` are keyed as waitress keys them (``AUTHORIZATION``,
+    ``CONTENT_LENGTH``).
+    """
+    try:
+        length = int(headers.get("CONTENT_LENGTH") or 0)
+    except ValueError:
+        return False
+    if length > app.config["MAX_UPLOAD_BYTES"]:
+        return False
+    if not app.config["AUTH"]:
+        return True
+    try:
+        endpoint, _ = app.url_map.bind("localhost").match(path, method=method)
+    except Exception:  # 404, 405, a redirect: no view will read the body
+        return False
+    needed = required_role(str(endpoint))
+    if needed == PUBLIC:
+        return True
+    cookies: dict[str, str] = {}
+    for part in headers.get("COOKIE", "").split(";"):
+        key, _, value = part.strip().partition("=")
+        cookies.setdefault(key, value)
+    text = _header_token(headers.get("AUTHORIZATION"), cookies.get(COOKIE),
+                         cookie_counts=method in ("GET", "HEAD") or endpoint in _COOKIE_POST)
+    token = app.extensions["oversight-tokens"].verify(text) if text else None
+    return token is not None and allows(token.role, needed)
 
 
 def _guard() -> Response | None:
@@ -229,55 +305,81 @@ def _guard() -> Response | None:
     if not config["AUTH"]:
         g.who = {"token": None, "name": config.get("LOCAL_USER") or "anonymous (no-auth)", "role": "admin"}
     elif needed != PUBLIC or request.headers.get("Authorization"):
-        text, _ = _presented()
+        text = _presented()
         if text is None:
             if needed == PUBLIC:
                 return None
-            return _unauthorised(f"this route needs a bearer token with the role {needed!r} or higher",
-                                 invalid=False)
+            return _refused(_unauthorised(f"this route needs a bearer token with the role {needed!r} or higher",
+                                          invalid=False))
         token = current_app.extensions["oversight-tokens"].verify(text)
         if token is None:
-            return _unauthorised("the token is malformed, unknown or revoked", invalid=True)
+            return _refused(_unauthorised("the token is malformed, unknown or revoked", invalid=True))
         g.who = {"token": token.id, "name": token.name, "role": token.role}
         if not allows(token.role, needed):
-            return problem(403, "Forbidden", f"this route needs the role {needed!r} or higher; "
-                           f"the token has {token.role!r}", type_=_BASE + "forbidden")
-    limiter: _RateLimit | None = current_app.extensions.get("oversight-rate")
+            return _refused(problem(403, "Forbidden", f"this route needs the role {needed!r} or higher; "
+                                    f"the token has {token.role!r}", type_=_BASE + "forbidden"))
+    limiter: RateLimit | None = current_app.extensions.get("oversight-rate")
     if limiter is not None and needed != PUBLIC:
         wait = limiter.take(g.who["token"] or request.remote_addr or "")
         if wait:
-            response = problem(429, "Too Many Requests", f"more than {config['RATE_LIMIT']} requests a minute "
-                               "with this token", type_=_BASE + "rate-limited")
-            response.headers["Retry-After"] = str(max(1, round(wait)))
-            return response
+            return _too_many(wait, f"more than {config['RATE_LIMIT']} requests a minute with this token")
     return None
 
 
 def init_app(app: Flask) -> None:
     app.extensions["oversight-tokens"] = Tokens(app.config["DATA_DIR"])
     if app.config["RATE_LIMIT"]:
-        app.extensions["oversight-rate"] = _RateLimit(app.config["RATE_LIMIT"])
+        app.extensions["oversight-rate"] = RateLimit(app.config["RATE_LIMIT"])
+    if app.config["REFUSAL_LIMIT"]:
+        app.extensions["oversight-refusals"] = RateLimit(app.config["REFUSAL_LIMIT"])
     app.before_request(_guard)
     app.register_blueprint(bp)
 
 
 # ------------------------------------------------------------------ sign-in for browsers, tokens over HTTP
 
+def safe_next(target: str | None) -> str:
+    """`target` if it is a path of this service to return to after sign-in, else ``/``.
+
+    An allowlist, not a list of tricks: printable ASCII without spaces or backslashes, starting
+    with exactly one ``/``. Browsers drop tabs and newlines from URLs and read ``\\`` as ``/``, so
+    ``/<TAB>/evil.example`` or ``/\\evil.example`` would otherwise leave for another site, and a
+    newline cannot go in a header at all.
+    """
+    if (target and len(target) <= 2048 and target.startswith("/") and not target.startswith("//")
+            and all("!" <= c <= "~" and c != "\\" for c in target)):
+        return target
+    return "/"
+
+
 @bp.route("/login", methods=["GET", "POST"])
 def login() -> Any:
-    """A form that takes a token and keeps it in a cookie for this browser."""
-    target = request.values.get("next", "/")
-    if not target.startswith("/") or target.startswith("//"):
-        target = "/"  # never an open redirect
+    """A form that takes a token and keeps it in a cookie for this browser.
+
+    Failed sign-ins count as refusals of the client's address (429 past ``REFUSAL_LIMIT``), and
+    every attempt is recorded in the audit log (:mod:`api.audit`).
+    """
+    target = safe_next(request.values.get("next"))
     error = None
     if request.method == "POST":
         text = request.form.get("token", "").strip()
         token = current_app.extensions["oversight-tokens"].verify(text)
         if token is not None:
+            request.environ[SIGN_IN] = {"outcome": "signed-in", "who_token": token.id, "who_name": token.name,
+                                        "who_role": token.role}
             response = redirect(target, 303)
             response.set_cookie(COOKIE, text, httponly=True, samesite="Strict", secure=request.is_secure,
                                 max_age=12 * 3600, path="/")
             return response
+        match = _TOKEN.fullmatch(text)
+        request.environ[SIGN_IN] = {"outcome": "refused", "who_token": match.group(1) if match else None}
+        wait = _refusal_wait()
+        if wait:
+            request.environ[SIGN_IN]["outcome"] = "rate-limited"
+            page = render_template("login.html", next=target, error="Too many failed sign-ins from this "
+                                   "address: wait a minute and try again.")
+            return Response(page, status=429, headers={"Retry-After": str(max(1, round(wait)))},
+                            mimetype="text/html")
         error = "That token is malformed, unknown or revoked."
     return render_template("login.html", next=target, error=error)
 

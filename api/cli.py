@@ -343,11 +343,10 @@ def _loopback(host: str) -> bool:
 @_guard
 def serve_cmd(ctx: click.Context, host: str | None, port: int | None, threads: int | None, no_auth: bool) -> None:
     """Serve the API with waitress. Loads the bundled Charing Cross case into an empty store."""
-    import waitress
-
     from api import create_app
     from api.access import Tokens
     from api.database import close, get_db
+    from api.server import make_server
     from graph.cases import load_bundled
     from graph.database import ONTOLOGY_SOURCE
     from graph.facts import warm
@@ -382,8 +381,7 @@ def serve_cmd(ctx: click.Context, host: str | None, port: int | None, threads: i
 
     signal.signal(signal.SIGTERM, stop)
     try:
-        waitress.serve(app, host=settings["HOST"], port=settings["PORT"], threads=settings["THREADS"],
-                       ident="oversight-graph")
+        make_server(app, settings).run()  # api.server: bounded connections, headers decided before bodies
     finally:
         close(app)  # the store flushed and its lock released
     click.echo("stopped")
@@ -509,13 +507,26 @@ def _audit_path(ctx: click.Context) -> Path:
 
 
 @audit_group.command("verify")
+@click.option("--head", "expect_head", metavar="HASH",
+              help="A head hash kept elsewhere: the log must still hold it, else its end was cut off.")
+@click.option("--expect-count", type=int, metavar="N", help="Records the log had when HASH was its head.")
+@click.option("--checkpoint", type=click.Path(dir_okay=False), metavar="FILE",
+              help="Take HASH and N from the last checkpoint in FILE (OVERSIGHT_AUDIT_CHECKPOINT).")
 @click.pass_context
-def audit_verify(ctx: click.Context) -> None:
-    """Check every record's hash and link; exit 1 at the first broken one."""
-    from api.audit import verify
+def audit_verify(ctx: click.Context, expect_head: str | None, expect_count: int | None,
+                 checkpoint: str | None) -> None:
+    """Check every record's hash and link; exit 1 at the first broken one, or if the log lost its end."""
+    from api.audit import last_checkpoint, verify
 
+    if checkpoint:
+        try:
+            expect_count, expect_head = last_checkpoint(checkpoint)
+        except (OSError, ValueError) as exc:
+            click.echo(f"error: cannot read a checkpoint from {checkpoint}: {getattr(exc, 'strerror', None) or exc}",
+                       err=True)
+            sys.exit(2)
     path = _audit_path(ctx)
-    count, head, problem = verify(path)
+    count, head, problem = verify(path, head=expect_head, count=expect_count)
     if problem:
         click.echo(f"error: {path}: {problem} ({count} records before it are intact)", err=True)
         sys.exit(1)

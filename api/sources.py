@@ -41,7 +41,6 @@ def put_source(name: str) -> tuple[Response, int]:
     if media_type not in MEDIA_TYPES:
         raise UnsupportedMediaType(f"Content-Type must be one of: {', '.join(MEDIA_TYPES)}")
     db = get_db()
-    existed = name in db.sources
     with tempfile.TemporaryDirectory(prefix="oversight-upload-") as tmp:
         path = write_body(request.get_data(cache=False), media_type, Path(tmp),
                           max_bytes=current_app.config["MAX_UPLOAD_BYTES"])
@@ -51,7 +50,7 @@ def put_source(name: str) -> tuple[Response, int]:
     warm(db)
     body = reports[0].as_dict()
     body["data_version"] = db.data_version
-    return jsonify(body), 200 if existed else 201
+    return jsonify(body), 200 if reports[0].replaced else 201  # decided under the write lock: one 201 per name
 
 
 @bp.delete("/sources/<name>")

@@ -94,6 +94,12 @@ def _http_url(value: str) -> str:
     return value
 
 
+def _public_url(value: str) -> str:
+    if value and (not value.startswith(("https://", "http://")) or not value.endswith("/")):
+        raise ValueError("must be an http(s) URL ending in '/', or empty")
+    return value
+
+
 def _iri_base(value: str) -> str:
     if not (value.startswith("https://") or value.startswith("http://")) or not value.endswith(("/", "#")):
         raise ValueError("must be an http(s) IRI ending in '/' or '#'")
@@ -153,6 +159,27 @@ SETTINGS: tuple[Setting, ...] = (
             "it off, on a loopback address only."),
     Setting("RATE_LIMIT", lambda: "6000", _natural,
             "Requests a minute each token (or, without auth, each client address) may make; 0: no limit."),
+    Setting("REFUSAL_LIMIT", lambda: "60", _natural,
+            "Refused requests (401, 403, failed sign-ins) a minute each client address may make before it "
+            "gets 429; 0: no limit."),
+    Setting("CONNECTION_LIMIT", lambda: "1000", _positive,
+            "Most connections the server holds open at once; past it, new ones wait to be accepted."),
+    Setting("CHANNEL_TIMEOUT", lambda: "30", _seconds,
+            "Seconds a connection may stay idle (no bytes in or out, no request running) before it is closed."),
+    Setting("HEADER_TIMEOUT", lambda: "10", _seconds,
+            "Seconds a client has to send a request's line and headers, from its first byte; slower "
+            "connections are closed."),
+    Setting("PUBLIC_URL", lambda: "", _public_url,
+            "The service's public base URL (such as `https://oversight.example.org/`), named in the SPARQL "
+            "service description; empty: the address `oversight serve` binds (never the request's Host)."),
+    Setting("DISK_RESERVE_BYTES", lambda: str(64 * 1024 * 1024), _natural,
+            "Free space a load must leave on the data volume (beyond about three times its input), else it "
+            "is refused with 507 before anything is written."),
+    Setting("AUDIT_CHECKPOINT", lambda: "", str,
+            "File (on another volume or host) where the service appends the audit log's record count and head "
+            "hash; empty: no checkpoints. Check with `oversight audit verify --checkpoint FILE`."),
+    Setting("AUDIT_CHECKPOINT_SECONDS", lambda: "300", _seconds,
+            "Seconds between audit checkpoints (one is written only when the log has grown)."),
     Setting("TOKEN", lambda: "", str,
             "Bearer token the command line sends to a running service (`oversight load --server`)."),
     Setting("CORS_ORIGINS", lambda: "", _origins,
