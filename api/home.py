@@ -9,8 +9,11 @@ from typing import Any
 
 from flask import Blueprint, Response, current_app, jsonify, render_template
 
+from api.answers import pseudonymised
 from api.database import get_db
-from graph.stats import stats
+from api.sources import shown
+from graph.pseudonyms import visible_classes
+from graph.stats import Stats, stats
 
 __all__ = ["bp", "openapi_document"]
 
@@ -24,11 +27,18 @@ def openapi_document() -> dict[str, Any]:
     return document
 
 
+def _stats() -> Stats:
+    found = stats(get_db())
+    if pseudonymised():  # readers see the allowlist's classes only (graph.pseudonyms)
+        return Stats(found.data_version, visible_classes(found.classes), found.sources)
+    return found
+
+
 @bp.get("/")
 def index() -> str:
     db = get_db()
-    return render_template("index.html", sources=db.sources, stats=stats(db),
-                           store=current_app.config["STORE"])
+    return render_template("index.html", sources={name: shown(rec) for name, rec in db.sources.items()},
+                           stats=_stats(), store=current_app.config["STORE"])
 
 
 @bp.get("/health")
@@ -40,7 +50,7 @@ def health() -> Response:
 
 @bp.get("/stats")
 def show_stats() -> Response:
-    return jsonify(stats(get_db()).as_dict())
+    return jsonify(_stats().as_dict())
 
 
 @bp.get("/openapi.json")

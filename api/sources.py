@@ -5,25 +5,37 @@ from __future__ import annotations
 import tempfile
 from dataclasses import replace
 from pathlib import Path
+from typing import Any
 
 from flask import Blueprint, Response, current_app, g, jsonify, request
 from werkzeug.exceptions import UnsupportedMediaType
 
+from api.answers import pseudonymised
 from api.database import get_db
 from api.uploads import MEDIA_TYPES, write_body
 from graph import NotFound, delete, load, plan
+from graph.database import SourceRecord
 from graph.facts import warm
+from graph.pseudonyms import READER_SOURCE_FIELDS
 
-__all__ = ["bp"]
+__all__ = ["bp", "shown"]
 
 bp = Blueprint("sources", __name__)
+
+
+def shown(record: SourceRecord) -> dict[str, Any]:
+    """A source's record as this request may see it: readers do not see who loaded it, nor from where."""
+    out = record.as_dict()
+    if pseudonymised():
+        out = {k: v for k, v in out.items() if k in READER_SOURCE_FIELDS}
+    return out
 
 
 @bp.get("/sources")
 def list_sources() -> Response:
     db = get_db()
     return jsonify({"data_version": db.data_version,
-                    "sources": [rec.as_dict() for _, rec in sorted(db.sources.items())]})
+                    "sources": [shown(rec) for _, rec in sorted(db.sources.items())]})
 
 
 @bp.get("/sources/<name>")
@@ -31,7 +43,7 @@ def show_source(name: str) -> Response:
     record = get_db().sources.get(name)
     if record is None:
         raise NotFound(f"no source named {name!r}")
-    return jsonify(record.as_dict())
+    return jsonify(shown(record))
 
 
 @bp.put("/sources/<name>")

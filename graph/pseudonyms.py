@@ -36,7 +36,7 @@ from graph import heap
 from graph.database import Database
 from graph.facts import KINDS, Facts, concept, facts
 
-__all__ = ["READER_CLASSES", "READER_PROPERTIES", "LINK", "CONCEPT", "DATE", "BOOLEAN", "INTEGER", "PEOPLE",
+__all__ = ["READER_CLASSES", "READER_PROPERTIES", "READER_SOURCE_FIELDS", "visible_classes", "LINK", "CONCEPT", "DATE", "BOOLEAN", "INTEGER", "PEOPLE",
            "Pseudonyms", "secret", "pseudonymous_facts", "VARIANT"]
 
 # Value shapes of a visible property.
@@ -73,6 +73,10 @@ READER_PROPERTIES: dict[str, str] = {
     "number": INTEGER,
 }
 
+#: What readers see of a loaded source's record (``GET /sources``): not who loaded it, nor the file it came from.
+READER_SOURCE_FIELDS = ("name", "iri", "run", "graph", "sequence", "loaded_at", "title", "checksum", "licence",
+                        "triples")
+
 _LITERAL = {
     DATE: re.compile(r"-?[0-9]{4}(-[0-9]{2}(-[0-9]{2}(T[0-9]{2}:[0-9]{2}(:[0-9]{2}(\.[0-9]{1,9})?)?"
                      r"(Z|[+-][0-9]{2}:[0-9]{2})?)?)?)?"),
@@ -103,6 +107,11 @@ def secret(data_dir: str | os.PathLike[str]) -> bytes:
         with os.fdopen(fd, "wb") as out:
             out.write(secrets.token_bytes(32))
         return path.read_bytes()
+
+
+def visible_classes(counts: dict[str, int]) -> dict[str, int]:
+    """Instances per class (class IRI -> count) for readers: the classes of :data:`READER_CLASSES` only."""
+    return {iri: n for iri, n in counts.items() if iri.startswith(_OV) and iri[len(_OV):] in READER_CLASSES}
 
 
 def _is_concept(iri: str) -> bool:
