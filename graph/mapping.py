@@ -18,28 +18,38 @@ The choice of a small format of our own over RML is in
 from __future__ import annotations
 
 import csv
-import gzip
-import io
+import difflib
+import itertools
 import re
 import tempfile
 import tomllib
 from collections import Counter
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime
 from functools import lru_cache
 from importlib import resources
 from pathlib import Path
-from typing import IO, Any
+from typing import Any
 
 from graph.database import Database
+from graph.dialect import FileSpec, parse_file, read_table, resolve
 from graph.errors import InputError, Issue
 from graph.ingest import LoadReport, Progress, _quiet, load, plan
 from graph.iri import SOURCE_NAME
 from graph.tabular import PERSONAL, TABLES, Table
 
-__all__ = ["Mapping", "Rule", "Value", "ImportReport", "read_mapping", "shipped", "translate", "import_dataset",
-           "names_source"]
+__all__ = [
+    "ImportReport",
+    "Mapping",
+    "Rule",
+    "Value",
+    "import_dataset",
+    "names_source",
+    "read_mapping",
+    "shipped",
+    "translate",
+]
 
 _TABLES = {t.file.removesuffix(".csv"): t for t in TABLES}
 @lru_cache(maxsize=1 << 16)
@@ -67,7 +77,7 @@ _SOURCE_KEY = "dataset"
 class Value:
     """How one target column is made: from a `column`, a constant `value`, or a `template`."""
 
-    column: str | None = None
+    column: str | int | None = None  # a name, or a position (1 for the first column)
     value: str | None = None
     template: str | None = None
     normalise: tuple[str, ...] = ()
@@ -87,6 +97,13 @@ class Rule:
     target: str
     source: str
     columns: dict[str, Value]
+    index: int = 0  # its place among the mapping's [[tables]]
+    lines: dict[str, int] = field(default_factory=dict)  # "" (the rule) or a column -> line in the mapping file
+    empty: str = "error"  # when it makes no row: fail the import ("error"), or only say so ("warn")
+
+    def where(self, column: str | None = None) -> str:
+        """How messages name the rule, or one of its columns: ``tables[3].columns.officer``."""
+        return f"tables[{self.index}]" + (f".columns.{column}" if column else "")
 
 
 @dataclass(frozen=True)
@@ -98,7 +115,7 @@ class Mapping:
     title: str
     licence: str | None
     url: str | None
-    files: dict[str, str]
+    files: dict[str, FileSpec]
     codes: dict[str, dict[str, str]]
     rules: tuple[Rule, ...]
 
@@ -117,6 +134,8 @@ class ImportReport:
     emptied: dict[tuple[str, str], Counter[str]] = field(default_factory=dict)  # (table, column) -> unknown codes
     unmapped: dict[str, tuple[str, ...]] = field(default_factory=dict)  # file -> its columns that no rule reads
     errors: list[Issue] = field(default_factory=list)  # what makes the import fail (nothing is loaded)
+    warnings: list[Issue] = field(default_factory=list)  # what the mapping lowered from an error
+    samples: dict[str, list[dict[str, str]]] = field(default_factory=dict)  # table -> its first rows made
 
     def as_dict(self) -> dict[str, Any]:
         return {"rows_read": dict(self.rows_read),
@@ -130,7 +149,7 @@ class ImportReport:
                              "most_frequent": dict(v.most_common(_EXAMPLES))}
                             for (t, c), v in sorted(self.emptied.items())],
                 "unmapped": {f: list(c) for f, c in sorted(self.unmapped.items())},
-                "errors": [str(i) for i in self.errors]}
+                "errors": [str(i) for i in self.errors], "warnings": [str(i) for i in self.warnings]}
 
     def lines(self) -> list[str]:
         """The report in words, one line per count (what ``oversight import`` prints)."""
@@ -150,6 +169,7 @@ class ImportReport:
         for file, unread in sorted(self.unmapped.items()):
             if unread:
                 out.append(f"  unmapped: {file} columns {', '.join(unread)}")
+        out += [f"  warning: {w}" for w in self.warnings]
         return out
 
 
@@ -179,7 +199,7 @@ def read_mapping(path: str | Path) -> Mapping:
     issues: list[Issue] = []
 
     def issue(where: str, rule: str, message: str) -> None:
-        issues.append(Issue(name, rule, message, field=where))
+        issues.append(Issue(name, rule, message, field=where, line=lines.get(where)))
 
     dataset = data.get("dataset", {})
     source = str(dataset.get("name", ""))
@@ -187,7 +207,19 @@ def read_mapping(path: str | Path) -> Mapping:
         issue("dataset.name", "source name", f"must match {SOURCE_NAME.pattern}")
     if not dataset.get("title"):
         issue("dataset.title", "required", "a title is required")
-    files = {str(k): str(v) for k, v in data.get("files", {}).items()}
+    lines = _key_lines(path.read_text("utf-8"))
+
+    def issue_at(where: str, rule: str, message: str) -> None:
+        issues.append(Issue(name, rule, message, field=where, line=lines.get(where)))
+
+    files: dict[str, FileSpec] = {}
+    for key, raw_file in data.get("files", {}).items():
+        def file_issue(rule: str, message: str, where: str = f"files.{key}") -> None:
+            issue_at(where, rule, message)
+
+        found = parse_file(raw_file, file_issue)
+        if found is not None:
+            files[str(key)] = found
     codes = {str(k): {str(c): str(v) for c, v in table.items()} for k, table in data.get("codes", {}).items()}
     rules = []
     for i, raw in enumerate(data.get("tables", [])):
@@ -197,8 +229,14 @@ def read_mapping(path: str | Path) -> Mapping:
         if table is None:
             issue(f"{where}.target", "target", f"unknown table {target!r}; accepted: {', '.join(_TABLES)}")
             continue
-        if raw.get("from") not in files:
+        if raw.get("from") not in files and raw.get("from") not in data.get("files", {}):
             issue(f"{where}.from", "file", f"names no entry of [files]: {raw.get('from')!r}")
+        unknown_rule_keys = set(raw) - {"target", "from", "columns", "empty"}
+        if unknown_rule_keys:
+            issue(where, "keys", f"unknown keys {sorted(unknown_rule_keys)}; accepted: target, from, columns, empty")
+        if raw.get("empty", "error") not in ("error", "warn"):
+            issue(f"{where}.empty", "empty", "must be 'error' (the default: a rule that makes no row fails the "
+                  "import) or 'warn'")
         columns: dict[str, Value] = {}
         for column, spec in raw.get("columns", {}).items():
             at = f"{where}.columns.{column}"
@@ -216,6 +254,9 @@ def read_mapping(path: str | Path) -> Mapping:
                              "prefer": tuple(str(v) for v in spec.get("prefer", ()))})
             if sum(x is not None for x in (value.column, value.value, value.template)) != 1:
                 issue(at, "source", "give exactly one of column, value or template")
+            if isinstance(value.column, bool) or not isinstance(value.column, (str, int, type(None))) or (
+                    isinstance(value.column, int) and value.column < 1):
+                issue(at, "column", "give a column's name (text) or its position (1 for the first column)")
             for step in value.normalise:
                 if step not in _NORMALISE:
                     issue(at, "normalise", f"unknown step {step!r}; accepted: {', '.join(_NORMALISE)}")
@@ -238,7 +279,9 @@ def read_mapping(path: str | Path) -> Mapping:
         missing = [c.name for c in table.columns if c.required and c.name not in columns and c.name != "source"]
         if missing:
             issue(where, "required column", f"{table.file} needs {', '.join(missing)}")
-        rules.append(Rule(str(target), str(raw.get("from")), columns))
+        rules.append(Rule(str(target), str(raw.get("from")), columns, i,
+                          {c: lines[f"{where}.columns.{c}"] for c in columns if f"{where}.columns.{c}" in lines}
+                          | ({"": lines[where]} if where in lines else {}), str(raw.get("empty", "error"))))
     if not rules and not issues:
         issue("tables", "required", "give at least one [[tables]] rule")
     if issues:
@@ -247,37 +290,32 @@ def read_mapping(path: str | Path) -> Mapping:
                    files, codes, tuple(rules))
 
 
-def _open(path: Path) -> IO[str]:
-    if path.name.endswith(".gz"):
-        return io.TextIOWrapper(gzip.open(path), encoding="utf-8-sig", newline="")
-    return path.open(encoding="utf-8-sig", newline="")
+def _key_lines(text: str) -> dict[str, int]:
+    """Where keys are in a mapping file: ``tables[2]``, ``tables[2].columns.officer``, ``files.x`` -> line (1-based).
 
-
-def _rows(folder: Path, file: str) -> tuple[list[str], Iterator[tuple[int, dict[str, str]]]]:
-    """The header of `file` (names trimmed, as values are) and an iterator over its rows, read as they are asked for."""
-    path = folder / file
-    if not path.is_file():
-        raise InputError([Issue(file, "exists", f"the mapping needs {file} in {folder}")])
-    handle = _open(path)
-    reader = csv.DictReader(handle)
-    try:
-        header = [h.strip() for h in (reader.fieldnames or [])]
-    except (UnicodeDecodeError, csv.Error, EOFError, OSError) as exc:
-        handle.close()
-        raise InputError([Issue(file, "CSV syntax", f"cannot be read as UTF-8 CSV: {exc.__class__.__name__}",
-                                line=1)]) from None
-    reader.fieldnames = header
-
-    def rows() -> Iterator[tuple[int, dict[str, str]]]:
-        with handle:
-            try:
-                for row in reader:
-                    yield reader.line_num, row
-            except (UnicodeDecodeError, csv.Error, EOFError, OSError) as exc:
-                raise InputError([Issue(file, "CSV syntax", f"cannot be read as UTF-8 CSV: "
-                                        f"{exc.__class__.__name__}", line=reader.line_num)]) from None
-
-    return header, rows()
+    tomllib keeps no positions; this follows the layout the docs use (one ``[[tables]]`` header per rule, one
+    column per line), which is enough for messages to point at the line."""
+    out: dict[str, int] = {}
+    section, rule = "", -1
+    for number, line in enumerate(text.splitlines(), 1):
+        stripped = line.split("#", 1)[0].strip() if not line.lstrip().startswith(('"', "'")) else line.strip()
+        if stripped.startswith("[[tables]]"):
+            rule += 1
+            section = f"tables[{rule}]"
+            out[section] = number
+            continue
+        header = re.fullmatch(r"\[\s*([\w.\-\"' ]+?)\s*\]", stripped)
+        if header:
+            name = header.group(1).replace('"', "").replace("'", "")
+            section = f"tables[{rule}].columns" if name == "tables.columns" else name
+            if name.startswith("files."):
+                out[name] = number
+            continue
+        key = re.match(r"""\s*(?:"([^"]+)"|'([^']+)'|([\w\-]+))\s*=""", line)
+        if key and section:
+            found = next(k for k in key.groups() if k is not None)
+            out.setdefault(f"{section}.{found}", number)
+    return out
 
 
 class _Reject(Exception):
@@ -288,7 +326,7 @@ class _Unknown(Exception):
     """A value missing from its code list, with ``unknown = "empty"``: the cell is left empty, and counted."""
 
 
-def _cell(m: Mapping, value: Value, row: dict[str, str], made: dict[str, str]) -> str:
+def _cell(m: Mapping, value: Value, raw: str, made: dict[str, str]) -> str:
     if value.value is not None:
         return value.value
     if value.template is not None:
@@ -296,7 +334,7 @@ def _cell(m: Mapping, value: Value, row: dict[str, str], made: dict[str, str]) -
         if not all(parts.values()):
             return ""
         return value.template.format(**parts)
-    raw = (row.get(value.column or "") or "").strip()
+    raw = raw.strip()
     if not raw:
         return ""
     try:
@@ -365,7 +403,45 @@ def _conflict_issues(m: Mapping, conflicts: dict[tuple[str, str], list[tuple[str
     return issues
 
 
-def translate(m: Mapping, folder: Path, out: Path, progress: Progress = _quiet) -> ImportReport:
+def _near(name: str, names: list[str]) -> str:
+    close = difflib.get_close_matches(name, names, n=3, cutoff=0.5) or \
+        difflib.get_close_matches(name.lower(), [n.lower() for n in names], n=3, cutoff=0.5)
+    return f"; nearest: {', '.join(close)}" if close else (f"; it has {', '.join(names[:12])}"
+                                                          + (" ..." if len(names) > 12 else "") if names else "")
+
+
+def _resolve_columns(m: Mapping, rules: list[Rule], file: str, names: list[str], width: int,
+                     spec: FileSpec) -> tuple[dict[tuple[int, str], int], list[Issue]]:
+    """The position of every column the rules name in one file, from its header: (rule, column) -> index."""
+    where = Path(m.path).name
+    index = {n: i for i, n in enumerate(names) if n}
+    out: dict[tuple[int, str], int] = {}
+    issues = []
+    for rule in rules:
+        for column, value in rule.columns.items():
+            if value.column is None:
+                continue
+            if isinstance(value.column, int):
+                cells = len(names) or width
+                if value.column > cells:
+                    issues.append(Issue(where, "column exists", f"{file} has {cells} columns, not {value.column}",
+                                        line=rule.lines.get(column), field=rule.where(column)))
+                out[(rule.index, column)] = value.column - 1
+            elif value.column in index:
+                out[(rule.index, column)] = index[value.column]
+            elif not names:
+                issues.append(Issue(where, "column exists", f"{file} has no header (header = false): name its "
+                                    f"columns with columns = [...] or give positions, such as column = 1",
+                                    line=rule.lines.get(column), field=rule.where(column)))
+            else:
+                issues.append(Issue(where, "column exists", f"column {value.column!r} is not in the header of "
+                                    f"{file}{_near(value.column, names)}", line=rule.lines.get(column),
+                                    field=rule.where(column)))
+    return out, issues
+
+
+def translate(m: Mapping, folder: Path, out: Path, progress: Progress = _quiet, *, rows: int | None = None,
+              samples: int = 0) -> ImportReport:
     """Write tabular folders in `out` from the dataset in `folder`; rows are rejected, with reasons, never guessed.
 
     ``out/{name}`` holds everything but names; names (``names.csv``) go to ``out/{name}-names``,
@@ -374,34 +450,59 @@ def translate(m: Mapping, folder: Path, out: Path, progress: Progress = _quiet) 
     that differ are combined as the rule's ``combine`` says, and without one they are an error, in
     ``report.errors`` (:func:`import_dataset` then loads nothing). Every merge, every value emptied by an
     unknown code and every source column no rule reads is counted in the report.
+
+    Every file's header is read, and every column a rule names is looked for in it, before any row is
+    read: a missing column raises :class:`InputError` naming the mapping's line and the nearest names.
+    A rule that makes no row (all rejected, or an empty file) is an error too, unless it says
+    ``empty = "warn"``. `rows` reads only the first rows of each file (a dry run); `samples` keeps that
+    many rows made per table in ``report.samples``.
     """
     report = ImportReport()
     tables: dict[str, dict[str, dict[str, str]]] = {rule.target: {} for rule in m.rules}
     origins: dict[str, dict[str, str]] = {rule.target: {} for rule in m.rules}  # key -> "file:line" of its row
     conflicts: dict[tuple[str, str], list[tuple[str, str, str]]] = {}
-    for name in dict.fromkeys(rule.source for rule in m.rules):
-        file = m.files[name]
+    made_by = Counter[int]()  # rule index -> rows it made
+    opened = []
+    issues: list[Issue] = []
+    for name in dict.fromkeys(rule.source for rule in m.rules):  # every header first, before any row
+        spec = m.files[name]
+        rules = [r for r in m.rules if r.source == name]
+        for path in resolve(spec, folder):
+            file = path.relative_to(folder).as_posix()
+            names, width, reader = read_table(path, spec, file)
+            positions, problems = _resolve_columns(m, rules, file, names, width, spec)
+            issues += problems
+            opened.append((file, rules, names, positions, reader))
+    if issues:
+        for *_, reader in opened:
+            reader.close()  # type: ignore[attr-defined]
+        raise InputError(issues)
+    for file, rules, names, positions, reader in opened:
         plans = []
-        for rule in (r for r in m.rules if r.source == name):
+        for rule in rules:
             table = _TABLES[rule.target]
             keys = ("key",) if "key" in table.by_name else table.key_from or tuple(rule.columns)
             order = [c for c, v in rule.columns.items() if v.template is None] + \
                 [c for c, v in rule.columns.items() if v.template is not None]  # templates last
-            plans.append((rule, table, keys, order, tables[rule.target], origins[rule.target]))
-        read = {v.column for rule, *_ in plans for v in rule.columns.values() if v.column is not None}
-        header, rows = _rows(folder, file)
-        report.unmapped[file] = tuple(h for h in header if h and h not in read)
-        for line, row in rows:
+            steps = [(c, rule.columns[c], positions.get((rule.index, c))) for c in order]
+            plans.append((rule, table, keys, steps, tables[rule.target], origins[rule.target]))
+        read = set(positions.values())
+        report.unmapped[file] = tuple(n for i, n in enumerate(names) if n and i not in read)
+        for line, row in reader:
             report.rows_read[file] += 1
+            if rows is not None and report.rows_read[file] > rows:
+                report.rows_read[file] -= 1
+                reader.close()  # type: ignore[attr-defined]
+                break
             if line % 50_000 == 0:
                 progress(f"reading {file}", line, 0)
-            for rule, table, keys, order, made_rows, origin in plans:
+            width = len(row)
+            for rule, table, keys, steps, made_rows, origin in plans:
                 made: dict[str, str] = {}
                 try:
-                    for column in order:
-                        value = rule.columns[column]
+                    for column, value, at in steps:
                         try:
-                            made[column] = _cell(m, value, row, made)
+                            made[column] = _cell(m, value, row[at] if at is not None and at < width else "", made)
                         except _Unknown as unknown:
                             made[column] = ""
                             report.emptied.setdefault((table.file, column), Counter())[str(unknown)] += 1
@@ -411,6 +512,7 @@ def translate(m: Mapping, folder: Path, out: Path, progress: Progress = _quiet) 
                     report.rejected[(table.file, str(reason))] += 1
                     report.examples.setdefault((table.file, str(reason)), f"{file}:{line}")
                     continue
+                made_by[rule.index] += 1
                 key = "|".join(made.get(c, "") for c in keys)
                 existing = made_rows.get(key)
                 if existing is None:
@@ -419,6 +521,19 @@ def translate(m: Mapping, folder: Path, out: Path, progress: Progress = _quiet) 
                 else:
                     _merge(report, table, rule, existing, made, conflicts, f"{file}:{line} and {origin[key]}")
     report.errors += _conflict_issues(m, conflicts)
+    for rule in m.rules:
+        if made_by[rule.index]:
+            continue
+        reasons = sorted(((n, r) for (t, r), n in report.rejected.items() if t == _TABLES[rule.target].file),
+                         reverse=True)
+        read_here = sum(n for f, n in report.rows_read.items() if any(f == o[0] for o in opened if o[1] is not None
+                                                                         and rule in o[1]))
+        why = (f"rejected every one of the {read_here:,} rows it read ({reasons[0][1]}: {reasons[0][0]:,})"
+               if read_here and reasons else "read no rows" if not read_here else "made no row")
+        found = Issue(Path(m.path).name, "empty rule", f"{rule.target} from {rule.source} {why}"
+                      + ("" if rule.empty == "warn" else "; if that is expected, say empty = \"warn\" in the rule"),
+                      line=rule.lines.get(""), field=rule.where())
+        (report.warnings if rule.empty == "warn" else report.errors).append(found)
     for target, made_rows in tables.items():
         table = _TABLES[target]
         folder_out = out / (names_source(m) if table.file == PERSONAL else m.name)
@@ -437,6 +552,9 @@ def translate(m: Mapping, folder: Path, out: Path, progress: Progress = _quiet) 
             for made in made_rows.values():
                 writer.writerow([_SOURCE_KEY if n == "source" else made.get(n, "") for n in names])
         report.entities[table.file] = len(made_rows)
+        if samples:
+            report.samples[table.file] = [{n: _SOURCE_KEY if n == "source" else made.get(n, "") for n in names}
+                                          for made in itertools.islice(made_rows.values(), samples)]
     return report
 
 

@@ -119,9 +119,13 @@ def test_names_can_be_left_out(db: Any, dataset: tuple[Any, Path]) -> None:
 def test_a_failed_import_loads_neither_source(db: Any, dataset: tuple[Any, Path]) -> None:
     mapping, folder = dataset
     _write(folder / "accused.csv", [["UID", "case", "finding"], ["101", "C1", "XX"]])  # not a code
-    report, _ = import_dataset(db, mapping, folder, user="test")
-    assert report.rejected[("findings.csv", "finding: unknown code 'XX' (not in [codes.finding])")] == 1
     before = db.data_version
+    with pytest.raises(InputError) as caught:  # the findings rule rejected every row: an error, not a 0
+        import_dataset(db, mapping, folder, user="test")
+    (issue,) = caught.value.issues
+    assert (issue.rule, issue.field, issue.line) == ("empty rule", "tables[4]", 44)
+    assert "rejected every one of the 1 rows it read (finding: unknown code 'XX'" in issue.message
+    assert db.data_version == before
     (folder / "profiles.csv").write_text("UID,first,last\nnot-a-number,A,B\n", encoding="utf-8")
     _write(folder / "accused.csv", [["UID", "case", "finding"], ["101", "C1", "SU"]])
     with pytest.raises(InputError):  # the finding names officer 101, whom no source defines now
