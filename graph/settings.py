@@ -125,7 +125,7 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("DATA_DIR", default_data_dir, str,
             "Folder of the on-disk Oxigraph store (created if missing).", "--data-dir"),
     Setting("STORE", lambda: "oxigraph", _store,
-            "Store kind: `oxigraph` (on disk in DATA_DIR), `memory` (Oxigraph in memory, lost on exit) "
+            "Store kind: `oxigraph` (on disk in DATA_DIR), `memory` (a throwaway Oxigraph store in a temporary folder, lost on exit) "
             "or `sparql` (a remote SPARQL 1.1 endpoint).", "--store"),
     Setting("SPARQL_ENDPOINT", lambda: "", str,
             "Query URL of the remote endpoint when STORE is `sparql`."),
@@ -135,7 +135,7 @@ SETTINGS: tuple[Setting, ...] = (
             "Base of minted instance IRIs and of the store's graph IRIs."),
     Setting("HOST", lambda: "127.0.0.1", str, "Address `oversight serve` binds to.", "--host"),
     Setting("PORT", lambda: "5000", _port, "Port `oversight serve` listens on.", "--port"),
-    Setting("THREADS", lambda: "8", _positive, "Worker threads of the WSGI server (waitress).", "--threads"),
+    Setting("THREADS", lambda: "16", _positive, "Worker threads of the WSGI server (waitress).", "--threads"),
     Setting("MAX_UPLOAD_BYTES", lambda: str(512 * 1024 * 1024), _positive,
             "Largest request body `PUT /sources/{name}` accepts, in bytes."),
     Setting("LOAD_BUNDLED", lambda: "true", _bool,
@@ -145,8 +145,18 @@ SETTINGS: tuple[Setting, ...] = (
             "Seconds a query on `/sparql` may run before the client gets a 503 problem."),
     Setting("SPARQL_MAX_ROWS", lambda: "100000", _positive,
             "Most result rows (or triples) `/sparql` returns; longer results are cut and say so in a header."),
-    Setting("SPARQL_WORKERS", lambda: "2", _positive,
-            "Queries `/sparql` runs at once; more wait their turn, so runaway queries cannot take every thread."),
+    Setting("SPARQL_WORKERS", lambda: "8", _positive,
+            "Most SPARQL queries run at once, each in a confined worker process; past that a query gets a 503 "
+            "with Retry-After at once, so runaway queries never take the server's threads. Keep it below THREADS."),
+    Setting("SPARQL_CLIENT_QUERIES", lambda: "6", _positive,
+            "Most SPARQL queries one token (or, without auth, one address) may have running at once; more get a 429."),
+    Setting("SPARQL_WORKER_MEMORY", lambda: str(4 << 30), _positive,
+            "Memory, in bytes, one SPARQL worker process may take (RLIMIT_DATA); a query past it fails with a 400."),
+    Setting("SPARQL_MAX_BYTES", lambda: str(1 << 30), _positive,
+            "Largest SPARQL result, in bytes, a worker may write; a larger one fails with a 400."),
+    Setting("SPARQL_SANDBOX", lambda: "true", _bool,
+            "Whether SPARQL runs only in workers confined by a seccomp filter that denies them the network "
+            "(Linux x86-64 and AArch64). `false` runs them unconfined where the filter is unavailable."),
     Setting("EDITOR_DIR", default_editor_dir, str,
             "Folder of the query page's editor (YASGUI), which `oversight serve` downloads from the npm "
             "registry and verifies when it is missing."),

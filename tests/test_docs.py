@@ -38,6 +38,17 @@ def test_ci_runs_the_readme_test_command() -> None:
     assert test_command in ci.splitlines()
 
 
+def test_the_readme_commands_do_not_share_an_environment() -> None:
+    """Running the tests must not reinstall the package under a running service (issue 13, item 13)."""
+    readme = (ROOT / "README.md").read_text()
+    blocks = re.findall(r"```sh\n(.+?)\n```", readme, re.DOTALL)
+    serve = next(b for b in blocks if "oversight serve" in b)
+    test = next(b for b in blocks if "pytest" in b)
+    venv = lambda command: set(re.findall(r"python3 -m venv (\S+)", command))  # noqa: E731
+    assert venv(serve) and venv(test) and not venv(serve) & venv(test)
+    assert all(f"{v}/" not in test for v in venv(serve))  # nor runs anything from the service's
+
+
 def test_every_stored_query_parses_declares_its_parameters_and_is_used() -> None:
     sources = "\n".join(p.read_text() for p in (ROOT / "graph").rglob("*.py"))
     store = ox.Store()
