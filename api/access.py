@@ -28,7 +28,7 @@ import threading
 import time
 import urllib.parse
 from dataclasses import asdict, dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -43,12 +43,26 @@ from flask import (
     request,
     url_for,
 )
+from werkzeug.exceptions import HTTPException
 
 from api.problems import problem
 from graph.errors import BadParameter, NotFound
 
-__all__ = ["ROLES", "PUBLIC", "RULES", "Token", "Tokens", "RateLimit", "required_role", "admits_body", "safe_next",
-           "init_app", "bp", "COOKIE", "SIGN_IN"]
+__all__ = [
+    "COOKIE",
+    "PUBLIC",
+    "ROLES",
+    "RULES",
+    "SIGN_IN",
+    "RateLimit",
+    "Token",
+    "Tokens",
+    "admits_body",
+    "bp",
+    "init_app",
+    "required_role",
+    "safe_next",
+]
 
 PUBLIC = "public"
 ROLES = ("reader", "investigator", "steward", "admin")
@@ -178,7 +192,7 @@ class Tokens:
 
 
 def _now() -> str:
-    return datetime.now(timezone.utc).isoformat(timespec="seconds")
+    return datetime.now(UTC).isoformat(timespec="seconds")
 
 
 class RateLimit:
@@ -283,7 +297,7 @@ def admits_body(app: Flask, method: str, path: str, headers: dict[str, str]) -> 
         return True
     try:
         endpoint, _ = app.url_map.bind("localhost").match(path, method=method)
-    except Exception:  # 404, 405, a redirect: no view will read the body
+    except HTTPException:  # 404, 405, a redirect: no view will read the body
         return False
     needed = required_role(str(endpoint))
     if needed == PUBLIC:

@@ -25,6 +25,7 @@ gap is on file.
 
 from __future__ import annotations
 
+import contextlib
 import fcntl
 import hashlib
 import json
@@ -36,7 +37,7 @@ import uuid
 from collections import Counter
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import IO, Any
 
@@ -45,8 +46,21 @@ from flask import Flask, Response, current_app, g, request
 from api.access import PUBLIC, SIGN_IN, RateLimit, required_role
 from api.problems import problem
 
-__all__ = ["AuditLog", "AuditError", "Checkpoints", "GENESIS", "ROWS", "init_app", "log_path", "verify", "records",
-           "clip", "scan", "Scan", "last_checkpoint"]
+__all__ = [
+    "GENESIS",
+    "ROWS",
+    "AuditError",
+    "AuditLog",
+    "Checkpoints",
+    "Scan",
+    "clip",
+    "init_app",
+    "last_checkpoint",
+    "log_path",
+    "records",
+    "scan",
+    "verify",
+]
 
 log = logging.getLogger(__name__)
 GENESIS = "0" * 64
@@ -224,25 +238,23 @@ def verify(path: str | os.PathLike[str], *, head: str | None = None,
         (or, without `head`, the log must have at least `count` records).
     """
     prev, checked, seen = GENESIS, 0, None
-    try:
-        handle = open(path, "rb")
-    except FileNotFoundError:
-        handle = None
-    if handle is not None:
-        with handle:
-            for number, line in enumerate(handle, 1):
-                try:
-                    record = json.loads(line)
-                    claimed = record.pop("hash")
-                except (ValueError, KeyError, AttributeError):
-                    return checked, prev, f"line {number}: not an audit record"
-                if record.get("prev") != prev:
-                    return checked, prev, f"line {number}: 'prev' does not match the record before (deleted or reordered)"
-                if hashlib.sha256(_canonical(record)).hexdigest() != claimed:
-                    return checked, prev, f"line {number}: the record was changed after it was written"
-                prev, checked = claimed, checked + 1
-                if claimed == head:
-                    seen = checked
+    lines: Iterable[bytes] = ()
+    with contextlib.ExitStack() as stack:
+        with contextlib.suppress(FileNotFoundError):
+            lines = stack.enter_context(open(path, "rb"))
+        for number, line in enumerate(lines, 1):
+            try:
+                record = json.loads(line)
+                claimed = record.pop("hash")
+            except (ValueError, KeyError, AttributeError):
+                return checked, prev, f"line {number}: not an audit record"
+            if record.get("prev") != prev:
+                return checked, prev, f"line {number}: 'prev' does not match the record before (deleted or reordered)"
+            if hashlib.sha256(_canonical(record)).hexdigest() != claimed:
+                return checked, prev, f"line {number}: the record was changed after it was written"
+            prev, checked = claimed, checked + 1
+            if claimed == head:
+                seen = checked
     if count is not None and checked < count:
         return checked, prev, (f"the log has {checked} records, fewer than the {count} expected: records were cut "
                                "off its end")
@@ -273,11 +285,9 @@ def scan(path: str | os.PathLike[str], since: Scan | None = None) -> Scan:
     A log replaced or made shorter is read again from its start.
     """
     since = since or Scan()
-    try:
-        handle = open(path, "rb")
-    except FileNotFoundError:
+    if not os.path.exists(path):
         return Scan()
-    with handle:
+    with open(path, "rb") as handle:
         found = os.fstat(handle.fileno())
         if found.st_ino != since.inode or found.st_size < since.offset:
             since = Scan(inode=found.st_ino)
@@ -351,7 +361,7 @@ class Checkpoints(threading.Thread):
 # ------------------------------------------------------------------ recording requests
 
 def _now() -> str:
-    return datetime.now(timezone.utc).isoformat(timespec="milliseconds")
+    return datetime.now(UTC).isoformat(timespec="milliseconds")
 
 
 def _sparql_text() -> str | None:

@@ -5,7 +5,8 @@ waitress reads a request's whole body before the app sees it, so on its own a 15
 :func:`api.access.admits_body` as soon as the headers are in: a request without the right to its
 body (no token, a wrong one, a weaker role, more than ``MAX_UPLOAD_BYTES``) is handed to the app
 at once without it, the app answers 401, 403 or 413 as usual, and the connection is closed after
-the answer instead of reading on. ``100 Continue`` is never sent for such a request, so a
+the answer (what the client still sends is dropped for at most :data:`LINGER` seconds, so that it
+sees the answer rather than a reset). ``100 Continue`` is never sent for such a request, so a
 client that asks first (curl does for large bodies) never sends the body at all.
 
 Connections are bounded by settings: at most ``CONNECTION_LIMIT`` open, idle ones closed after
@@ -17,6 +18,7 @@ descriptors past 1023.
 
 from __future__ import annotations
 
+import socket
 import time
 from collections.abc import Callable
 from typing import Any
@@ -25,12 +27,15 @@ from flask import Flask
 from waitress.channel import HTTPChannel
 from waitress.parser import HTTPRequestParser
 from waitress.server import BaseWSGIServer, MultiSocketServer, create_server
+from waitress.utilities import RequestEntityTooLarge
 
 from api.access import admits_body
 
-__all__ = ["make_server", "public_base", "adjustments"]
+__all__ = ["adjustments", "make_server", "public_base"]
 
 Screen = Callable[[str, str, dict[str, str]], bool]
+#: Seconds a connection whose body was refused is drained after its answer, before it is closed.
+LINGER = 2.0
 
 
 def public_base(config: Any) -> str:
@@ -61,13 +66,20 @@ class _Parser(HTTPRequestParser):
     """waitress's parser, which asks `screen` whether to read a body once the headers are in."""
 
     screen: Screen | None = None
+    screened = False
     refused_body = False
 
     def received(self, data: bytes) -> int:
         consumed = int(super().received(data))
-        if self.headers_finished and not self.completed and not self.error and not self.refused_body:
+        if self.headers_finished and not self.screened:
+            self.screened = True
             screen = type(self).screen
-            if screen is not None and not screen(self.command, self.path, self.headers):
+            # waitress refuses a declared length over its limit itself, in plain text: let the app
+            # answer instead (401 if anonymous, else a 413 problem), still without reading the body
+            oversized = isinstance(self.error, RequestEntityTooLarge) and not self.chunked
+            if oversized or (not self.completed and not self.error and screen is not None
+                             and not screen(self.command, self.path, self.headers)):
+                self.error = None
                 self.refused_body = True
                 self.body_rcv = None  # the app gets an empty body
                 self.completed = True
@@ -77,14 +89,35 @@ class _Parser(HTTPRequestParser):
 
 
 class _Channel(HTTPChannel):
-    """waitress's channel with a deadline for request headers, which stops reading after a refused body."""
+    """waitress's channel with a deadline for request headers, which stops reading after a refused body.
+
+    Once the answer to a refused body is sent, the channel closes as a lingering close: it shuts its
+    sending side and, for at most :data:`LINGER` seconds, reads and drops what the client still
+    sends. Closing at once with unread bytes would reset the connection, and a client that sends
+    its whole body before reading (urllib, requests) would then see a reset instead of the answer.
+    Nothing dropped is kept, in memory or on disk.
+    """
 
     parser_class = _Parser
     header_timeout = 10.0
     _header_started: float | None = None
     _stop_reading = False
+    _linger_until: float | None = None
+
+    def handle_close(self) -> None:
+        if self._stop_reading and self._linger_until is None and self.connected:
+            self._linger_until = time.monotonic() + LINGER
+            self.will_close = False
+            try:
+                self.socket.shutdown(socket.SHUT_WR)  # the answer is sent: end it, keep draining
+                return
+            except OSError:
+                pass
+        super().handle_close()
 
     def received(self, data: bytes) -> bool:
+        if self._linger_until is not None:
+            return True  # dropped
         if self._stop_reading:
             return False
         if self.request is None or self._header_started is None:
@@ -98,6 +131,11 @@ class _Channel(HTTPChannel):
         return done
 
     def readable(self) -> bool:
+        if self._linger_until is not None:
+            if time.monotonic() > self._linger_until:
+                self.will_close = True
+                return False
+            return True
         started = self._header_started
         if (started is not None and self.request is not None and not self.request.headers_finished
                 and time.monotonic() - started > self.header_timeout):
