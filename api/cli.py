@@ -422,19 +422,27 @@ def editor_cmd(ctx: click.Context) -> None:
 @click.option("--without-names", is_flag=True,
               help="Leave out the officers' names the mapping makes (personal data; otherwise the source NAME-names).")
 @click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
+@click.option("--dry-run", is_flag=True, help="Translate and validate the first --rows rows of each file, print the "
+              "report and a sample of the rows made per table, and load nothing.")
+@click.option("--rows", type=click.IntRange(min=1), default=1000, show_default=True,
+              help="With --dry-run: the rows read from each file.")
 @click.pass_context
 @_guard
-def import_cmd(ctx: click.Context, mapping: str, folder: str, without_names: bool, as_json: bool) -> None:
+def import_cmd(ctx: click.Context, mapping: str, folder: str, without_names: bool, as_json: bool, dry_run: bool,
+               rows: int) -> None:
     """Import a dataset's own CSV files through a mapping (a file, or a shipped one: chicago-cpdp, philadelphia-ppd).
 
     Rows that cannot be linked are rejected and counted with their reason; the rest is validated
     and loaded, all or nothing, as one source, and the names the mapping makes, if any, as a second
-    source NAME-names (docs/mappings.md).
+    source NAME-names (docs/mappings.md). --dry-run tries the mapping on the first rows of each file.
     """
     from graph.mapping import import_dataset, read_mapping
 
     settings = _settings(ctx)
     parsed = read_mapping(mapping)
+    if dry_run:
+        _dry_run(settings, parsed, Path(folder), rows, as_json)
+        return
     db = _open(settings)
     progress = _Progress()
     try:
@@ -451,6 +459,37 @@ def import_cmd(ctx: click.Context, mapping: str, folder: str, without_names: boo
                    f"data version {x.data_version}")
     for line in report.lines():
         click.echo(line)
+
+
+def _dry_run(settings: dict[str, Any], parsed: Any, folder: Path, rows: int, as_json: bool) -> None:
+    """``import --dry-run``: the report, a sample per table and the problems; exit 1 if a full import would fail."""
+    from graph.mapping import dry_run
+
+    if settings["STORE"] == "oxigraph" and not Path(settings["DATA_DIR"]).exists():
+        settings = {**settings, "STORE": "memory"}  # no store yet: check against the ontology alone, create nothing
+    db = _open(settings, read_only=True)
+    try:
+        report, problems, outside = dry_run(db, parsed, folder, rows=rows)
+    finally:
+        db.close()
+    if as_json:
+        click.echo(json.dumps({**report.as_dict(), "samples": report.samples, "problems": [str(p) for p in problems],
+                               "outside_sample": outside, "loaded": False}, indent=2, sort_keys=True))
+    else:
+        click.echo(f"dry run: the first {rows:,} rows of each file; nothing loaded")
+        for line in report.lines():
+            click.echo(line)
+        for table, sample in report.samples.items():
+            if sample:
+                click.echo(f"  sample of {table}:")
+                for row in sample:
+                    click.echo("    " + ", ".join(f"{k}={v}" for k, v in row.items() if k != "source" and v))
+        if outside:
+            click.echo(f"  {outside:,} references name entities beyond the rows read (not checked in a dry run)")
+        for problem in problems:
+            click.echo(f"  problem: {problem}", err=True)
+    if problems:
+        sys.exit(1)
 
 
 @cli.group("token")

@@ -35,7 +35,7 @@ from typing import Any
 from graph.database import Database
 from graph.dialect import FileSpec, parse_file, read_table, resolve
 from graph.errors import InputError, Issue
-from graph.ingest import LoadReport, Progress, _quiet, load, plan
+from graph.ingest import LoadReport, Progress, _quiet, load, plan, validate
 from graph.iri import SOURCE_NAME
 from graph.tabular import PERSONAL, TABLES, Table
 
@@ -45,6 +45,7 @@ __all__ = [
     "Rule",
     "Value",
     "import_dataset",
+    "dry_run",
     "names_source",
     "read_mapping",
     "shipped",
@@ -462,6 +463,7 @@ def translate(m: Mapping, folder: Path, out: Path, progress: Progress = _quiet, 
     origins: dict[str, dict[str, str]] = {rule.target: {} for rule in m.rules}  # key -> "file:line" of its row
     conflicts: dict[tuple[str, str], list[tuple[str, str, str]]] = {}
     made_by = Counter[int]()  # rule index -> rows it made
+    truncated: set[str] = set()  # files read only in part (rows=)
     opened = []
     issues: list[Issue] = []
     for name in dict.fromkeys(rule.source for rule in m.rules):  # every header first, before any row
@@ -492,6 +494,7 @@ def translate(m: Mapping, folder: Path, out: Path, progress: Progress = _quiet, 
             report.rows_read[file] += 1
             if rows is not None and report.rows_read[file] > rows:
                 report.rows_read[file] -= 1
+                truncated.add(file)
                 reader.close()  # type: ignore[attr-defined]
                 break
             if line % 50_000 == 0:
@@ -526,14 +529,17 @@ def translate(m: Mapping, folder: Path, out: Path, progress: Progress = _quiet, 
             continue
         reasons = sorted(((n, r) for (t, r), n in report.rejected.items() if t == _TABLES[rule.target].file),
                          reverse=True)
-        read_here = sum(n for f, n in report.rows_read.items() if any(f == o[0] for o in opened if o[1] is not None
-                                                                         and rule in o[1]))
+        its_files = [o[0] for o in opened if rule in o[1]]
+        read_here = sum(report.rows_read[f] for f in its_files)
         why = (f"rejected every one of the {read_here:,} rows it read ({reasons[0][1]}: {reasons[0][0]:,})"
                if read_here and reasons else "read no rows" if not read_here else "made no row")
+        partial = any(f in truncated for f in its_files)  # a dry run: the rows further on may do better
         found = Issue(Path(m.path).name, "empty rule", f"{rule.target} from {rule.source} {why}"
-                      + ("" if rule.empty == "warn" else "; if that is expected, say empty = \"warn\" in the rule"),
+                      + (" (only the first rows were read)" if partial else "")
+                      + ("" if rule.empty == "warn" or partial else
+                         "; if that is expected, say empty = \"warn\" in the rule"),
                       line=rule.lines.get(""), field=rule.where())
-        (report.warnings if rule.empty == "warn" else report.errors).append(found)
+        (report.warnings if rule.empty == "warn" or partial else report.errors).append(found)
     for target, made_rows in tables.items():
         table = _TABLES[target]
         folder_out = out / (names_source(m) if table.file == PERSONAL else m.name)
@@ -553,7 +559,9 @@ def translate(m: Mapping, folder: Path, out: Path, progress: Progress = _quiet, 
                 writer.writerow([_SOURCE_KEY if n == "source" else made.get(n, "") for n in names])
         report.entities[table.file] = len(made_rows)
         if samples:
-            report.samples[table.file] = [{n: _SOURCE_KEY if n == "source" else made.get(n, "") for n in names}
+            withheld = {"name"} if table.file == PERSONAL else set()  # names are personal data: never shown
+            report.samples[table.file] = [{n: _SOURCE_KEY if n == "source" else "(withheld)" if n in withheld
+                                           else made.get(n, "") for n in names}
                                           for made in itertools.islice(made_rows.values(), samples)]
     return report
 
@@ -577,3 +585,35 @@ def import_dataset(db: Database, m: Mapping, folder: Path, *, user: str, names: 
         loaded = load(db, [replace(s, origin=f"import {Path(m.path).name} {folder}") for s in sources],
                       user=user, progress=progress)
     return report, loaded
+
+
+#: The rule of a validation issue for a reference whose target is not described: in a dry run, expected when
+#: the target's row lies past the rows read.
+_OUTSIDE = "sh:ClassConstraintComponent"
+
+
+def dry_run(db: Database, m: Mapping, folder: Path, *, rows: int = 1000, samples: int = 3,
+            progress: Progress = _quiet) -> tuple[ImportReport, list[Issue], int]:
+    """Translate and validate the first `rows` rows of each file with `m`; load nothing.
+
+    Returns
+    -------
+    the report (with `samples` rows made per table in ``report.samples``); the problems that a full import
+    would also have (the report's errors, then cell and shape violations); and how many references name
+    an entity that the rows read do not describe (expected when only part of each file is read, so not
+    counted as problems).
+    """
+    with tempfile.TemporaryDirectory(prefix="oversight-dry-run-") as scratch:
+        report = translate(m, folder, Path(scratch), progress, rows=rows, samples=samples)
+        problems = list(report.errors)
+        outside = 0
+        sources = plan([Path(scratch) / m.name], source=m.name, title=m.title, licence=m.licence)
+        if (Path(scratch) / names_source(m)).is_dir():
+            sources += plan([Path(scratch) / names_source(m)], source=names_source(m), title=m.title)
+        for source in sources:
+            try:
+                validate(db, [source], progress=progress)
+            except InputError as exc:
+                outside += sum(1 for i in exc.issues if i.rule == _OUTSIDE)
+                problems += [i for i in exc.issues if i.rule != _OUTSIDE]
+    return report, problems, outside
