@@ -71,7 +71,6 @@ _NORMALISE: dict[str, Callable[[str], str]] = {"upper": str.upper, "lower": str.
 _COMBINE = ("first", "all", "prefer")
 _EXAMPLES = 5  # most frequent values kept per report line
 _TEMPLATE = re.compile(r"\{(\w+)\}")
-_SOURCE_KEY = "dataset"
 
 
 @dataclass(frozen=True)
@@ -548,7 +547,7 @@ def translate(m: Mapping, folder: Path, out: Path, progress: Progress = _quiet, 
             with (folder_out / "sources.csv").open("w", newline="", encoding="utf-8") as handle:
                 writer = csv.writer(handle)
                 writer.writerow(["key", "title", "url", "licence"])
-                writer.writerow([_SOURCE_KEY, m.title, m.url or "", m.licence or ""])
+                writer.writerow([m.name, m.title, m.url or "", m.licence or ""])  # its own key: one document each
         used = {n for rule in m.rules if rule.target == target for n in rule.columns if not n.startswith("_")}
         used.add("source")  # every column a rule makes, even when every row was rejected
         names = [c.name for c in table.columns if c.name in used]
@@ -556,11 +555,11 @@ def translate(m: Mapping, folder: Path, out: Path, progress: Progress = _quiet, 
             writer = csv.writer(handle)
             writer.writerow(names)
             for made in made_rows.values():
-                writer.writerow([_SOURCE_KEY if n == "source" else made.get(n, "") for n in names])
+                writer.writerow([m.name if n == "source" else made.get(n, "") for n in names])
         report.entities[table.file] = len(made_rows)
         if samples:
             withheld = {"name"} if table.file == PERSONAL else set()  # names are personal data: never shown
-            report.samples[table.file] = [{n: _SOURCE_KEY if n == "source" else "(withheld)" if n in withheld
+            report.samples[table.file] = [{n: m.name if n == "source" else "(withheld)" if n in withheld
                                            else made.get(n, "") for n in names}
                                           for made in itertools.islice(made_rows.values(), samples)]
     return report
