@@ -50,7 +50,10 @@ _SHORT = {"csv": "text/csv", "tsv": "text/tab-separated-values", "ttl": "text/tu
           "n3": "text/turtle", "nt": "application/n-triples", "ntriples": "application/n-triples",
           "n-triples": "application/n-triples", "jsonld": "application/ld+json", "json-ld": "application/ld+json",
           "rdfxml": "application/rdf+xml", "rdf": "application/rdf+xml", "trig": "application/trig",
-          "nq": "application/n-quads", "nquads": "application/n-quads"}
+          "nq": "application/n-quads", "nquads": "application/n-quads", "rdf+xml": "application/rdf+xml",
+          "n-quads": "application/n-quads", "tab-separated-values": "text/tab-separated-values",
+          "sparql-results+json": "application/sparql-results+json", "sparql-results+xml": "application/sparql-results+xml",
+          "ld+json": "application/ld+json"}
 _SHORT_RESULTS = {"json": "application/sparql-results+json", "xml": "application/sparql-results+xml"}
 _SHORT_GRAPHS = {"json": "application/ld+json", "xml": "application/rdf+xml"}
 _SD = "http://www.w3.org/ns/sparql-service-description#"
@@ -69,17 +72,21 @@ LIMIT 25
 
 
 def _body_text(parameter: str) -> str:
-    """The request body as text in its declared charset (UTF-8 by default)."""
+    """The request body as UTF-8 text: the Protocol's only encoding (another declared charset is a 415)."""
+    charset = request.mimetype_params.get("charset", "utf-8").strip().lower()
+    if charset not in ("utf-8", "utf8"):
+        raise UnsupportedMediaType(f"SPARQL {parameter} bodies are UTF-8 (SPARQL 1.1 Protocol); "
+                                   f"charset={charset} is not accepted")
     try:
-        return request.get_data().decode(request.mimetype_params.get("charset", "utf-8"))
-    except (UnicodeDecodeError, LookupError):
-        raise BadParameter(parameter, "the body is not text in its declared charset (UTF-8 by default)") from None
+        return request.get_data().decode("utf-8")
+    except UnicodeDecodeError:
+        raise BadParameter(parameter, "the body is not UTF-8 text") from None
 
 
 def _request() -> tuple[str | None, list[str], list[str]]:
     """(query, default-graph-uri, named-graph-uri) as the Protocol passes them."""
     args = request.args
-    if request.method == "GET":
+    if request.method in ("GET", "HEAD"):
         source = args
     elif request.mimetype == "application/x-www-form-urlencoded":
         source = request.form
@@ -100,6 +107,11 @@ def _request() -> tuple[str | None, list[str], list[str]]:
         raise BadParameter("query", "given more than once")
     if request.method == "POST" and not queries:
         raise BadParameter("query", "is required")
+    if source is not args:  # a form POST: the dataset may be given in the URL too
+        if "charset" in request.mimetype_params:
+            _body_text("query")  # refuses a charset other than UTF-8
+        return (queries[0] if queries else None, args.getlist("default-graph-uri") + source.getlist("default-graph-uri"),
+                args.getlist("named-graph-uri") + source.getlist("named-graph-uri"))
     return (queries[0] if queries else None, source.getlist("default-graph-uri"),
             source.getlist("named-graph-uri"))
 
@@ -138,8 +150,9 @@ def _description(db: Any) -> list[ox.Quad]:
     sd = lambda local: ox.NamedNode(_SD + local)  # noqa: E731
     service = ox.NamedNode(current_app.config["PUBLIC_BASE"] + "sparql")  # api.server.public_base: never Host
     quads = [ox.Quad(service, rdf_type, sd("Service")), ox.Quad(service, sd("endpoint"), service),
-             ox.Quad(service, sd("supportedLanguage"), sd("SPARQL11Query")),
-             ox.Quad(service, sd("feature"), sd("UnionDefaultGraph"))]
+             ox.Quad(service, sd("supportedLanguage"), sd("SPARQL11Query"))]
+    # Not sd:UnionDefaultGraph: the default graph is the union of the source graphs, and the metadata graph
+    # (provenance) is a named graph only, so the default graph is not the union of all named graphs.
     quads += [ox.Quad(service, sd("resultFormat"), ox.NamedNode(_FORMATS + f)) for f in _FORMAT_IRIS]
     data, default = ox.BlankNode("dataset"), ox.BlankNode("default")
     quads += [ox.Quad(service, sd("defaultDataset"), data), ox.Quad(data, rdf_type, sd("Dataset")),
@@ -265,7 +278,8 @@ def run(text: str, bindings: dict[str, Any], *, default_uris: list[str] | None =
                          rows=settings["SPARQL_MAX_ROWS"], client=_client(),
                          results_media=None if isinstance(offered["results"], Exception) else offered["results"],
                          graph_media=None if isinstance(offered["graphs"], Exception) else offered["graphs"],
-                         default_uris=default_uris, named_uris=named_uris, bindings=bindings)
+                         default_uris=default_uris, named_uris=named_uris, bindings=bindings,
+                         base_iri=settings["PUBLIC_BASE"] + "sparql")
     if evaluated.media is None:
         evaluated.path.unlink(missing_ok=True)
         raise offered["results" if evaluated.form in ("SELECT", "ASK") else "graphs"]

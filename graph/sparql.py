@@ -193,27 +193,32 @@ def _check(text: str) -> Checked:
     return Checked(text, form, tuple(default), tuple(named))
 
 
+#: Stands for every graph a query names that this service does not hold: no load can write to it, so it is
+#: always empty (the Protocol's tests, Fuseki and Oxigraph server treat an unknown graph as an empty one).
+EMPTY_GRAPH = "urn:x-oversight:empty-graph"
+
+
 def graphs_for(checked: Checked, *, default_uris: tuple[str, ...] | list[str], named_uris: tuple[str, ...] | list[str],
                graphs: tuple[str, ...] | list[str], meta: str) -> tuple[list[ox.NamedNode], list[ox.NamedNode]]:
-    """The default and named graphs the query runs on; only the service's own graphs may be named.
+    """The default and named graphs the query runs on.
 
     By the Protocol's ``default-graph-uri`` / ``named-graph-uri``, else the query's ``FROM``
     clauses, else the union of `graphs` (the current source graphs) as the default graph and
-    every one of them and `meta` as named graphs.
+    every one of them and `meta` as named graphs. A graph named that is not one of the
+    service's is read as an empty graph (:data:`EMPTY_GRAPH`): never dereferenced, and never
+    another graph of the store (a replaced run, a load being staged).
     """
     own = {*graphs, meta}
     if default_uris or named_uris:
-        default, named, where = list(default_uris), list(named_uris), "default-graph-uri"
+        default, named = list(default_uris), list(named_uris)
     elif checked.from_default or checked.from_named:
-        default, named, where = list(checked.from_default), list(checked.from_named), "query"
+        default, named = list(checked.from_default), list(checked.from_named)
     else:
         nodes = [ox.NamedNode(g) for g in graphs]
         return nodes, [*nodes, ox.NamedNode(meta)]
-    unknown = sorted((set(default) | set(named)) - own)
-    if unknown:
-        raise BadParameter(where, f"{len(unknown)} graph(s) named are not graphs of this service; "
-                           "see the service description (GET /sparql) for the graphs there are")
-    return [ox.NamedNode(g) for g in default], [ox.NamedNode(g) for g in named]
+    known = lambda names: list(dict.fromkeys(g if g in own else EMPTY_GRAPH for g in names))  # noqa: E731
+    named_nodes = [ox.NamedNode(g) for g in known(named) if g != EMPTY_GRAPH]
+    return [ox.NamedNode(g) for g in known(default)] or [ox.NamedNode(EMPTY_GRAPH)], named_nodes
 
 
 # --------------------------------------------------------------------------- results
@@ -340,9 +345,13 @@ def run_query(store: ox.Store, job: Job) -> tuple[str, str | None, int, bool]:
         return checked.form, None, 0, False
     default, named = graphs_for(checked, default_uris=job.default_uris, named_uris=job.named_uris,
                                 graphs=job.graphs, meta=job.meta)
-    result: Any = store.query(checked.text, default_graph=default,  # type: ignore[arg-type]  # list is invariant
-                              named_graphs=named, prefixes=PREFIXES,  # type: ignore[arg-type]
-                              substitutions={ox.Variable(k): v for k, v in job.bindings.items()})
+    try:
+        result: Any = store.query(checked.text, default_graph=default,  # type: ignore[arg-type]  # list is invariant
+                                  named_graphs=named, prefixes=PREFIXES,  # type: ignore[arg-type]
+                                  base_iri=job.base_iri or None,
+                                  substitutions={ox.Variable(k): v for k, v in job.bindings.items()})
+    except SyntaxError as exc:  # the grammar passed it, the engine did not: its own position and reason
+        raise BadParameter("query", f"the engine could not parse it: {_first_line(exc)}") from None
     state: dict[str, Any] = {"truncated": False, "rows": 0}
     with open(job.output, "wb") as out:
         if checked.form in ("SELECT", "ASK"):
@@ -362,6 +371,11 @@ def run_query(store: ox.Store, job: Job) -> tuple[str, str | None, int, bool]:
             out.write(ox.serialize(items, format=fmt, prefixes=PREFIXES if fmt in (
                 ox.RdfFormat.TURTLE, ox.RdfFormat.TRIG, ox.RdfFormat.RDF_XML) else None) or b"")
     return checked.form, media, state["rows"], state["truncated"]
+
+
+def _first_line(error: Exception) -> str:
+    """The first line of a parser's message, clipped: it describes the query's text, nothing else."""
+    return (str(error).splitlines() or ["syntax error"])[0][:300]
 
 
 def _unchecked(text: str) -> Checked:
@@ -407,7 +421,8 @@ class Evaluated:
 def evaluate(db: Database, pool: Pool, text: str, *, timeout: float, rows: int, client: str = "",
              results_media: str | None = "application/sparql-results+json",
              graph_media: str | None = "application/n-triples", default_uris: list[str] | None = None,
-             named_uris: list[str] | None = None, bindings: dict[str, Any] | None = None) -> Evaluated:
+             named_uris: list[str] | None = None, bindings: dict[str, Any] | None = None,
+             base_iri: str = "") -> Evaluated:
     """Check and run the query `text` in a worker of `pool`, on the graphs current now.
 
     Parameters
@@ -419,6 +434,8 @@ def evaluate(db: Database, pool: Pool, text: str, *, timeout: float, rows: int, 
         The Protocol's dataset, if given (see :func:`graphs_for`).
     bindings : dict
         Variable name -> pyoxigraph term, substituted before evaluation.
+    base_iri : str
+        What relative IRIs in the text resolve against (the endpoint's URL; empty: none).
 
     Raises
     ------
@@ -434,7 +451,8 @@ def evaluate(db: Database, pool: Pool, text: str, *, timeout: float, rows: int, 
         try:
             outcome = pool.run(Job("query", text, str(store), graphs, db.meta.value, output,
                                    tuple(default_uris or ()), tuple(named_uris or ()), dict(bindings or {}),
-                                   results_media, graph_media, rows), timeout=timeout, client=client)
+                                   results_media, graph_media, rows, base_iri=base_iri),
+                                   timeout=timeout, client=client)
         except BaseException:
             os.unlink(output)
             raise

@@ -97,6 +97,8 @@ class Job:
         client accepts none; the worker then only reports the form).
     checked : bool
         False skips :mod:`graph.sparql`'s checks: for the test that proves the sandbox alone holds.
+    base_iri : str
+        Relative IRIs in the text resolve against it (empty: no base, and relative IRIs are refused).
     """
 
     kind: str
@@ -113,6 +115,7 @@ class Job:
     rows: int = 100_000
     update_graph: str | None = None
     checked: bool = True
+    base_iri: str = ""
 
 
 @dataclass(frozen=True)
