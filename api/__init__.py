@@ -24,7 +24,6 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     test_config : dict, optional
         Setting values by name (``DATA_DIR``, ``STORE``...) and any Flask config keys.
     """
-    from api.server import public_base
     from api import (
         access,
         audit,
@@ -47,7 +46,6 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     app.config.update({k: v for k, v in (test_config or {}).items() if k not in settings})  # e.g. TESTING
     app.config["SETTINGS"] = settings
     app.config["MAX_CONTENT_LENGTH"] = settings["MAX_UPLOAD_BYTES"]
-    app.config["PUBLIC_BASE"] = public_base(settings)  # the service's own URL, never the request's Host
     app.config["PUBLIC_BASE"] = public_base(settings)  # the service's own URL, never the request's Host
     app.json.sort_keys = True  # type: ignore[attr-defined]
     logging.getLogger("graph").setLevel(settings["LOG_LEVEL"])

@@ -20,8 +20,10 @@ from graph.errors import (
     InputError,
     NotFound,
     OversightError,
+    StorageFull,
     StoreLocked,
     StoreUnavailable,
+    is_disk_full,
 )
 from graph.workers import ClientBusy, EvaluationFailed, SandboxRefused, Saturated, TimeLimit
 
@@ -38,6 +40,7 @@ PROBLEM_TYPES: dict[type[OversightError], tuple[int, str]] = {
     NotFound: (404, "not-found"),
     StoreLocked: (409, "store-in-use"),
     StoreUnavailable: (503, "store-unavailable"),
+    StorageFull: (507, "insufficient-storage"),
     ConfigError: (500, "configuration"),
     Saturated: (503, "query-workers-busy"),
     ClientBusy: (429, "too-many-queries"),
@@ -46,7 +49,7 @@ PROBLEM_TYPES: dict[type[OversightError], tuple[int, str]] = {
     SandboxRefused: (503, "query-sandbox-unavailable"),
 }
 #: Server-side refusals whose message is safe to show (the others are 500s that say nothing).
-_SAFE_5XX = (StoreUnavailable, Saturated, TimeLimit, SandboxRefused)
+_SAFE_5XX = (StoreUnavailable, Saturated, TimeLimit, SandboxRefused, StorageFull)
 
 
 def problem(status: int, title: str, detail: str | None = None, *, type_: str = "about:blank",
@@ -91,6 +94,9 @@ def _http(error: HTTPException) -> Response:
 
 
 def _unexpected(error: Exception) -> Response:
+    if is_disk_full(error):  # wherever it struck (an upload's scratch folder...): nothing was changed
+        log.error("no space left on %s %s: %s", request.method, request.path, error)
+        return _domain(StorageFull("there is no room left to store this request; nothing was changed"))
     log.exception("unhandled error on %s %s", request.method, request.path)
     return problem(500, "Internal Server Error", "The service could not complete the request.")
 

@@ -58,7 +58,7 @@ def put_source(name: str) -> tuple[Response, int]:
                           max_bytes=current_app.config["MAX_UPLOAD_BYTES"])
         sources = [replace(s, origin=f"PUT /sources/{name}") for s in
                    plan([path], source=name, title=request.args.get("title"), licence=request.args.get("licence"))]
-        reports = load(db, sources, user=g.who["name"])
+        reports = load(db, sources, user=g.who["name"], reserve=current_app.config["DISK_RESERVE_BYTES"])
     warm(db)
     body = reports[0].as_dict()
     body["data_version"] = db.data_version

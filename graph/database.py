@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import shutil
 import threading
 from collections import Counter
 from dataclasses import dataclass
@@ -29,6 +30,7 @@ from typing import Any
 import pyoxigraph as ox
 from rdflib import Dataset
 
+from graph.errors import StorageFull, is_disk_full
 from graph.iri import meta_graph, source_iri
 from graph.prefixes import PREFIXES
 from graph.queries import stored
@@ -43,6 +45,7 @@ log = logging.getLogger(__name__)
 ONTOLOGY_SOURCE = "ontology"
 #: Commits (loads and removals) between compactions of the store (:meth:`Backend.compact`).
 COMPACT_EVERY = 16
+_REOPEN_ROOM = 16 * 1024 * 1024  # free bytes before a store refusing writes is opened again (it writes to open)
 _RDF_TYPE = ox.NamedNode("http://www.w3.org/1999/02/22-rdf-syntax-ns#type")
 _RDFS_LABEL = ox.NamedNode("http://www.w3.org/2000/01/rdf-schema#label")
 _PROV = "http://www.w3.org/ns/prov#"
@@ -158,6 +161,7 @@ class Database:
         #: Read-only checkpoints for the SPARQL workers (:mod:`graph.workers`), one per data version.
         self.snapshots = Snapshots(backend, None if path is None else Path(path) / "snapshots")
         self._commits = 0  # since the store was last compacted
+        self.needs_recovery = False  # a write failed: probe (and reopen) before the next (see recover)
         self._state = self._read_state()
 
     # ------------------------------------------------------------------ reading
@@ -302,19 +306,57 @@ class Database:
             quads: list[ox.Quad] = []
             for offset, record in enumerate(records):
                 quads.extend(self._run_quads(record, sequence + offset))
-            self.backend.extend(quads)
+            try:
+                self.backend.extend(quads)
+            except OSError:
+                self.needs_recovery = True  # a failed write can leave the store refusing every later one
+                raise
             self._state = self._read_state()
             log.debug("committed run(s) of %s; data version %s",
                       ", ".join(sorted({r.source for r in records})), self._state.version)
-            self.collect_garbage()
-            self._commits += 1
-            if self._commits >= COMPACT_EVERY:
-                # Each load adds a few files to the store that are never merged otherwise (bulk loads
-                # go to the bottom level), and each stays open: without this a service that reloads
-                # a source every few minutes runs out of file descriptors within days.
-                self.backend.compact()
-                self._commits = 0
+            try:  # housekeeping: the commit stands even if it fails (a full disk); the next one retries
+                self.collect_garbage()
+                self._commits += 1
+                if self._commits >= COMPACT_EVERY:
+                    # Each load adds a few files to the store that are never merged otherwise (bulk loads
+                    # go to the bottom level), and each stays open: without this a service that reloads
+                    # a source every few minutes runs out of file descriptors within days.
+                    self.backend.compact()
+                    self._commits = 0
+            except OSError as exc:
+                self.needs_recovery = True
+                log.warning("after a commit, tidying the store failed (it is retried at the next one): %s", exc)
             return self._state.version
+
+    def recover(self) -> None:
+        """Make sure the store takes writes again after one failed (a full disk); call before writing.
+
+        RocksDB refuses every write after its write-ahead log failed once, until the store is opened
+        again, even when space has come back. A probe write tells; if it fails while the volume has
+        room again, the store is reopened (:meth:`Backend.reopen`). Holds :attr:`write_lock`.
+
+        Raises
+        ------
+        StorageFull
+            The volume is still full.
+        """
+        with self.write_lock:
+            if not self.needs_recovery:
+                return
+            probe = ox.Quad(self.meta, _RDF_TYPE, ox.NamedNode(f"{self.base_iri}probe"), self.meta)
+            try:
+                self.backend.extend([probe])
+                self.backend.remove_quads([probe])
+            except OSError as exc:
+                if not is_disk_full(exc):
+                    raise
+                folder = getattr(self.backend, "path", None)
+                if folder is None or shutil.disk_usage(folder).free < _REOPEN_ROOM:
+                    raise StorageFull("the data volume is full; nothing was changed: free some space") from None
+                log.warning("the store refuses writes since the disk filled up: opening it again")
+                self.backend.reopen()
+                self._state = self._read_state()
+            self.needs_recovery = False
 
     def collect_garbage(self) -> int:
         """Remove graphs and run records that no current source uses; return graphs dropped.

@@ -3,6 +3,8 @@ service, no engine internals, no stack traces. ``api/problems.py`` maps these to
 
 from __future__ import annotations
 
+import errno
+import os
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -15,6 +17,8 @@ __all__ = [
     "BadParameter",
     "StoreLocked",
     "StoreUnavailable",
+    "StorageFull",
+    "is_disk_full",
 ]
 
 
@@ -82,6 +86,23 @@ class StoreUnavailable(OversightError):
     """The store cannot be opened or reached."""
 
     title = "Store unavailable"
+
+
+class StorageFull(OversightError):
+    """No room on the data volume (or where uploads are unpacked): nothing was changed."""
+
+    title = "Insufficient storage"
+
+
+def is_disk_full(error: BaseException) -> bool:
+    """Whether `error` is a full disk or quota: an ``OSError`` with ENOSPC or EDQUOT, or Oxigraph's
+    (RocksDB's) I/O error, which carries no errno, only the operating system's message."""
+    if not isinstance(error, OSError):
+        return False
+    if error.errno in (errno.ENOSPC, errno.EDQUOT):
+        return True
+    text = str(error)
+    return os.strerror(errno.ENOSPC) in text or os.strerror(errno.EDQUOT) in text
 
 
 class InputError(OversightError):

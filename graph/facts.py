@@ -23,6 +23,7 @@ never doubles a count here.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import marshal
 import os
@@ -561,6 +562,8 @@ def save_run(db: Database, run: str, folded: Folded) -> None:
         os.replace(partial, target)
     except OSError as exc:
         log.warning("cannot keep the linkage facts of run %s beside the store: %s", local_id(run), exc.strerror)
+        with contextlib.suppress(OSError, UnboundLocalError):
+            partial.unlink(missing_ok=True)  # a full disk: leave no half-written file taking space
 
 
 def _read_saved(db: Database, run: str) -> Folded | None:

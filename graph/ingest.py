@@ -13,6 +13,7 @@ import hashlib
 import io
 import logging
 import re
+import shutil
 import threading
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
@@ -23,7 +24,7 @@ import pyoxigraph as ox
 
 from graph import heap
 from graph.database import ONTOLOGY_SOURCE, Database, RunRecord
-from graph.errors import InputError, Issue, NotFound
+from graph.errors import InputError, Issue, NotFound, StorageFull, is_disk_full
 from graph.facts import Facts, Folded, prepare, read_run, save_run, seed
 from graph.iri import SOURCE_NAME, graph_iri, run_iri
 from graph.queries import stored
@@ -33,7 +34,7 @@ from graph.validation import Violation, confirm, curie, validate_graph
 from ontology import turtle
 
 __all__ = ["SourceInput", "LoadReport", "plan", "load", "validate", "delete", "install_ontology", "FORMATS",
-           "Progress"]
+           "Progress", "room"]
 
 log = logging.getLogger(__name__)
 
@@ -346,25 +347,71 @@ def _stage(db: Database, source: SourceInput, progress: Progress, *, write: bool
     except BaseException:
         if writer is not None:
             writer.join()  # a bulk load cannot be cancelled: let it end, then drop what it wrote
-            db.backend.drop_graph(graph)  # the staged graph is unreferenced: dropping it restores nothing
+            _drop_staged(db, graph)
         raise
     finally:
         scratch.close()
 
 
+def _drop_staged(db: Database, graph: ox.NamedNode) -> None:
+    """Drop a staged graph no query reads; if that fails too (a full disk), the next commit's or
+    start's garbage collection drops it, and meanwhile it changes no answer."""
+    try:
+        db.backend.drop_graph(graph)
+    except OSError as exc:
+        db.needs_recovery = True
+        log.warning("left an unreferenced staged graph for garbage collection: %s", exc)
+
+
+def room(db: Database, sources: Iterable[SourceInput], *, reserve: int) -> None:
+    """Refuse a load the data volume has no room for, before anything is written.
+
+    The estimate is about three times the inputs' bytes (the store's indexes, the linkage facts
+    kept beside it) plus `reserve`, which keeps space for the small writes a commit and the audit
+    log need. A store in memory is never refused. A load that fills the volume anyway fails with
+    :class:`~graph.errors.StorageFull` and changes nothing.
+
+    Raises
+    ------
+    StorageFull
+        Naming the free space and the estimate (never the path).
+    """
+    folder = getattr(db.backend, "path", None)
+    if folder is None:
+        return
+    size = sum(path.stat().st_size for source in sources for path in _files(source.paths))
+    need = 3 * size + reserve
+    free = shutil.disk_usage(folder).free
+    if free < need:
+        raise StorageFull(f"the data volume has {free / 1e6:.0f} MB free; this load needs about {need / 1e6:.0f} MB "
+                          f"(three times its {size / 1e6:.1f} MB of input, and a reserve); nothing was loaded")
+
+
+def _full(exc: BaseException) -> StorageFull:
+    log.error("no space left during a load or removal: %s", exc)
+    return StorageFull("the data volume filled up during the load; nothing was changed: free some space and "
+                       "load again")
+
+
 def load(db: Database, sources: list[SourceInput], *, user: str,
-         progress: Progress = _quiet) -> list[LoadReport]:
+         progress: Progress = _quiet, reserve: int = 0) -> list[LoadReport]:
     """Validate and load `sources`, all or nothing.
 
     Every source is staged and validated first; only if all are valid does one
     atomic commit make them current (replacing earlier loads of the same names).
+    With `reserve`, a load the volume has no room for is refused first (:func:`room`).
 
     Raises
     ------
     InputError
         With every issue found; the store is unchanged.
+    StorageFull
+        No room (before or during the load); the store is unchanged.
     """
     with db.write_lock:
+        if reserve:
+            room(db, sources, reserve=reserve)
+        db.recover()
         staged: list[_Staged] = []
         try:
             for source in sources:
@@ -383,10 +430,13 @@ def load(db: Database, sources: list[SourceInput], *, user: str,
                 if s.folded is not None:
                     seed(db, s.run.value, s.folded, s.prepared)
                 log.info("loaded source %s: %d statements; data version %s", s.source.name, s.triples, version)
-        except BaseException:
+        except BaseException as exc:
             for s in staged:
                 if s.graph not in db.graphs:
-                    db.backend.drop_graph(s.graph)
+                    _drop_staged(db, s.graph)
+            if is_disk_full(exc):
+                db.needs_recovery = True
+                raise _full(exc) from None
             raise
     return [LoadReport(s.source.name, s.triples, s.checksum, s.graph.value, s.source.name in replaced, version)
             for s in staged]
@@ -416,9 +466,15 @@ def delete(db: Database, name: str, *, user: str) -> str:
     with db.write_lock:
         if name not in db.sources or name == ONTOLOGY_SOURCE:
             raise NotFound(f"no source named {name!r}")
+        db.recover()
         run, run_node = run_iri(base=db.base_iri)
-        return db.commit([RunRecord(run=run_node, source=name, graph=db.sources[name].graph,
-                                    loaded_at=db.now(), loaded_by=user, is_deletion=True)])
+        try:
+            return db.commit([RunRecord(run=run_node, source=name, graph=db.sources[name].graph,
+                                        loaded_at=db.now(), loaded_by=user, is_deletion=True)])
+        except OSError as exc:
+            if is_disk_full(exc):
+                raise _full(exc) from None
+            raise
 
 
 def install_ontology(db: Database) -> bool:

@@ -8,9 +8,11 @@ is written once on top of them, so no module branches on the store kind.
 
 from __future__ import annotations
 
+import gc
 import logging
 import shutil
 import tempfile
+import time
 from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import IO, Any, Protocol
@@ -64,6 +66,9 @@ class Backend(Protocol):
     def remove_quads(self, quads: Iterable[ox.Quad]) -> None: ...
 
     def rdflib_store(self) -> RdflibStore: ...
+
+    def reopen(self) -> None:
+        """Open the store again (after a failed write left it refusing writes); a no-op where not needed."""
 
     def checkpoint(self, target: Path) -> Path:
         """A read-only copy of the store as it is now, in `target`, for the query workers (:mod:`graph.snapshots`).
@@ -176,6 +181,25 @@ class OxigraphBackend:
     def compact(self) -> None:
         if not self.is_read_only:
             self.store.optimize()
+
+    def reopen(self) -> None:
+        # RocksDB keeps refusing writes after one failed (ENOSPC on its write-ahead log) until it is
+        # opened again. Its lock is held until every reference to the old store is gone, so wait for
+        # readers still iterating over it.
+        if self.path is None or self.is_read_only:
+            return
+        del self.store
+        gc.collect()
+        for _ in range(100):
+            try:
+                self.store = ox.Store(str(self.path))
+                return
+            except OSError as exc:
+                if "lock" not in str(exc).lower():
+                    log.error("cannot open the store again: %s", exc)
+                    break
+                time.sleep(0.1)
+        raise StoreUnavailable("the store could not be opened again after the disk filled up: restart the service")
 
     def close(self) -> None:
         if not self.is_read_only:
