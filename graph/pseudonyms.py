@@ -36,8 +36,22 @@ from graph import heap
 from graph.database import Database
 from graph.facts import KINDS, Facts, concept, facts
 
-__all__ = ["READER_CLASSES", "READER_PROPERTIES", "READER_SOURCE_FIELDS", "visible_classes", "LINK", "CONCEPT", "DATE", "BOOLEAN", "INTEGER", "PEOPLE",
-           "Pseudonyms", "secret", "pseudonymous_facts", "VARIANT"]
+__all__ = [
+    "BOOLEAN",
+    "CONCEPT",
+    "DATE",
+    "INTEGER",
+    "LINK",
+    "PEOPLE",
+    "READER_CLASSES",
+    "READER_PROPERTIES",
+    "READER_SOURCE_FIELDS",
+    "VARIANT",
+    "Pseudonyms",
+    "pseudonymous_facts",
+    "secret",
+    "visible_classes",
+]
 
 # Value shapes of a visible property.
 LINK = "link"  # another visible instance, re-minted
@@ -69,7 +83,7 @@ READER_PROPERTIES: dict[str, str] = {
     "platform": CONCEPT, "contentCategory": CONCEPT, "evidenceStatus": CONCEPT, "personRole": CONCEPT,
     # literals
     "date": DATE, "startDate": DATE, "endDate": DATE, "sentAt": DATE, "conductFrom": DATE, "conductTo": DATE,
-    "uncoveredOn": DATE, "isAdmin": BOOLEAN, "isDisbanded": BOOLEAN, "reportedMemberCount": INTEGER,
+    "uncoveredOn": DATE, "occurredOn": DATE, "receivedOn": DATE, "isAdmin": BOOLEAN, "isDisbanded": BOOLEAN, "reportedMemberCount": INTEGER,
     "number": INTEGER,
 }
 

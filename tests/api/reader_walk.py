@@ -53,7 +53,7 @@ class Forbidden:
             words = phrase(value)
             if words and len("".join(words)) >= min_length:
                 self.phrases.add(words)
-                self.categories.setdefault(words, category)
+                self.categories[words] = category  # the later, more specific, name wins
                 added += 1
         return added
 
@@ -239,6 +239,7 @@ class Walk:
     def errors(self, ids: list[str], inv_ids: list[str]) -> None:
         """Problem answers to a reader's own mistakes (they may echo what the reader sent, nothing more)."""
         self.fetch("/officers/no-such-officer", expect=404)
+        self.fetch("/chat-groups/no-such-group", expect=404)  # the route, where the data hold no group
         self.fetch("/officers?cursor=not-a-cursor", expect=400)
         self.fetch("/officers?limit=0", expect=400)
         self.fetch("/linkage/centrality?measure=nope", expect=400)

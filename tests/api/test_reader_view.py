@@ -30,11 +30,13 @@ from urllib.parse import urlsplit
 import pyoxigraph as ox
 import pytest
 from rdflib.namespace import OWL, RDF
+from werkzeug.exceptions import HTTPException
 
 from api.access import PUBLIC, Tokens, required_role
 from graph import Database, load, plan
 from graph.cases import bundled_path
 from graph.database import ONTOLOGY_SOURCE
+from graph.facts import PREDICATES
 from graph.iri import mint
 from graph.pseudonyms import READER_CLASSES, READER_PROPERTIES, Pseudonyms, secret
 from graph.tabular import TABLES
@@ -79,7 +81,8 @@ def from_store(db: Database) -> Forbidden:
                 category = ("identifier" if quad.predicate.value == str(OV.identifier)
                             else "name" if quad.predicate.value in _NAMES else "text")
                 out.add(category, [quad.object.value])
-    out.published = "\n".join(f"{name} {record.title or ''}" for name, record in db.sources.items())
+    out.published = "\n".join(f"{name} {record.title or ''} {record.licence or ''}"
+                              for name, record in db.sources.items())
     return out
 
 
@@ -158,8 +161,8 @@ def covered(app: Any, walked: Walk) -> set[str]:
         split = urlsplit(url)
         try:
             hit.add(adapter.match(split.path, method="GET")[0])
-        except Exception:
-            continue
+        except HTTPException:  # a 404 or 405 the walk asked for on purpose
+            pass
     wanted = {rule.endpoint for rule in app.url_map.iter_rules() if "GET" in (rule.methods or ())
               and required_role(rule.endpoint) in (PUBLIC, "reader")}
     return {e for e in wanted - hit if e.split(".")[0] not in ("static", "editor")}  # style sheets, the editor
@@ -253,7 +256,7 @@ def test_reader_ids_are_keyed_and_cannot_be_computed_from_keys(crafted_server: t
     real = mint("officer", "CRAFT-7001", base=BASE).value.rsplit("/", 1)[1]
     assert get(f"/officers/{real}")[0] == 404
     # a reader id works as a parameter everywhere, mapped back inside the service
-    one = sorted(ids)[0]
+    one = min(ids)
     assert get(f"/officers/{one}")[0] == get(f"/linkage/shared-groups?officer={one}")[0] == 200
     assert get(f"/export/officer/{one}.ttl")[0] == 200
 
@@ -295,8 +298,11 @@ def test_the_allowlist_names_terms_of_the_ontology() -> None:
         expected = "ObjectProperty" if shape in ("link", "concept") else "DatatypeProperty"
         declared = {str(o).rsplit("#", 1)[1] for o in graph.objects(OV[name], RDF.type)}
         assert expected in declared, (name, declared)
-    for hidden in ("identifier", "name", "pseudonym", "title", "description", "content", "url", "licence"):
-        assert hidden not in READER_PROPERTIES
+    hidden = {"identifier", "name", "pseudonym", "title", "description", "content", "url", "licence"}
+    assert not hidden & set(READER_PROPERTIES)
+    # a property the linkage layer reads is either shown to readers or hidden on purpose: one added to
+    # graph.facts.PREDICATES later fails here until someone decides
+    assert set(PREDICATES) - set(READER_PROPERTIES) <= hidden, set(PREDICATES) - set(READER_PROPERTIES) - hidden
 
 
 # --------------------------------------------------------------------------- real data
@@ -328,18 +334,32 @@ def _rows(path: Path) -> Iterator[dict[str, str]]:
         yield from csv.DictReader(handle)
 
 
+def _allegation_key(mapping: str) -> Any:
+    """``row -> key`` of the allegations of a shipped mapping (its template, its columns)."""
+    import tomllib
+
+    declared = tomllib.loads((Path(__file__).resolve().parents[2] / "graph" / "mappings" / f"{mapping}.toml")
+                             .read_text("utf-8"))
+    table = next(t for t in declared["tables"] if t["target"] == "allegations")
+    columns = {name: spec["column"] for name, spec in table["columns"].items() if "column" in spec}
+    template = table["columns"]["key"]["template"]
+    return lambda row: template.format(**{name: row[column].strip() for name, column in columns.items()})
+
+
 def philadelphia_secrets(folder: Path, forbidden: Forbidden) -> dict[str, set[str]]:
     """Officer ids, complaint ids and allegation keys of Philadelphia's source files, forbidden; and the
-    IRIs an attacker mints from them (kind -> local ids)."""
+    IRIs an attacker mints from them with the shipped mapping's keys (kind -> local ids)."""
     officers, complaints, keys = set(), set(), set()
+    key_of = _allegation_key("philadelphia-ppd")
     for row in _rows(folder / "ppd_complaint_disciplines.csv"):
         officer, complaint = row["officer_id"].strip(), row["complaint_id"].strip()
         if officer and complaint:
             officers.add(officer)
             complaints.add(complaint)
-            keys.add(f"{complaint}/{officer}/{row['allegations_investigated'].strip()}")
+            keys.add(key_of(row))
     forbidden.add("officer-id", officers)
     forbidden.add("complaint-id", complaints)
+    forbidden.add("allegation-key", keys)
     return {"officer": {mint("officer", k, base=BASE).value.rsplit("/", 1)[1] for k in officers},
             "investigation": {mint("investigation", k, base=BASE).value.rsplit("/", 1)[1] for k in complaints},
             "allegation": {mint("allegation", k, base=BASE).value.rsplit("/", 1)[1] for k in keys}}
@@ -349,7 +369,7 @@ def _decoded_cursors(walked: Walk) -> list[str]:
     out = []
     for url, _ in walked.visited:
         for cursor in re.findall(r"cursor=([A-Za-z0-9_-]+)", url):
-            out.append(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode())
+            out.append(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode("utf-8", "replace"))
     return out
 
 
