@@ -76,8 +76,10 @@ class _Parser(HTTPRequestParser):
             screen = type(self).screen
             # waitress refuses a declared length over its limit itself, in plain text: let the app
             # answer instead (401 if anonymous, else a 413 problem), still without reading the body
-            oversized = isinstance(self.error, RequestEntityTooLarge) and not self.chunked
-            if oversized or (not self.completed and not self.error and screen is not None
+            error: Any = self.error  # type: ignore[has-type]  # waitress is untyped
+            completed = bool(self.completed)  # type: ignore[has-type]
+            oversized = isinstance(error, RequestEntityTooLarge) and not self.chunked
+            if oversized or (not completed and not error and screen is not None
                              and not screen(self.command, self.path, self.headers)):
                 self.error = None
                 self.refused_body = True
