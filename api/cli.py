@@ -38,6 +38,7 @@ from graph import (
     plan,
 )
 from graph import validate as validate_sources
+from graph.errors import StorageFull
 from graph.formats import FORMATS as EXPORT_FORMATS
 from graph.ingest import FORMATS, SourceInput
 from graph.prefixes import PREFIXES
@@ -115,6 +116,9 @@ def _guard(func: Callable[..., Any]) -> Callable[..., Any]:
     def wrapper(*args: Any, **kwargs: Any) -> Any:
         try:
             return func(*args, **kwargs)
+        except StorageFull as error:  # the machine's fault, as below
+            click.echo(f"error: {error}", err=True)
+            sys.exit(3)
         except OversightError as error:
             _fail(error)
         except KeyboardInterrupt:

@@ -389,8 +389,8 @@ def room(db: Database, sources: Iterable[SourceInput], *, reserve: int) -> None:
 
 def _full(exc: BaseException) -> StorageFull:
     log.error("no space left during a load or removal: %s", exc)
-    return StorageFull("the data volume filled up during the load; nothing was changed: free some space and "
-                       "load again")
+    return StorageFull("No space left on device; nothing was changed: free some space on the data volume and "
+                       "try again")
 
 
 def load(db: Database, sources: list[SourceInput], *, user: str,
