@@ -234,15 +234,19 @@ def validate_cmd(ctx: click.Context, paths: tuple[Path, ...], source: str | None
         click.echo(f"valid {report.source}: {report.triples} statements")
 
 
-def _table(solutions: ox.QuerySolutions) -> str:
-    names = [v.value for v in solutions.variables]
-    rows = [["" if s[n] is None else (s[n].value if not isinstance(s[n], ox.Literal) else s[n].value)
-             for n in names] for s in solutions]
+def _table(results: dict[str, Any]) -> str:
+    """SPARQL JSON results as an aligned text table."""
+    names = results["head"]["vars"]
+    rows = [[row.get(n, {}).get("value", "") for n in names] for row in results["results"]["bindings"]]
     widths = [max([len(n)] + [len(r[i]) for r in rows]) for i, n in enumerate(names)]
     line = lambda cells: "  ".join(c.ljust(w) for c, w in zip(cells, widths, strict=True)).rstrip()  # noqa: E731
     out = [line(names), line(["-" * w for w in widths])] + [line(r) for r in rows]
     out.append(f"({len(rows)} row{'s' if len(rows) != 1 else ''})")
     return "\n".join(out)
+
+
+_QUERY_MEDIA = {"table": "application/sparql-results+json", "json": "application/sparql-results+json",
+                "xml": "application/sparql-results+xml", "csv": "text/csv", "tsv": "text/tab-separated-values"}
 
 
 @cli.command("query")
@@ -260,44 +264,50 @@ def query_cmd(ctx: click.Context, text: str | None, file_: Any, saved: str | Non
     """Run a SPARQL query over the loaded sources (the default graph is their union).
 
     The prefixes rdf, rdfs, owl, xsd, skos, foaf, org, prov, dcterms, sioc, time, sh and ov
-    need no declaration. As on /sparql, updates, SERVICE and FROM naming other graphs are refused.
+    need no declaration. As on /sparql, the query runs in a confined worker process with no
+    network, within OVERSIGHT_SPARQL_TIMEOUT and OVERSIGHT_SPARQL_MAX_ROWS; updates, SERVICE and
+    FROM naming other graphs are refused.
     """
     from graph.errors import BadParameter
     from graph.facts import facts
     from graph.saved import bind, saved_query
-    from graph.sparql import check, dataset
+    from graph.sparql import evaluate
+    from graph.workers import Pool
 
     if sum(x is not None for x in (text, file_, saved)) != 1:
         raise click.UsageError("give the query as an argument, with --file, or with --saved NAME")
     if params and saved is None:
         raise click.UsageError("--param goes with --saved")
     raw = dict(_pairs(params))
-    db = _open(_settings(ctx), read_only=True)
+    settings = _settings(ctx)
+    db = _open(settings, read_only=True)
+    pool = Pool(1, memory_bytes=settings["SPARQL_WORKER_MEMORY"], output_bytes=settings["SPARQL_MAX_BYTES"],
+                require_sandbox=settings["SPARQL_SANDBOX"])
     try:
         try:
             stored_query = saved_query(saved) if saved else None
-            checked = check(stored_query.text if stored_query else (text if text is not None else file_.read()))
+            query_text = stored_query.text if stored_query else (text if text is not None else file_.read())
             bindings = bind(stored_query, raw, facts(db)) if stored_query else {}
-            default, named = dataset(db, checked, default_uris=[], named_uris=[])
+            evaluated = evaluate(db, pool, query_text, timeout=settings["SPARQL_TIMEOUT"],
+                                 rows=settings["SPARQL_MAX_ROWS"], results_media=_QUERY_MEDIA[fmt],
+                                 graph_media="application/n-triples", bindings=bindings)
         except BadParameter as error:
             raise InputError([], str(error).replace("parameter 'query': syntax error", "query syntax error")
                              .replace("parameter 'query': ", "query: ")) from None
         try:
-            result = db.backend.query(checked.text, default_graph=default, named_graphs=named, prefixes=PREFIXES,
-                                      substitutions={ox.Variable(k): v for k, v in bindings.items()})
-        except SyntaxError as error:
-            raise InputError([], f"query syntax: {error}") from None
-        if isinstance(result, ox.QueryTriples):
-            sys.stdout.write((result.serialize(format=ox.RdfFormat.N_TRIPLES) or b"").decode())
-        elif fmt == "table":
-            click.echo(_table(result) if isinstance(result, ox.QuerySolutions) else str(bool(result)).lower())
+            body = evaluated.path.read_bytes()
+        finally:
+            evaluated.path.unlink(missing_ok=True)
+        if fmt == "table" and evaluated.form == "SELECT":
+            click.echo(_table(json.loads(body)))
+        elif fmt == "table" and evaluated.form == "ASK":
+            click.echo(str(bool(json.loads(body)["boolean"])).lower())
         else:
-            formats = {"csv": ox.QueryResultsFormat.CSV, "tsv": ox.QueryResultsFormat.TSV,
-                       "json": ox.QueryResultsFormat.JSON, "xml": ox.QueryResultsFormat.XML}
-            sys.stdout.write(result.serialize(format=formats[fmt]).decode())
-            if fmt == "json":
-                sys.stdout.write("\n")
+            sys.stdout.write(body.decode())
+        if evaluated.truncated:
+            click.echo(f"(cut at {settings['SPARQL_MAX_ROWS']:,} rows: OVERSIGHT_SPARQL_MAX_ROWS)", err=True)
     finally:
+        pool.close()
         db.close()
 
 
@@ -349,7 +359,7 @@ def serve_cmd(ctx: click.Context, host: str | None, port: int | None, threads: i
     """Serve the API with waitress. Loads the bundled Charing Cross case into an empty store."""
     from api import create_app
     from api.access import Tokens
-    from api.database import close, get_db
+    from api.database import close, get_db, stop_workers
     from api.server import make_server
     from graph.cases import load_bundled
     from graph.database import ONTOLOGY_SOURCE
@@ -381,11 +391,15 @@ def serve_cmd(ctx: click.Context, host: str | None, port: int | None, threads: i
     logging.getLogger("waitress").setLevel(logging.INFO)
 
     def stop(signum: int, frame: Any) -> None:  # as Ctrl-C: waitress lets running requests finish (5 s)
+        stop_workers(app)  # running queries end now, so no request keeps waitress waiting for them
         raise SystemExit(0)
 
     signal.signal(signal.SIGTERM, stop)
     try:
         make_server(app, settings).run()  # api.server: bounded connections, headers decided before bodies
+    except KeyboardInterrupt:
+        stop_workers(app)
+        raise
     finally:
         close(app)  # the store flushed and its lock released
     click.echo("stopped")
