@@ -278,6 +278,11 @@ def _presented() -> str | None:
                          cookie_counts=request.method in ("GET", "HEAD") or request.endpoint in _COOKIE_POST)
 
 
+#: The largest body /sparql and /sparql/update read: a query or update of the most characters
+#: :data:`graph.sparql.MAX_QUERY_CHARS` allows, UTF-8 (up to 4 bytes each), form-encoded (3 per byte).
+SPARQL_MAX_BODY = 1_200_000
+
+
 def admits_body(app: Flask, method: str, path: str, headers: dict[str, str]) -> bool:
     """Whether a request may have its body read: decided on the request line and headers alone.
 
@@ -299,6 +304,8 @@ def admits_body(app: Flask, method: str, path: str, headers: dict[str, str]) -> 
         endpoint, _ = app.url_map.bind("localhost").match(path, method=method)
     except HTTPException:  # 404, 405, a redirect: no view will read the body
         return False
+    if str(endpoint).startswith("sparql.") and length > SPARQL_MAX_BODY:
+        return False  # a query is at most 100,000 characters: no reason to read 512 MB first
     needed = required_role(str(endpoint))
     if needed == PUBLIC:
         return True

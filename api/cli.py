@@ -395,6 +395,7 @@ def serve_cmd(ctx: click.Context, host: str | None, port: int | None, threads: i
         raise SystemExit(0)
 
     signal.signal(signal.SIGTERM, stop)
+    signal.signal(signal.SIGINT, stop)  # waitress swallows KeyboardInterrupt: stop the workers first here too
     try:
         make_server(app, settings).run()  # api.server: bounded connections, headers decided before bodies
     except KeyboardInterrupt:

@@ -11,7 +11,7 @@ then streamed.
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator
+import os
 from pathlib import Path
 from typing import Any
 
@@ -27,9 +27,11 @@ from flask import (
     request,
     url_for,
 )
-from werkzeug.exceptions import NotAcceptable, UnsupportedMediaType
+from werkzeug.exceptions import NotAcceptable, RequestEntityTooLarge, UnsupportedMediaType
+from werkzeug.wsgi import wrap_file
 
 from api import audit, editor
+from api.access import SPARQL_MAX_BODY
 from api.database import get_db, get_pool
 from api.problems import problem
 from graph.database import ONTOLOGY_SOURCE
@@ -39,7 +41,7 @@ from graph.iri import SOURCE_NAME
 from graph.prefixes import PREFIXES
 from graph.queries import all_saved
 from graph.saved import example
-from graph.sparql import GRAPH_FORMATS, RESULT_FORMATS, evaluate, update_source
+from graph.sparql import GRAPH_FORMATS, RESULT_FORMATS, canonical, evaluate, update_source
 
 __all__ = ["bp", "run"]
 
@@ -69,6 +71,14 @@ SELECT ?officer ?identifier ?pseudonym WHERE {
 ORDER BY ?identifier
 LIMIT 25
 """
+
+
+@bp.before_request
+def _bound_body() -> None:
+    """Read no more of a body than the longest query could take (chunked bodies included): 413 past it."""
+    if (request.content_length or 0) > SPARQL_MAX_BODY:
+        raise RequestEntityTooLarge(f"a SPARQL request body is at most {SPARQL_MAX_BODY:,} bytes")
+    request.max_content_length = SPARQL_MAX_BODY
 
 
 def _body_text(parameter: str) -> str:
@@ -135,14 +145,16 @@ def _media_type(form: str) -> str:
     return best
 
 
-def _stream(path: Path) -> Iterator[bytes]:
-    """The results file, in chunks, removed once sent (or once the client has gone)."""
-    try:
-        with open(path, "rb") as results:
-            while chunk := results.read(65536):
-                yield chunk
-    finally:
-        path.unlink(missing_ok=True)
+def _results_body(path: Path) -> tuple[Any, int]:
+    """The results file as a WSGI file wrapper, and its size; the file is unlinked once open.
+
+    Unlinked at once, so nothing is left behind whether the body is sent, cut short, or never
+    read (``HEAD``). Handed to the server as a file, waitress sends it from its own loop, so a
+    client that reads slowly holds no request thread.
+    """
+    handle = open(path, "rb")  # noqa: SIM115 - closed by the WSGI server with the response
+    path.unlink(missing_ok=True)
+    return wrap_file(request.environ, handle), os.fstat(handle.fileno()).st_size
 
 
 def _description(db: Any) -> list[ox.Quad]:
@@ -273,6 +285,7 @@ def run(text: str, bindings: dict[str, Any], *, default_uris: list[str] | None =
     share, 503 at the time limit, 400 when the engine fails).
     """
     settings = current_app.config
+    canonical(text)  # empty or too long: refused here, before a worker is asked
     offered = _offered_media()
     evaluated = evaluate(get_db(), get_pool(), text, timeout=settings["SPARQL_TIMEOUT"],
                          rows=settings["SPARQL_MAX_ROWS"], client=_client(),
@@ -285,7 +298,9 @@ def run(text: str, bindings: dict[str, Any], *, default_uris: list[str] | None =
         raise offered["results" if evaluated.form in ("SELECT", "ASK") else "graphs"]
     media = evaluated.media
     request.environ[audit.ROWS] = evaluated.rows
-    response = Response(_stream(evaluated.path), mimetype=media)
+    body, size = _results_body(evaluated.path)
+    response = Response(body, mimetype=media, direct_passthrough=True)
+    response.content_length = size
     if media.startswith("text/") or media.endswith(("json", "xml")):
         response.headers["Content-Type"] = f"{media}; charset=utf-8"
     response.headers["Vary"] = "Accept"

@@ -14,6 +14,11 @@ opens a store or parses a query, while the process has a single thread:
   so it still works.
 * **Bounded.** ``RLIMIT_DATA`` caps the memory a query can take (a ``CONCAT`` that doubles a
   string 30 times), ``RLIMIT_FSIZE`` the size of the file its results are written to.
+* **No reach into other processes**: the filter also denies ``ptrace``, ``process_vm_readv``/
+  ``writev``, ``kcmp``, ``pidfd_getfd``, ``setns``, ``unshare``, ``mount``, ``bpf``,
+  ``perf_event_open`` and the key-ring calls; the worker drops every capability (as root it
+  keeps uid 0 but not root's powers), and it, the fork server and the service are
+  non-dumpable (:func:`undumpable`), so ``/proc/PID/mem`` of another process is closed to it.
 * **Lower priority** (``nice``), so the service's own threads (``/health``, linkage answers)
   keep the processor while queries run.
 * It dies with its parent (``PR_SET_PDEATHSIG``).
@@ -32,7 +37,7 @@ import resource
 import signal
 import struct
 
-__all__ = ["confine", "Confinement", "SandboxUnavailable"]
+__all__ = ["confine", "undumpable", "Confinement", "SandboxUnavailable"]
 
 _PR_SET_PDEATHSIG = 1
 _PR_SET_NO_NEW_PRIVS = 38
@@ -46,14 +51,23 @@ _EPERM = 1
 _LD_W_ABS, _JEQ_K, _JGE_K, _RET_K = 0x20, 0x15, 0x35, 0x06
 
 #: Per architecture: (AUDIT_ARCH, the seccomp syscall's number, {denied call: number}).
-_ARCHES: dict[str, tuple[int, int, dict[str, int]]] = {
-    "x86_64": (0xC000003E, 317, {"socket": 41, "connect": 42, "accept": 43, "bind": 49, "listen": 50,
-                                 "socketpair": 53, "accept4": 288, "io_uring_setup": 425,
-                                 "io_uring_enter": 426, "io_uring_register": 427}),
-    "aarch64": (0xC00000B7, 277, {"socket": 198, "socketpair": 199, "bind": 200, "listen": 201,
-                                  "accept": 202, "connect": 203, "accept4": 242, "io_uring_setup": 425,
-                                  "io_uring_enter": 426, "io_uring_register": 427}),
+_ARCHES: dict[str, tuple[int, int, int, dict[str, int]]] = {
+    "x86_64": (0xC000003E, 317, 126, {
+        "socket": 41, "connect": 42, "accept": 43, "bind": 49, "listen": 50, "socketpair": 53, "accept4": 288,
+        "io_uring_setup": 425, "io_uring_enter": 426, "io_uring_register": 427,
+        # reaching into other processes, or out of this one's namespaces
+        "ptrace": 101, "process_vm_readv": 310, "process_vm_writev": 311, "kcmp": 312, "pidfd_getfd": 438,
+        "setns": 308, "unshare": 272, "mount": 165, "bpf": 321, "perf_event_open": 298,
+        "add_key": 248, "request_key": 249, "keyctl": 250}),
+    "aarch64": (0xC00000B7, 277, 91, {
+        "socket": 198, "socketpair": 199, "bind": 200, "listen": 201, "accept": 202, "connect": 203, "accept4": 242,
+        "io_uring_setup": 425, "io_uring_enter": 426, "io_uring_register": 427,
+        "ptrace": 117, "process_vm_readv": 270, "process_vm_writev": 271, "kcmp": 272, "pidfd_getfd": 438,
+        "setns": 268, "unshare": 97, "mount": 40, "bpf": 280, "perf_event_open": 241,
+        "add_key": 217, "request_key": 218, "keyctl": 219}),
 }
+_PR_SET_DUMPABLE = 4
+_CAPABILITY_VERSION_3 = 0x20080522
 _X32_SYSCALL_BIT = 0x40000000
 
 
@@ -64,11 +78,13 @@ class SandboxUnavailable(OSError):
 class Confinement:
     """What :func:`confine` managed to put in place (reported to the service, which logs it)."""
 
-    def __init__(self, *, seccomp: bool, network_namespace: bool) -> None:
+    def __init__(self, *, seccomp: bool, network_namespace: bool, capabilities_dropped: bool = False) -> None:
         self.seccomp, self.network_namespace = seccomp, network_namespace
+        self.capabilities_dropped = capabilities_dropped
 
     def as_dict(self) -> dict[str, bool]:
-        return {"seccomp": self.seccomp, "network_namespace": self.network_namespace}
+        return {"seccomp": self.seccomp, "network_namespace": self.network_namespace,
+                "capabilities_dropped": self.capabilities_dropped}
 
 
 def _instruction(code: int, jt: int, jf: int, k: int) -> bytes:
@@ -99,7 +115,7 @@ def _seccomp() -> None:
     machine = platform.machine()
     if os.uname().sysname != "Linux" or machine not in _ARCHES:
         raise SandboxUnavailable(f"no seccomp filter for {os.uname().sysname} {machine}")
-    arch, seccomp_nr, calls = _ARCHES[machine]
+    arch, seccomp_nr, _, calls = _ARCHES[machine]
     libc = _libc()
     if libc.prctl(_PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0:
         raise SandboxUnavailable(f"prctl(NO_NEW_PRIVS) failed: errno {ctypes.get_errno()}")
@@ -114,6 +130,27 @@ def _seccomp() -> None:
     if libc.syscall(ctypes.c_long(seccomp_nr), ctypes.c_long(_SECCOMP_SET_MODE_FILTER),
                     ctypes.c_long(_SECCOMP_FILTER_FLAG_TSYNC), ctypes.byref(prog)) != 0:
         raise SandboxUnavailable(f"seccomp(SET_MODE_FILTER) failed: errno {ctypes.get_errno()}")
+
+
+def undumpable() -> None:
+    """Make this process non-dumpable: no other process of the same user may read its memory through
+    ``/proc/PID/mem`` or attach to it without ``CAP_SYS_PTRACE`` (which workers drop). The service and
+    the fork server call it, so that a worker taken over through an engine defect cannot read their
+    tokens or keys."""
+    if os.uname().sysname == "Linux":
+        _libc().prctl(_PR_SET_DUMPABLE, 0, 0, 0, 0)
+
+
+def _drop_capabilities() -> bool:
+    """Give up every capability (a worker running as root keeps the uid, not root's powers)."""
+    machine = platform.machine()
+    if os.uname().sysname != "Linux" or machine not in _ARCHES:
+        return False
+    header = struct.pack("Ii", _CAPABILITY_VERSION_3, 0)
+    data = bytes(24)  # two {effective, permitted, inheritable} sets of 32 bits, all empty
+    libc = _libc()
+    libc.syscall.restype = ctypes.c_long
+    return libc.syscall(ctypes.c_long(_ARCHES[machine][2]), ctypes.c_char_p(header), ctypes.c_char_p(data)) == 0
 
 
 def _network_namespace() -> bool:
@@ -154,5 +191,7 @@ def confine(*, memory_bytes: int, output_bytes: int, niceness: int = 5) -> Confi
     _limit(resource.RLIMIT_FSIZE, output_bytes)
     _limit(resource.RLIMIT_DATA, memory_bytes)
     os.nice(niceness)
+    undumpable()
+    capabilities_dropped = _drop_capabilities()
     _seccomp()
-    return Confinement(seccomp=True, network_namespace=namespace)
+    return Confinement(seccomp=True, network_namespace=namespace, capabilities_dropped=capabilities_dropped)

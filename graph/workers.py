@@ -25,16 +25,22 @@ import signal
 import threading
 import time
 from collections import Counter
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from multiprocessing.connection import Connection
+from pathlib import Path
 from typing import Any
 
+from graph import sandbox as _sandbox
 from graph.errors import BadParameter, OversightError
 
 __all__ = ["Job", "Outcome", "Pool", "Saturated", "ClientBusy", "TimeLimit", "EvaluationFailed",
            "SandboxRefused"]
 
 log = logging.getLogger(__name__)
+
+# The service and the fork server (which imports this module first) hold tokens, keys and the store:
+# no worker may read their memory (graph.sandbox.undumpable).
+_sandbox.undumpable()
 
 #: How long a new worker may take to report that it is confined and ready.
 _START_SECONDS = 60.0
@@ -116,6 +122,7 @@ class Job:
     update_graph: str | None = None
     checked: bool = True
     base_iri: str = ""
+    seconds: float = 0.0  # set by Pool.run: the processor time the job may take (RLIMIT_CPU)
 
 
 @dataclass(frozen=True)
@@ -136,17 +143,28 @@ class _Worker:
         theirs.close()
         self.conn: Connection = ours
         self.confinement: dict[str, Any] = {}
+        self.store: str | None = None  # the checkpoint its last job read (it keeps it open)
+        self._killed = False
+        self._kill_lock = threading.Lock()
 
     def ready(self, timeout: float) -> dict[str, Any]:
-        if not self.conn.poll(timeout):
-            raise EvaluationFailed("a query worker did not start in time")
-        status, detail = self.conn.recv()
+        try:
+            if not self.conn.poll(timeout):
+                raise EvaluationFailed("a query worker did not start in time")
+            status, detail = self.conn.recv()
+        except (EOFError, OSError):
+            raise EvaluationFailed("a query worker could not start") from None
         if status != "ready":
             raise SandboxRefused(f"a query worker could not confine itself: {detail}")
         self.confinement = detail
         return detail
 
     def kill(self) -> None:
+        """Kill the process and close the connection, once (shutdown and a request may race here)."""
+        with self._kill_lock:
+            if self._killed:
+                return
+            self._killed = True
         try:
             if self.process.pid is not None:
                 os.kill(self.process.pid, signal.SIGKILL)
@@ -184,29 +202,39 @@ class Pool:
         self._context.set_forkserver_preload(["graph.workers", "graph.sparql", "pyoxigraph"])
         self._idle: list[_Worker] = []
         self._busy: set[_Worker] = set()
+        self._starting = 0  # places reserved by requests whose worker is being started
         self._clients: Counter[str] = Counter()
         self._lock = threading.Lock()
         self._closed = False
         self.confinement: dict[str, Any] = {}
 
-    def _take(self, client: str) -> _Worker | None:
-        """An idle worker, or None when one must be started (its place is reserved)."""
+    def _take(self, client: str, store: str) -> _Worker | None:
+        """An idle worker (one that has `store` open if there is one), or None when one must be started.
+
+        Either way the place is taken: idle + busy + starting never exceeds :attr:`size`.
+        """
         with self._lock:
             if self._closed:
                 raise Saturated(5)
             if self._clients[client] >= self.per_client:
                 raise ClientBusy(self.per_client)
-            while self._idle and not self._idle[-1].alive:
-                self._idle.pop().kill()
-            if not self._idle and len(self._busy) >= self.size:
+            for worker in [w for w in self._idle if not w.alive]:
+                self._idle.remove(worker)
+                worker.kill()
+            if not self._idle and len(self._busy) + self._starting >= self.size:
                 raise Saturated(1)
             self._clients[client] += 1
-            worker = self._idle.pop() if self._idle else None
-            if worker is not None:
-                self._busy.add(worker)
+            if not self._idle:
+                self._starting += 1
+                return None
+            warm = [w for w in self._idle if w.store == store]
+            worker = warm[-1] if warm else self._idle[-1]
+            self._idle.remove(worker)
+            self._busy.add(worker)
             return worker
 
-    def _give_back(self, worker: _Worker | None, client: str, *, healthy: bool) -> None:
+    def _give_back(self, worker: _Worker | None, client: str, *, healthy: bool, store: str) -> None:
+        stale: list[_Worker] = []
         with self._lock:
             self._clients[client] -= 1
             if self._clients[client] <= 0:
@@ -215,9 +243,17 @@ class Pool:
                 return
             self._busy.discard(worker)
             if healthy and not self._closed:
+                worker.store = store
                 self._idle.append(worker)
-                return
-        worker.kill()
+                # idle workers that still hold an older checkpoint would keep its files (deleted, but
+                # open) for as long as they idle: let them go, they start again in milliseconds
+                stale = [w for w in self._idle if w.store != store]
+                for w in stale:
+                    self._idle.remove(w)
+            else:
+                stale = [worker]
+        for w in stale:
+            w.kill()
 
     def run(self, job: Job, *, timeout: float, client: str = "") -> Outcome:
         """Run `job` on a worker within `timeout` seconds.
@@ -235,26 +271,31 @@ class Pool:
         SandboxRefused
             A worker could not be confined.
         """
-        worker = self._take(client)
+        worker = self._take(client, job.store)
         healthy = False
         try:
             if worker is None:
-                worker = _Worker(self._context, self._limits)
-                with self._lock:
-                    self._busy.add(worker)
+                try:
+                    worker = _Worker(self._context, self._limits)
+                finally:
+                    with self._lock:
+                        self._starting -= 1
+                        if worker is not None:
+                            self._busy.add(worker)
                 self.confinement = worker.ready(_START_SECONDS)
             started = time.monotonic()
-            worker.conn.send(job)
+            worker.conn.send(replace(job, seconds=timeout))
             if not worker.conn.poll(timeout):
                 log.info("query stopped at its time limit (%.1f s)", time.monotonic() - started)
                 raise TimeLimit(f"the query ran longer than {timeout:g} s and was stopped")
             try:
                 status, *detail = worker.conn.recv()
             except (EOFError, OSError):
-                raise EvaluationFailed("the query's worker stopped (the service may be shutting down)") from None
+                raise EvaluationFailed("the query's worker stopped: it may have needed more memory than a query "
+                                       "may take (OVERSIGHT_SPARQL_WORKER_MEMORY), or the service is stopping") from None
             healthy = True
         finally:
-            self._give_back(worker, client, healthy=healthy)
+            self._give_back(worker, client, healthy=healthy, store=job.store)
         if status == "ok":
             return Outcome(*detail)
         if status == "bad":
@@ -293,6 +334,7 @@ def _main(conn: Connection, limits: dict[str, int]) -> None:
             return
         if job is None:
             return
+        _cpu_budget(job.seconds)
         try:
             if opened is None or opened[0] != job.store:
                 import pyoxigraph as ox
@@ -305,13 +347,33 @@ def _main(conn: Connection, limits: dict[str, int]) -> None:
         except OSError as exc:
             import errno
 
+            too_large = exc.errno == errno.EFBIG or (Path(job.output).exists()
+                                                     and Path(job.output).stat().st_size >= limits["output_bytes"])
             reply = ("failed", "the results are larger than this service's limit (OVERSIGHT_SPARQL_MAX_BYTES)"
-                     if exc.errno == errno.EFBIG else "the store could not be read")
+                     if too_large else "the store could not be read")
         except MemoryError:
             reply = ("failed", "the query needed more memory than a query may take (OVERSIGHT_SPARQL_WORKER_MEMORY)")
         except Exception:  # noqa: BLE001 - engine text may quote data or addresses: never relayed
             reply = ("failed", "the query could not be evaluated on this data")
         conn.send(reply)
+
+
+def _cpu_budget(seconds: float) -> None:
+    """Let this job use `seconds` more of the processor (and a margin), then be killed by the kernel.
+
+    The service kills a worker at its time limit; this bounds a worker whose service died
+    (``kill -9``, out of memory) and can no longer kill it.
+    """
+    import resource
+
+    if seconds <= 0:
+        return
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    soft = int(usage.ru_utime + usage.ru_stime + seconds) + 5
+    _, hard = resource.getrlimit(resource.RLIMIT_CPU)
+    if hard != resource.RLIM_INFINITY:
+        soft = min(soft, hard)
+    resource.setrlimit(resource.RLIMIT_CPU, (soft, hard))
 
 
 def _evaluate(store: Any, job: Job) -> tuple[str, str | None, int, bool]:

@@ -238,9 +238,12 @@ def test_a_real_server_needs_tokens_end_to_end(tmp_path: Path) -> None:
         env["OVERSIGHT_TOKEN"] = steward
         done = subprocess.run(put, env=env, capture_output=True, text=True, timeout=120)
         assert done.returncode == 0, done.stderr
-        request = urllib.request.Request(url + "/sources/cc2", headers=_bearer(reader))
+        request = urllib.request.Request(url + "/sources/cc2", headers=_bearer(steward))
         with urllib.request.urlopen(request, timeout=10) as answer:
             assert json.load(answer)["loaded_by"] == "loader"  # provenance names the token, not a header
+        request = urllib.request.Request(url + "/sources/cc2", headers=_bearer(reader))
+        with urllib.request.urlopen(request, timeout=10) as answer:
+            assert "loaded_by" not in json.load(answer)  # a person's name: not in the reader view
     assert verify(folder / "audit" / "audit.jsonl")[2] is None
 
 
