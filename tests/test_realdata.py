@@ -189,7 +189,8 @@ def _chicago_rows() -> list[Row]:
               "NAF": "discontinued", "NC": "discontinued"}
     outcome = {"SEPARATION": "dismissal", "ADMIN. TERMINATION": "dismissal", "ADMINISTRATIVE TERMINATION": "dismissal",
                "SEPARATED OTHER CASE": "dismissal", "RESIGNED": "resigned-or-retired",
-               "RESIGNED -NOT SERVED": "resigned-or-retired", "REPRIMAND": "written-warning"}
+               "RESIGNED -NOT SERVED": "resigned-or-retired", "REPRIMAND": "written-warning",
+               "VIOLATION NOTED": "management-action"}
     rows = []
     with gzip.open(folder / "complaints-accused.csv.gz", "rt", encoding="utf-8-sig", newline="") as handle:
         for r in csv.DictReader(handle):
