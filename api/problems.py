@@ -16,16 +16,20 @@ from werkzeug.exceptions import HTTPException
 
 from graph.errors import (
     BadParameter,
+    ClientBusy,
     ConfigError,
+    EvaluationFailed,
     InputError,
     NotFound,
     OversightError,
+    SandboxRefused,
+    Saturated,
     StorageFull,
     StoreLocked,
     StoreUnavailable,
+    TimeLimit,
     is_disk_full,
 )
-from graph.workers import ClientBusy, EvaluationFailed, SandboxRefused, Saturated, TimeLimit
 
 __all__ = ["init_app", "problem", "PROBLEM_TYPES", "MEDIA_TYPE"]
 

@@ -18,7 +18,6 @@ from typing import Any
 import pyoxigraph as ox
 from flask import (
     Blueprint,
-    Flask,
     Response,
     current_app,
     g,
@@ -27,7 +26,11 @@ from flask import (
     request,
     url_for,
 )
-from werkzeug.exceptions import NotAcceptable, RequestEntityTooLarge, UnsupportedMediaType
+from werkzeug.exceptions import (
+    NotAcceptable,
+    RequestEntityTooLarge,
+    UnsupportedMediaType,
+)
 from werkzeug.wsgi import wrap_file
 
 from api import audit, editor
@@ -41,7 +44,13 @@ from graph.iri import SOURCE_NAME
 from graph.prefixes import PREFIXES
 from graph.queries import all_saved
 from graph.saved import example
-from graph.sparql import GRAPH_FORMATS, RESULT_FORMATS, canonical, evaluate, update_source
+from graph.sparql import (
+    GRAPH_FORMATS,
+    RESULT_FORMATS,
+    canonical,
+    evaluate,
+    update_source,
+)
 
 __all__ = ["bp", "run"]
 

@@ -19,6 +19,11 @@ __all__ = [
     "StoreUnavailable",
     "StorageFull",
     "is_disk_full",
+    "Saturated",
+    "ClientBusy",
+    "TimeLimit",
+    "EvaluationFailed",
+    "SandboxRefused",
 ]
 
 
@@ -103,6 +108,46 @@ def is_disk_full(error: BaseException) -> bool:
         return True
     text = str(error)
     return os.strerror(errno.ENOSPC) in text or os.strerror(errno.EDQUOT) in text
+
+
+# The SPARQL workers' refusals and failures (graph.workers).
+class Saturated(OversightError):
+    """Every worker is busy: try again in :attr:`retry_after` seconds."""
+
+    title = "Query workers busy"
+
+    def __init__(self, retry_after: int) -> None:
+        super().__init__("every query worker is busy")
+        self.retry_after = retry_after
+
+
+class ClientBusy(OversightError):
+    """This client already has as many queries running as it may."""
+
+    title = "Too many queries at once"
+    retry_after = 1
+
+    def __init__(self, limit: int) -> None:
+        super().__init__(f"at most {limit} queries at once per client")
+        self.limit = limit
+
+
+class TimeLimit(OversightError):
+    """The job ran past its time limit; its worker was killed."""
+
+    title = "Query time limit"
+
+
+class EvaluationFailed(OversightError):
+    """The engine could not evaluate the job (the reason is safe to show: it never holds engine text)."""
+
+    title = "Query failed"
+
+
+class SandboxRefused(OversightError):
+    """A worker could not confine itself, and unconfined workers are not allowed (SPARQL_SANDBOX)."""
+
+    title = "Query sandbox unavailable"
 
 
 class InputError(OversightError):

@@ -441,7 +441,7 @@ def evaluate(db: Database, pool: Pool, text: str, *, timeout: float, rows: int, 
     ------
     BadParameter
         Refused by :func:`check`, or naming graphs that are not this service's.
-    graph.workers.Saturated, graph.workers.ClientBusy, graph.workers.TimeLimit, graph.workers.EvaluationFailed
+    graph.errors.Saturated, graph.errors.ClientBusy, graph.errors.TimeLimit, graph.errors.EvaluationFailed
         See :meth:`graph.workers.Pool.run`.
     """
     with db.pin() as pin, db.snapshots.reading(pin.version) as store:

@@ -12,8 +12,8 @@ writes the results to the job's output file.
 The service waits at most the time limit for the answer; past it the worker is killed
 (``SIGKILL``) and replaced at the next demand, so a runaway stops within moments of its limit
 and frees its place. When every place is taken a request is refused at once
-(:class:`Saturated`, a 503 with ``Retry-After``) instead of holding a server thread; one client
-may hold at most ``per_client`` places (:class:`ClientBusy`, a 429).
+(:class:`graph.errors.Saturated`, a 503 with ``Retry-After``) instead of holding a server thread;
+one client may hold at most ``per_client`` places (:class:`graph.errors.ClientBusy`, a 429).
 """
 
 from __future__ import annotations
@@ -31,10 +31,16 @@ from pathlib import Path
 from typing import Any
 
 from graph import sandbox as _sandbox
-from graph.errors import BadParameter, OversightError
+from graph.errors import (
+    BadParameter,
+    ClientBusy,
+    EvaluationFailed,
+    SandboxRefused,
+    Saturated,
+    TimeLimit,
+)
 
-__all__ = ["Job", "Outcome", "Pool", "Saturated", "ClientBusy", "TimeLimit", "EvaluationFailed",
-           "SandboxRefused"]
+__all__ = ["Job", "Outcome", "Pool"]
 
 log = logging.getLogger(__name__)
 
@@ -44,45 +50,6 @@ _sandbox.undumpable()
 
 #: How long a new worker may take to report that it is confined and ready.
 _START_SECONDS = 60.0
-
-
-class Saturated(OversightError):
-    """Every worker is busy: try again in :attr:`retry_after` seconds."""
-
-    title = "Query workers busy"
-
-    def __init__(self, retry_after: int) -> None:
-        super().__init__("every query worker is busy")
-        self.retry_after = retry_after
-
-
-class ClientBusy(OversightError):
-    """This client already has as many queries running as it may."""
-
-    title = "Too many queries at once"
-    retry_after = 1
-
-    def __init__(self, limit: int) -> None:
-        super().__init__(f"at most {limit} queries at once per client")
-        self.limit = limit
-
-
-class TimeLimit(OversightError):
-    """The job ran past its time limit; its worker was killed."""
-
-    title = "Query time limit"
-
-
-class EvaluationFailed(OversightError):
-    """The engine could not evaluate the job (the reason is safe to show: it never holds engine text)."""
-
-    title = "Query failed"
-
-
-class SandboxRefused(OversightError):
-    """A worker could not confine itself, and unconfined workers are not allowed (SPARQL_SANDBOX)."""
-
-    title = "Query sandbox unavailable"
 
 
 @dataclass(frozen=True)

@@ -7,6 +7,7 @@ import os
 import socket
 import subprocess
 import sys
+import threading
 import time
 import urllib.request
 from collections.abc import Iterator
@@ -95,13 +96,15 @@ def free_port() -> int:
 
 
 @contextlib.contextmanager
-def serving(folder: Path, **settings: str) -> Iterator[str]:
+def served(folder: Path, *, environ: dict[str, str] | None = None,
+           **settings: str) -> Iterator[tuple[subprocess.Popen[bytes], str]]:
     """Run a real `oversight serve` (waitress) in a subprocess on a free loopback port, with
-    ``OVERSIGHT_*`` `settings` (authentication off unless ``AUTH="true"``); yield its base URL, and stop it."""
+    ``OVERSIGHT_*`` `settings` (authentication off unless ``AUTH="true"``) and other variables
+    `environ`; yield the process and its base URL, and stop it."""
     port = free_port()
     env = {**os.environ, "OVERSIGHT_DATA_DIR": str(folder), "OVERSIGHT_PORT": str(port),
            "OVERSIGHT_STORE": "oxigraph", "OVERSIGHT_AUTH": "false",
-           **{f"OVERSIGHT_{k}": v for k, v in settings.items()}}
+           **{f"OVERSIGHT_{k}": v for k, v in settings.items()}, **(environ or {})}
     log_path = folder.with_name(folder.name + ".log")  # a file, not a pipe: a full pipe would stall the server
     log = log_path.open("w")
     proc = subprocess.Popen([sys.executable, "-m", "api", "serve"], env=env, stdout=log, stderr=subprocess.STDOUT)
@@ -118,16 +121,66 @@ def serving(folder: Path, **settings: str) -> Iterator[str]:
             time.sleep(0.2)
     else:
         proc.kill()
+        log.close()
         raise RuntimeError("server did not start in 60 s")
     try:
-        yield url
+        yield proc, url
     finally:
         proc.terminate()
         try:
-            proc.wait(timeout=10)
+            proc.wait(timeout=15)
         except subprocess.TimeoutExpired:
             proc.kill()
         log.close()
+
+
+@contextlib.contextmanager
+def serving(folder: Path, **settings: str) -> Iterator[str]:
+    """:func:`served`, yielding only the base URL."""
+    with served(folder, **settings) as (_, url):
+        yield url
+
+
+class Listener:
+    """A loopback TCP listener standing for any internal service an attacker would reach: it records
+    every connection made to it (and answers with an empty SPARQL result)."""
+
+    def __init__(self) -> None:
+        self.sock = socket.socket()
+        self.sock.bind(("127.0.0.1", 0))
+        self.sock.listen(16)
+        self.sock.settimeout(0.2)
+        self.port = self.sock.getsockname()[1]
+        self.received: list[bytes] = []
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._accept, daemon=True)
+        self._thread.start()
+
+    @property
+    def connected(self) -> bool:
+        return bool(self.received)
+
+    def _accept(self) -> None:
+        while not self._stop.is_set():
+            try:
+                conn, _ = self.sock.accept()
+            except OSError:
+                continue
+            conn.settimeout(1)
+            try:
+                self.received.append(conn.recv(4096) or b"(connected)")
+                conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Type: application/sparql-results+json\r\n"
+                             b"Content-Length: 55\r\n\r\n"
+                             b'{"head":{"vars":["s"]},"results":{"bindings":[]}}     ')
+            except OSError:
+                self.received.append(b"(connected)")
+            finally:
+                conn.close()
+
+    def close(self) -> None:
+        self._stop.set()
+        self._thread.join(timeout=2)
+        self.sock.close()
 
 
 @pytest.fixture

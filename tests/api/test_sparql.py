@@ -5,7 +5,6 @@ from __future__ import annotations
 import csv
 import io
 import json
-import socket
 import threading
 import time
 import urllib.error
@@ -22,7 +21,7 @@ from lxml import etree
 from api import create_app
 from api.database import close, get_db
 from graph.cases import load_bundled
-from tests.conftest import serving
+from tests.conftest import Listener, serving
 
 OFFICERS = "SELECT ?o WHERE { ?o a ov:Officer } ORDER BY ?o"
 
@@ -134,37 +133,8 @@ def test_syntax_errors_say_where(client: Any) -> None:
     assert "line 2" in detail and "column" in detail
 
 
-class _Listener:
-    """A TCP listener that records whether anything connected (SERVICE or FROM must never reach it)."""
-
-    def __init__(self) -> None:
-        self.sock = socket.socket()
-        self.sock.bind(("127.0.0.1", 0))
-        self.sock.listen()
-        self.sock.settimeout(0.2)
-        self.port = self.sock.getsockname()[1]
-        self.connected = False
-        self.stop = threading.Event()
-        self.thread = threading.Thread(target=self.run, daemon=True)
-        self.thread.start()
-
-    def run(self) -> None:
-        while not self.stop.is_set():
-            try:
-                conn, _ = self.sock.accept()
-                self.connected = True
-                conn.close()
-            except OSError:
-                pass
-
-    def close(self) -> None:
-        self.stop.set()
-        self.thread.join()
-        self.sock.close()
-
-
 def test_nothing_reaches_the_network_or_the_file_system(client: Any) -> None:
-    listener = _Listener()
+    listener = Listener()
     try:
         url = f"http://127.0.0.1:{listener.port}/sparql"
         for query in (f"SELECT * WHERE {{ SERVICE <{url}> {{ ?s ?p ?o }} }}",

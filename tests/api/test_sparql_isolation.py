@@ -7,14 +7,13 @@ Each attack has a control that shows the listener does receive what a live engin
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
-import socket
 import statistics
 import subprocess
 import sys
-import tempfile
 import threading
 import time
 import urllib.error
@@ -28,48 +27,11 @@ import pyoxigraph as ox
 import pytest
 
 from api.access import Tokens
-from tests.conftest import free_port
+from tests.conftest import Listener, served
 
 # A cross join of three patterns: on the bundled case (about 4,000 statements) it would count 6e10 rows.
 RUNAWAY = "SELECT (COUNT(*) AS ?n) WHERE { ?a ?b ?c . ?d ?e ?f . ?g ?h ?i }"
 CHEAP = "SELECT (COUNT(*) AS ?n) WHERE { ?o a ov:Officer }"
-
-
-class Listener:
-    """A loopback TCP listener that records every connection made to it."""
-
-    def __init__(self) -> None:
-        self.sock = socket.socket()
-        self.sock.bind(("127.0.0.1", 0))
-        self.sock.listen(16)
-        self.sock.settimeout(0.2)
-        self.port = self.sock.getsockname()[1]
-        self.received: list[bytes] = []
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._accept, daemon=True)
-        self._thread.start()
-
-    def _accept(self) -> None:
-        while not self._stop.is_set():
-            try:
-                conn, _ = self.sock.accept()
-            except OSError:
-                continue
-            conn.settimeout(1)
-            try:
-                self.received.append(conn.recv(4096) or b"(connected)")
-                conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Type: application/sparql-results+json\r\n"
-                             b"Content-Length: 55\r\n\r\n"
-                             b'{"head":{"vars":["s"]},"results":{"bindings":[]}}     ')
-            except OSError:
-                self.received.append(b"(connected)")
-            finally:
-                conn.close()
-
-    def close(self) -> None:
-        self._stop.set()
-        self._thread.join(timeout=2)
-        self.sock.close()
 
 
 @pytest.fixture
@@ -80,35 +42,12 @@ def listener() -> Iterator[Listener]:
     lst.close()
 
 
-def _serve(folder: Path, **settings: str) -> tuple[subprocess.Popen[bytes], str, Any]:
-    port = free_port()
-    env = {**os.environ, "OVERSIGHT_DATA_DIR": str(folder), "OVERSIGHT_PORT": str(port),
-           "OVERSIGHT_STORE": "oxigraph", "OVERSIGHT_AUTH": "true",
-           **{f"OVERSIGHT_{k}": v for k, v in settings.items()}}
-    log = (folder.parent / (folder.name + ".log")).open("w")
-    proc = subprocess.Popen([sys.executable, "-m", "api", "serve"], env=env, stdout=log, stderr=subprocess.STDOUT)
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        try:
-            with urllib.request.urlopen(url + "/health", timeout=2):
-                return proc, url, log
-        except OSError:
-            if proc.poll() is not None:
-                break
-            time.sleep(0.2)
-    proc.kill()
-    log.close()
-    raise RuntimeError("server did not start: " + (folder.parent / (folder.name + ".log")).read_text())
-
-
-def _stop(proc: subprocess.Popen[bytes], log: Any) -> None:
-    proc.terminate()
-    try:
-        proc.wait(timeout=15)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-    log.close()
+def _serve(folder: Path, environ: dict[str, str] | None = None,
+           **settings: str) -> tuple[subprocess.Popen[bytes], str, contextlib.ExitStack]:
+    """A real server with auth on (:func:`tests.conftest.served`): its process, URL, and what stops it."""
+    stack = contextlib.ExitStack()
+    proc, url = stack.enter_context(served(folder, environ=environ, AUTH="true", **settings))
+    return proc, url, stack
 
 
 @pytest.fixture(scope="module")
@@ -116,9 +55,9 @@ def attacked(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any
     """A real server with auth on, the bundled case, SPARQL updates on, a 3 s limit; tokens by role."""
     folder = tmp_path_factory.mktemp("attacked") / "served"
     tokens = {role: Tokens(folder).create(role, f"test {role}")[1] for role in ("reader", "investigator", "steward")}
-    proc, url, log = _serve(folder, SPARQL_UPDATE="true", SPARQL_TIMEOUT="3")
+    proc, url, stack = _serve(folder, SPARQL_UPDATE="true", SPARQL_TIMEOUT="3")
     yield {"url": url, "tokens": tokens, "proc": proc, "folder": folder}
-    _stop(proc, log)
+    stack.close()
 
 
 def _call(url: str, token: str, path: str, *, data: bytes | None = None, content_type: str | None = None,
@@ -203,8 +142,8 @@ def test_no_update_attack_reaches_the_network_or_a_source(attacked: dict[str, An
 
 def test_the_sandbox_alone_stops_service_and_load(listener: Listener, tmp_path: Path) -> None:
     """With the checks switched off, a worker still reaches nothing: the seccomp filter denies sockets."""
-    from graph.errors import BadParameter
-    from graph.workers import EvaluationFailed, Job, Pool
+    from graph.errors import BadParameter, EvaluationFailed
+    from graph.workers import Job, Pool
 
     store = ox.Store(str(tmp_path / "store"))
     store.add(ox.Quad(ox.NamedNode("urn:s"), ox.NamedNode("urn:p"), ox.Literal("o"), ox.NamedNode("urn:g")))
@@ -237,11 +176,11 @@ def test_the_sandbox_alone_stops_service_and_load(listener: Listener, tmp_path: 
 def test_the_cli_query_runs_confined(listener: Listener, tmp_path: Path) -> None:
     env = {**os.environ, "OVERSIGHT_DATA_DIR": str(tmp_path / "store"), "OVERSIGHT_STORE": "oxigraph"}
     for attack in _service_attacks(listener.port)[:3]:
-        done = subprocess.run([sys.executable, "-m", "api", "query", attack], env=env, capture_output=True,
+        done = subprocess.run([sys.executable, "-m", "api", "query", attack], env=env, capture_output=True, check=False,
                               text=True, timeout=120)
         assert done.returncode == 1 and "SERVICE is not allowed" in done.stderr, done.stderr
         assert "Traceback" not in done.stderr
-    fine = subprocess.run([sys.executable, "-m", "api", "query", "ASK { FILTER(1 = 1) }"], env=env,
+    fine = subprocess.run([sys.executable, "-m", "api", "query", "ASK { FILTER(1 = 1) }"], env=env, check=False,
                           capture_output=True, text=True, timeout=120)
     assert fine.returncode == 0 and fine.stdout.strip() == "true", fine.stderr
     assert listener.received == []
@@ -286,7 +225,7 @@ def test_runaways_are_killed_and_leave_the_service_responsive(attacked: dict[str
 def test_a_full_pool_answers_503_at_once_and_a_client_its_share(tmp_path: Path) -> None:
     folder = tmp_path / "served"
     tokens = [Tokens(folder).create("investigator", f"inv {i}")[1] for i in range(2)]
-    proc, url, log = _serve(folder, SPARQL_TIMEOUT="4", SPARQL_WORKERS="2", SPARQL_CLIENT_QUERIES="1")
+    proc, url, stack = _serve(folder, SPARQL_TIMEOUT="4", SPARQL_WORKERS="2", SPARQL_CLIENT_QUERIES="1")
     try:
         first = threading.Thread(target=lambda: _call(url, tokens[0], "/sparql?" + urllib.parse.urlencode(
             {"query": RUNAWAY})))
@@ -309,7 +248,7 @@ def test_a_full_pool_answers_503_at_once_and_a_client_its_share(tmp_path: Path) 
         status, _, _ = _call(url, with_third, "/sparql?" + urllib.parse.urlencode({"query": CHEAP}))
         assert status == 200
     finally:
-        _stop(proc, log)
+        stack.close()
 
 
 def test_slow_parses_hold_nothing_in_the_service(attacked: dict[str, Any]) -> None:
@@ -334,7 +273,7 @@ def test_slow_parses_hold_nothing_in_the_service(attacked: dict[str, Any]) -> No
 def test_a_stop_signal_ends_a_server_with_runaways_in_seconds(tmp_path: Path, signum: int) -> None:
     folder = tmp_path / "served"
     token = Tokens(folder).create("investigator", "inv")[1]
-    proc, url, log = _serve(folder, SPARQL_TIMEOUT="60")
+    proc, url, stack = _serve(folder, SPARQL_TIMEOUT="60")
     family: set[int] = set()
     try:
         for _ in range(3):
@@ -350,7 +289,7 @@ def test_a_stop_signal_ends_a_server_with_runaways_in_seconds(tmp_path: Path, si
     finally:
         if proc.poll() is None:
             proc.kill()
-        log.close()
+        stack.close()
     deadline = time.monotonic() + 10  # no worker, fork server or tracker outlives the service
     while _alive(family) and time.monotonic() < deadline:
         time.sleep(0.2)
@@ -370,7 +309,7 @@ def test_descriptors_stay_bounded_over_loads_and_deletions(tmp_path: Path) -> No
     """
     folder = tmp_path / "served"
     token = Tokens(folder).create("steward", "loader")[1]
-    proc, url, log = _serve(folder)
+    proc, url, stack = _serve(folder)
     try:
         def cycle(i: int) -> None:
             status, answer, _ = _call(url, token, "/sources/scratch", data=_source(i), content_type="text/turtle",
@@ -390,7 +329,7 @@ def test_descriptors_stay_bounded_over_loads_and_deletions(tmp_path: Path) -> No
         late = _descriptors(proc.pid)
         assert late <= early + 40, (early, late)  # before the fix: about 4 more a load, 1,000+ here
     finally:
-        _stop(proc, log)
+        stack.close()
 
 
 def _source(i: int) -> bytes:
@@ -432,7 +371,7 @@ def test_workers_never_exceed_their_number_and_results_never_stay_on_disk(tmp_pa
     tokens = [Tokens(folder).create("investigator", f"inv {i}")[1] for i in range(12)]
     results_dir = tmp_path / "tmp"
     results_dir.mkdir()
-    proc, url, log = _serve(folder, SPARQL_WORKERS="4", SPARQL_TIMEOUT="3", TMPDIR=str(results_dir))
+    proc, url, stack = _serve(folder, environ={"TMPDIR": str(results_dir)}, SPARQL_WORKERS="4", SPARQL_TIMEOUT="3")
     try:
         statuses: list[int] = []
         slow = "SELECT (COUNT(*) AS ?n) WHERE { ?a ?b ?c . ?d a ?f }"
@@ -456,7 +395,7 @@ def test_workers_never_exceed_their_number_and_results_never_stay_on_disk(tmp_pa
         idle = len(_descendants(proc.pid)) - 2
         assert idle <= 4
     finally:
-        _stop(proc, log)
+        stack.close()
 
 
 def test_query_bodies_past_the_longest_query_are_refused_unread(attacked: dict[str, Any]) -> None:
@@ -470,7 +409,8 @@ def test_workers_do_not_outlive_a_killed_service(tmp_path: Path) -> None:
     """kill -9 of the service: idle workers leave at once, a runaway within its time limit and a margin."""
     folder = tmp_path / "served"
     token = Tokens(folder).create("investigator", "inv")[1]
-    proc, url, log = _serve(folder, SPARQL_TIMEOUT="3")
+    proc, url, stack = _serve(folder, SPARQL_TIMEOUT="3")
+    family: set[int] = set()
     try:
         assert _call(url, token, "/sparql?" + urllib.parse.urlencode({"query": CHEAP}))[0] == 200
         threading.Thread(target=lambda: _call(url, token, "/sparql?" + urllib.parse.urlencode(
@@ -485,9 +425,9 @@ def test_workers_do_not_outlive_a_killed_service(tmp_path: Path) -> None:
             time.sleep(0.5)
         assert not _alive(family), _alive(family)
     finally:
-        for pid in _alive(_descendants(proc.pid)):
+        for pid in _alive(family):
             os.kill(pid, signal.SIGKILL)
-        log.close()
+        stack.close()
 
 
 def test_a_confined_worker_cannot_read_another_process(tmp_path: Path) -> None:
