@@ -59,6 +59,7 @@ __all__ = [
     "Tokens",
     "admits_body",
     "bp",
+    "client_key",
     "init_app",
     "required_role",
     "safe_next",
@@ -283,6 +284,12 @@ def _presented() -> str | None:
 SPARQL_MAX_BODY = 1_200_000
 
 
+def client_key() -> str:
+    """Who a request counts against, for rate limits and the SPARQL workers' shares: its token, else its address."""
+    who = getattr(g, "who", None) or {}
+    return str(who.get("token") or request.remote_addr or "")
+
+
 def admits_body(app: Flask, method: str, path: str, headers: dict[str, str]) -> bool:
     """Whether a request may have its body read: decided on the request line and headers alone.
 
@@ -341,7 +348,7 @@ def _guard() -> Response | None:
                                     f"the token has {token.role!r}", type_=_BASE + "forbidden"))
     limiter: RateLimit | None = current_app.extensions.get("oversight-rate")
     if limiter is not None and needed != PUBLIC:
-        wait = limiter.take(g.who["token"] or request.remote_addr or "")
+        wait = limiter.take(client_key())
         if wait:
             return _too_many(wait, f"more than {config['RATE_LIMIT']} requests a minute with this token")
     return None

@@ -14,9 +14,10 @@ from typing import Any
 from urllib.parse import urlencode
 
 import pyoxigraph as ox
-from flask import Blueprint, Response, current_app, g, request, stream_with_context
+from flask import Blueprint, Response, current_app, request, stream_with_context
 from werkzeug.exceptions import Forbidden
 
+from api.access import client_key
 from api.answers import FILTER_PARAMS, Params, etag, is_fresh, pseudonymised, view_facts
 from api.database import get_db, get_pool
 from graph.errors import BadParameter
@@ -64,7 +65,7 @@ def _constructed(f: Facts, name: str) -> ExportGraph:
     settings = current_app.config
     limit = settings["SPARQL_MAX_ROWS"]
     evaluated = evaluate(get_db(), get_pool(), query.text, timeout=settings["SPARQL_TIMEOUT"], rows=limit + 1,
-                         client=str(g.who.get("token") or request.remote_addr or ""), bindings=bindings,
+                         client=client_key(), bindings=bindings,
                          graph_media="application/n-triples")
     try:
         triples = [q.triple for q in ox.parse(path=str(evaluated.path), format=ox.RdfFormat.N_TRIPLES)]

@@ -34,7 +34,7 @@ from werkzeug.exceptions import (
 from werkzeug.wsgi import wrap_file
 
 from api import audit, editor
-from api.access import SPARQL_MAX_BODY
+from api.access import SPARQL_MAX_BODY, client_key
 from api.database import get_db, get_pool
 from api.problems import problem
 from graph.database import ONTOLOGY_SOURCE
@@ -263,7 +263,7 @@ def update() -> Response:
         raise BadParameter("source", "give the one source to update, such as ?source=charing-cross")
     db = get_db()
     report = update_source(db, get_pool(), names[0], text, user=g.who["name"],
-                           timeout=current_app.config["SPARQL_TIMEOUT"], client=_client())
+                           timeout=current_app.config["SPARQL_TIMEOUT"], client=client_key())
     warm(db)
     return jsonify({**report.as_dict(), "data_version": db.data_version})
 
@@ -279,12 +279,6 @@ def _offered_media() -> dict[str, Any]:
     return out
 
 
-def _client() -> str:
-    """Whose queries these are, for the per-client limit: the token, else the address."""
-    who = getattr(g, "who", None) or {}
-    return str(who.get("token") or request.remote_addr or "")
-
-
 def run(text: str, bindings: dict[str, Any], *, default_uris: list[str] | None = None,
         named_uris: list[str] | None = None) -> Response:
     """Check and run the query `text` in a confined worker and answer with its negotiated, capped results.
@@ -297,7 +291,7 @@ def run(text: str, bindings: dict[str, Any], *, default_uris: list[str] | None =
     canonical(text)  # empty or too long: refused here, before a worker is asked
     offered = _offered_media()
     evaluated = evaluate(get_db(), get_pool(), text, timeout=settings["SPARQL_TIMEOUT"],
-                         rows=settings["SPARQL_MAX_ROWS"], client=_client(),
+                         rows=settings["SPARQL_MAX_ROWS"], client=client_key(),
                          results_media=None if isinstance(offered["results"], Exception) else offered["results"],
                          graph_media=None if isinstance(offered["graphs"], Exception) else offered["graphs"],
                          default_uris=default_uris, named_uris=named_uris, bindings=bindings,
