@@ -17,7 +17,7 @@
   current source graphs as the default graph and every source graph and the
   metadata graph as named graphs.
 * Results are written row by row by :func:`write_results` (the W3C JSON, XML, CSV
-  and TSV formats), so a row cap and a deadline are checked between rows.
+  and TSV formats), so the row cap is checked between rows (time is bounded by killing the worker).
 """
 
 from __future__ import annotations
@@ -27,7 +27,6 @@ import os
 import re
 import tempfile
 import threading
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass, replace
 from functools import lru_cache
@@ -46,7 +45,7 @@ from graph.prefixes import PREFIXES
 from graph.workers import Job, Pool
 
 __all__ = ["Checked", "canonical", "check", "check_update", "update_source", "graphs_for", "evaluate", "Evaluated", "run_query",
-           "run_update", "write_results", "RESULT_FORMATS", "GRAPH_FORMATS", "Limits", "TimeLimit"]
+           "run_update", "write_results", "RESULT_FORMATS", "GRAPH_FORMATS"]
 
 #: SELECT and ASK results: media type -> name.
 RESULT_FORMATS = {"application/sparql-results+json": "json", "application/sparql-results+xml": "xml",
@@ -56,16 +55,6 @@ RESULT_FORMATS = {"application/sparql-results+json": "json", "application/sparql
 GRAPH_FORMATS = {"text/turtle": ox.RdfFormat.TURTLE, "application/n-triples": ox.RdfFormat.N_TRIPLES,
                  "application/ld+json": ox.RdfFormat.JSON_LD, "application/rdf+xml": ox.RdfFormat.RDF_XML,
                  "application/trig": ox.RdfFormat.TRIG, "application/n-quads": ox.RdfFormat.N_QUADS}
-
-
-class TimeLimit(Exception):
-    """The query ran past its time limit."""
-
-
-@dataclass(frozen=True)
-class Limits:
-    seconds: float
-    rows: int
 
 
 MAX_QUERY_CHARS = 100_000
@@ -262,13 +251,17 @@ def _csv_term(term: Any) -> str:
     return _csv("_:" + term.value if isinstance(term, ox.BlankNode) else term.value)
 
 
-def write_results(result: Any, fmt: str, limits: Limits, state: dict[str, Any]) -> Iterator[str]:
+def write_results(result: Any, fmt: str, rows: int, state: dict[str, Any]) -> Iterator[str]:
     """SELECT or ASK results in `fmt` (json, xml, csv, tsv), row by row.
 
-    Stops after ``limits.rows`` rows (``state["truncated"] = True``) and raises :class:`TimeLimit` past
-    the deadline (checked between rows).
+    Parameters
+    ----------
+    rows : int
+        Stops after this many rows (``state["truncated"] = True``). Time is bounded by the worker's
+        killing (:meth:`graph.workers.Pool.run`), not here.
+    state : dict
+        Receives ``rows`` (written) and ``truncated``.
     """
-    deadline = time.monotonic() + limits.seconds
     if isinstance(result, ox.QueryBoolean):
         result = bool(result)
     if isinstance(result, bool):
@@ -289,11 +282,9 @@ def write_results(result: Any, fmt: str, limits: Limits, state: dict[str, Any]) 
     else:
         yield "\t".join("?" + n for n in names) + "\n"
     for count, solution in enumerate(result):
-        if count >= limits.rows:
+        if count >= rows:
             state["truncated"] = True
             break
-        if time.monotonic() > deadline:
-            raise TimeLimit()
         state["rows"] = count + 1
         values = [solution[n] for n in names]
         if fmt == "json":
@@ -355,7 +346,7 @@ def run_query(store: ox.Store, job: Job) -> tuple[str, str | None, int, bool]:
     state: dict[str, Any] = {"truncated": False, "rows": 0}
     with open(job.output, "wb") as out:
         if checked.form in ("SELECT", "ASK"):
-            for chunk in write_results(result, RESULT_FORMATS[media], Limits(float("inf"), job.rows), state):
+            for chunk in write_results(result, RESULT_FORMATS[media], job.rows, state):
                 out.write(chunk.encode("utf-8"))
         else:
             triples = []
