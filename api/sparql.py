@@ -90,12 +90,17 @@ def _bound_body() -> None:
     request.max_content_length = SPARQL_MAX_BODY
 
 
-def _body_text(parameter: str) -> str:
-    """The request body as UTF-8 text: the Protocol's only encoding (another declared charset is a 415)."""
+def _utf8_only(parameter: str) -> None:
+    """Refuse (415) a body declared in another charset than UTF-8, the Protocol's only encoding."""
     charset = request.mimetype_params.get("charset", "utf-8").strip().lower()
     if charset not in ("utf-8", "utf8"):
         raise UnsupportedMediaType(f"SPARQL {parameter} bodies are UTF-8 (SPARQL 1.1 Protocol); "
                                    f"charset={charset} is not accepted")
+
+
+def _body_text(parameter: str) -> str:
+    """The request body as UTF-8 text (:func:`_utf8_only`)."""
+    _utf8_only(parameter)
     try:
         return request.get_data().decode("utf-8")
     except UnicodeDecodeError:
@@ -108,6 +113,7 @@ def _request() -> tuple[str | None, list[str], list[str]]:
     if request.method in ("GET", "HEAD"):
         source = args
     elif request.mimetype == "application/x-www-form-urlencoded":
+        _utf8_only("query")
         source = request.form
     elif request.mimetype == "application/sparql-query":
         if "query" in args:
@@ -127,8 +133,6 @@ def _request() -> tuple[str | None, list[str], list[str]]:
     if request.method == "POST" and not queries:
         raise BadParameter("query", "is required")
     if source is not args:  # a form POST: the dataset may be given in the URL too
-        if "charset" in request.mimetype_params:
-            _body_text("query")  # refuses a charset other than UTF-8
         return (queries[0] if queries else None, args.getlist("default-graph-uri") + source.getlist("default-graph-uri"),
                 args.getlist("named-graph-uri") + source.getlist("named-graph-uri"))
     return (queries[0] if queries else None, source.getlist("default-graph-uri"),
@@ -250,6 +254,7 @@ def update() -> Response:
     if request.mimetype == "application/sparql-update":
         text = _body_text("update")
     elif request.mimetype == "application/x-www-form-urlencoded":
+        _utf8_only("update")
         if "query" in request.form:
             raise BadParameter("query", "queries go to /sparql; this route takes 'update'")
         updates = request.form.getlist("update")

@@ -114,6 +114,9 @@ def test_protocol_details(client: Any) -> None:
     assert head.status_code == 200 and head.data == b""
     utf16 = client.post("/sparql", data=OFFICERS.encode("utf-16"), content_type="application/sparql-query; charset=UTF-16")
     assert utf16.status_code == 415 and utf16.mimetype == "application/problem+json"
+    form16 = client.post("/sparql", data="query=ASK%7B%7D".encode("utf-16"),
+                         content_type="application/x-www-form-urlencoded; charset=UTF-16")
+    assert form16.status_code == 415
     graphs = client.get("/sparql", query_string={"query": "SELECT DISTINCT ?g WHERE { GRAPH ?g { ?s a ov:Officer } }"})
     graph = graphs.json["results"]["bindings"][0]["g"]["value"]
     count = "SELECT (COUNT(*) AS ?n) WHERE { ?s a ov:Officer }"
