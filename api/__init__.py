@@ -34,7 +34,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
         home,
         linkage,
         problems,
-        queries,
+        saved,
         sources,
         sparql,
     )
@@ -59,7 +59,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     app.register_blueprint(linkage.bp)
     app.register_blueprint(exports.bp)
     app.register_blueprint(sparql.bp)
-    app.register_blueprint(queries.bp)
+    app.register_blueprint(saved.bp)
     app.register_blueprint(editor.bp)
 
     @app.after_request

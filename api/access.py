@@ -280,7 +280,7 @@ def _presented() -> str | None:
 
 
 #: The largest body /sparql and /sparql/update read: a query or update of the most characters
-#: :data:`graph.sparql.MAX_QUERY_CHARS` allows, UTF-8 (up to 4 bytes each), form-encoded (3 per byte).
+#: :data:`graph.sparql.engine.MAX_QUERY_CHARS` allows, UTF-8 (up to 4 bytes each), form-encoded (3 per byte).
 SPARQL_MAX_BODY = 1_200_000
 
 

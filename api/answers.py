@@ -1,7 +1,7 @@
 """Reading question parameters and writing answers: strict parameters, paginated deterministic JSON, ETags.
 
-Every JSON answer is built from frozen dataclasses (:mod:`graph.linkage`,
-:mod:`graph.entities`...), serialised with sorted keys, and cached per data
+Every JSON answer is built from frozen dataclasses (:mod:`graph.linkage.questions`,
+:mod:`graph.linkage.entities`...), serialised with sorted keys, and cached per data
 version and URL, so two calls on the same data give byte-identical bodies
 and a repeated question costs a dictionary lookup. The ``ETag`` is derived
 from the data version and the URL before anything is computed, so
@@ -23,14 +23,14 @@ from rdflib import URIRef
 
 from api import audit
 from api.database import get_db
-from graph.database import Database
 from graph.errors import BadParameter, NotFound
-from graph.facts import KINDS, Facts, Filters, concepts_of, facts, lower, upper
-from graph.formats import generator
-from graph.linkage import filter_caveats
-from graph.projection import BASES, EDGE_KINDS, Projection
-from graph.pseudonyms import VARIANT, pseudonymous_facts
-from graph.saved import DATE, ENTITY_ID
+from graph.export.formats import generator
+from graph.linkage.facts import KINDS, Facts, Filters, concepts_of, facts, lower, upper
+from graph.linkage.projection import BASES, EDGE_KINDS, Projection
+from graph.linkage.pseudonyms import VARIANT, pseudonymous_facts
+from graph.linkage.questions import filter_caveats
+from graph.sparql.saved import DATE, ENTITY_ID
+from graph.store.database import Database
 from ontology import OV
 
 __all__ = ["Params", "answer", "single", "etag", "is_fresh", "view_facts", "pseudonymised", "FILTER_PARAMS", "PROJECTION_PARAMS", "PAGE_PARAMS"]
@@ -197,7 +197,7 @@ def pseudonymised() -> bool:
 
 
 def view_facts(db: Database) -> Facts:
-    """The facts this request may see: pseudonymised for readers (:mod:`graph.pseudonyms`)."""
+    """The facts this request may see: pseudonymised for readers (:mod:`graph.linkage.pseudonyms`)."""
     if pseudonymised():
         return pseudonymous_facts(db, current_app.config["DATA_DIR"])[0]
     return facts(db)

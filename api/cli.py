@@ -24,7 +24,6 @@ from pathlib import Path
 from typing import Any
 
 import click
-import pyoxigraph as ox
 
 from graph import (
     Database,
@@ -39,11 +38,10 @@ from graph import (
 )
 from graph import validate as validate_sources
 from graph.errors import StorageFull
-from graph.formats import FORMATS as EXPORT_FORMATS
-from graph.ingest import FORMATS, SourceInput
-from graph.prefixes import PREFIXES
+from graph.export.formats import FORMATS as EXPORT_FORMATS
+from graph.ingest.load import FORMATS, SourceInput
 from graph.settings import SETTINGS, resolve
-from graph.stats import stats as compute_stats
+from graph.store.stats import stats as compute_stats
 
 __all__ = ["main", "cli"]
 
@@ -269,10 +267,10 @@ def query_cmd(ctx: click.Context, text: str | None, file_: Any, saved: str | Non
     FROM naming other graphs are refused.
     """
     from graph.errors import BadParameter
-    from graph.facts import facts
-    from graph.saved import bind, saved_query
-    from graph.sparql import evaluate
-    from graph.workers import Pool
+    from graph.linkage.facts import facts
+    from graph.sparql.engine import evaluate
+    from graph.sparql.saved import bind, saved_query
+    from graph.sparql.workers import Pool
 
     if sum(x is not None for x in (text, file_, saved)) != 1:
         raise click.UsageError("give the query as an argument, with --file, or with --saved NAME")
@@ -361,9 +359,9 @@ def serve_cmd(ctx: click.Context, host: str | None, port: int | None, threads: i
     from api.access import Tokens
     from api.database import close, get_db, stop_workers
     from api.server import make_server
-    from graph.cases import load_bundled
-    from graph.database import ONTOLOGY_SOURCE
-    from graph.facts import warm
+    from graph.ingest.cases import load_bundled
+    from graph.linkage.facts import warm
+    from graph.store.database import ONTOLOGY_SOURCE
 
     settings = _settings(ctx, HOST=host, PORT=port, THREADS=threads, AUTH=False if no_auth else None)
     if not settings["AUTH"] and not _loopback(settings["HOST"]):
@@ -455,7 +453,7 @@ def import_cmd(ctx: click.Context, mapping: str, folder: str, without_names: boo
     and loaded, all or nothing, as one source, and the names the mapping makes, if any, as a second
     source NAME-names (docs/mappings.md). --dry-run tries the mapping on the first rows of each file.
     """
-    from graph.mapping import import_dataset, read_mapping
+    from graph.ingest.mapping import import_dataset, read_mapping
 
     settings = _settings(ctx)
     parsed = read_mapping(mapping)
@@ -482,7 +480,7 @@ def import_cmd(ctx: click.Context, mapping: str, folder: str, without_names: boo
 
 def _dry_run(settings: dict[str, Any], parsed: Any, folder: Path, rows: int, as_json: bool) -> None:
     """``import --dry-run``: the report, a sample per table and the problems; exit 1 if a full import would fail."""
-    from graph.mapping import dry_run
+    from graph.ingest.mapping import dry_run
 
     if settings["STORE"] == "oxigraph" and not Path(settings["DATA_DIR"]).exists():
         settings = {**settings, "STORE": "memory"}  # no store yet: check against the ontology alone, create nothing

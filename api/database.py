@@ -5,7 +5,7 @@ from __future__ import annotations
 from flask import Flask, current_app
 
 from graph import Database, open_database
-from graph.workers import Pool
+from graph.sparql.workers import Pool
 
 __all__ = ["init_app", "get_db", "get_pool", "stop_workers", "close"]
 
@@ -35,7 +35,7 @@ def get_db() -> Database:
 
 
 def get_pool() -> Pool:
-    """The current app's SPARQL workers (:class:`graph.workers.Pool`)."""
+    """The current app's SPARQL workers (:class:`graph.sparql.workers.Pool`)."""
     pool: Pool = current_app.extensions[_POOL]
     return pool
 

@@ -7,7 +7,7 @@ from typing import Any
 from flask import Blueprint, Response
 
 from api.answers import PAGE_PARAMS, Params, answer, single
-from graph.entities import (
+from graph.linkage.entities import (
     chat_group_detail,
     entity,
     investigation_detail,
@@ -17,7 +17,7 @@ from graph.entities import (
     officer_detail,
     timeline,
 )
-from graph.facts import Facts
+from graph.linkage.facts import Facts
 from ontology import OV
 
 __all__ = ["bp"]

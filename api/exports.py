@@ -21,9 +21,7 @@ from api.access import client_key
 from api.answers import FILTER_PARAMS, Params, etag, is_fresh, pseudonymised, view_facts
 from api.database import get_db, get_pool
 from graph.errors import BadParameter
-from graph.export import VIEWS, ExportGraph, constructed, view
-from graph.facts import Facts
-from graph.formats import (
+from graph.export.formats import (
     CONTEXT,
     FORMATS,
     Format,
@@ -31,10 +29,12 @@ from graph.formats import (
     manifest,
     view_quads,
 )
-from graph.projection import Projection, projection
-from graph.pseudonyms import pseudonymous_facts
-from graph.saved import bind, saved_query
-from graph.sparql import check, evaluate
+from graph.export.views import VIEWS, ExportGraph, constructed, view
+from graph.linkage.facts import Facts
+from graph.linkage.projection import Projection, projection
+from graph.linkage.pseudonyms import pseudonymous_facts
+from graph.sparql.engine import check, evaluate
+from graph.sparql.saved import bind, saved_query
 
 __all__ = ["bp"]
 

@@ -12,8 +12,8 @@ from flask import Blueprint, Response, current_app, jsonify, render_template
 from api.answers import pseudonymised
 from api.database import get_db
 from api.sources import shown
-from graph.pseudonyms import visible_classes
-from graph.stats import Stats, stats
+from graph.linkage.pseudonyms import visible_classes
+from graph.store.stats import Stats, stats
 
 __all__ = ["bp", "openapi_document"]
 
@@ -29,7 +29,7 @@ def openapi_document() -> dict[str, Any]:
 
 def _stats() -> Stats:
     found = stats(get_db())
-    if pseudonymised():  # readers see the allowlist's classes only (graph.pseudonyms)
+    if pseudonymised():  # readers see the allowlist's classes only (graph.linkage.pseudonyms)
         return Stats(found.data_version, visible_classes(found.classes), found.sources)
     return found
 

@@ -18,15 +18,8 @@ from api.answers import (
 )
 from api.database import get_db
 from graph.errors import BadParameter
-from graph.facts import OFFICER_CLASSES, Facts
-from graph.linkage import (
-    bystanders,
-    co_accused,
-    officers_with,
-    repeat_subjects,
-    shared_groups,
-)
-from graph.network import (
+from graph.linkage.facts import OFFICER_CLASSES, Facts
+from graph.linkage.network import (
     MEASURES,
     METHODS,
     centrality,
@@ -35,7 +28,14 @@ from graph.network import (
     paths,
     without_hubs,
 )
-from graph.projection import BASES, projection
+from graph.linkage.projection import BASES, projection
+from graph.linkage.questions import (
+    bystanders,
+    co_accused,
+    officers_with,
+    repeat_subjects,
+    shared_groups,
+)
 from ontology import OV
 
 __all__ = ["bp"]

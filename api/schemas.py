@@ -14,7 +14,8 @@ import typing
 from pathlib import Path
 from typing import Any
 
-from graph import entities, facts, linkage, network
+from graph.linkage import entities, facts, network
+from graph.linkage import questions as linkage
 
 __all__ = ["schemas", "ANSWERS", "write"]
 

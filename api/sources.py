@@ -14,9 +14,9 @@ from api.answers import pseudonymised
 from api.database import get_db
 from api.uploads import MEDIA_TYPES, write_body
 from graph import NotFound, delete, load, plan
-from graph.database import SourceRecord
-from graph.facts import warm
-from graph.pseudonyms import READER_SOURCE_FIELDS
+from graph.linkage.facts import warm
+from graph.linkage.pseudonyms import READER_SOURCE_FIELDS
+from graph.store.database import SourceRecord
 
 __all__ = ["bp", "shown"]
 

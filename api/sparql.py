@@ -3,7 +3,7 @@
 GET ``?query=``, POST ``application/x-www-form-urlencoded`` and POST ``application/sparql-query``,
 with ``default-graph-uri`` and ``named-graph-uri``. Without a query, ``GET /sparql`` is the
 service description. Queries are checked and run in a confined worker process
-(:func:`graph.sparql.evaluate`: at most ``SPARQL_WORKERS`` at once, killed at ``SPARQL_TIMEOUT``),
+(:func:`graph.sparql.engine.evaluate`: at most ``SPARQL_WORKERS`` at once, killed at ``SPARQL_TIMEOUT``),
 cut at ``SPARQL_MAX_ROWS`` (header ``X-Oversight-Truncated``), written to a file by the worker,
 then streamed.
 """
@@ -37,20 +37,20 @@ from api import audit, editor
 from api.access import SPARQL_MAX_BODY, client_key
 from api.database import get_db, get_pool
 from api.problems import problem
-from graph.database import ONTOLOGY_SOURCE
 from graph.errors import BadParameter
-from graph.facts import facts, warm
 from graph.iri import SOURCE_NAME
+from graph.linkage.facts import facts, warm
 from graph.prefixes import PREFIXES
 from graph.queries import all_saved
-from graph.saved import example
-from graph.sparql import (
+from graph.sparql.engine import (
     GRAPH_FORMATS,
     RESULT_FORMATS,
     canonical,
     evaluate,
     update_source,
 )
+from graph.sparql.saved import example
+from graph.store.database import ONTOLOGY_SOURCE
 
 __all__ = ["bp", "run"]
 
@@ -245,7 +245,7 @@ def update() -> Response:
     """SPARQL 1.1 Update on one source (``?source=NAME``), for stewards; off unless SPARQL_UPDATE is set.
 
     The update sees the source's statements as its default graph; the result is validated and
-    committed as the source's new version, all or nothing (:func:`graph.sparql.update_source`).
+    committed as the source's new version, all or nothing (:func:`graph.sparql.engine.update_source`).
     """
     if not current_app.config["SPARQL_UPDATE"]:
         return problem(403, "Updates are off", "this service does not take SPARQL Update "
@@ -288,7 +288,7 @@ def run(text: str, bindings: dict[str, Any], *, default_uris: list[str] | None =
         named_uris: list[str] | None = None) -> Response:
     """Check and run the query `text` in a confined worker and answer with its negotiated, capped results.
 
-    See :func:`graph.sparql.evaluate`; refusals and failures become problems through
+    See :func:`graph.sparql.engine.evaluate`; refusals and failures become problems through
     :mod:`api.problems` (503 with ``Retry-After`` when every worker is busy, 429 past a client's
     share, 503 at the time limit, 400 when the engine fails).
     """

@@ -15,7 +15,7 @@ import zlib
 from pathlib import Path
 
 from graph.errors import InputError, Issue
-from graph.tabular import TABLES
+from graph.ingest.tables import TABLES
 
 __all__ = ["MEDIA_TYPES", "write_body"]
 

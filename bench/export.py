@@ -7,7 +7,7 @@ Usage::
     python bench/export.py --synthetic 365000   # no real data: the synthetic generator at that size
 
 The Chicago graph is built from ``complaints-accused.csv.gz`` (one finding per row,
-complaint = investigation) folded straight into :class:`graph.facts.Facts` (the
+complaint = investigation) folded straight into :class:`graph.linkage.facts.Facts` (the
 importer is issue 7), then projected with ``officer_network(kinds={co-accused})``.
 Each writer runs in its own process, after the graph is built: wall time of the
 write to a file, peak RSS growth during the write (RSS sampled every 10 ms while it
@@ -44,7 +44,7 @@ def _rss_mb() -> float:
 
 
 def _chicago_facts():  # type: ignore[no-untyped-def]
-    from graph.facts import Facts
+    from graph.linkage.facts import Facts
 
     base = "https://w3id.org/oversight/id/"
     types, officer, allegation, investigation = [], [], [], []
@@ -68,8 +68,8 @@ def _chicago_facts():  # type: ignore[no-untyped-def]
 def _synthetic_facts(triples: int):  # type: ignore[no-untyped-def]
     import pyoxigraph as ox
 
-    from graph.facts import Facts, read_pairs
-    from graph.store import OxigraphBackend
+    from graph.linkage.facts import Facts, read_pairs
+    from graph.store.backend import OxigraphBackend
 
     file = BENCH / "out" / f"synthetic-{triples}-s1.nt"
     if not file.exists():
@@ -84,9 +84,9 @@ def _synthetic_facts(triples: int):  # type: ignore[no-untyped-def]
 def child(method: str, source: str) -> dict:
     import networkx as nx
 
-    from graph.export import view
-    from graph.graphml import graphml
-    from graph.projection import Projection, officer_network
+    from graph.export.graphml import graphml
+    from graph.export.views import view
+    from graph.linkage.projection import Projection, officer_network
 
     f = _chicago_facts() if source == "chicago" else _synthetic_facts(int(source))
     network = officer_network(f, Projection(kinds=frozenset({"co-accused"})))

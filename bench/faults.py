@@ -165,7 +165,7 @@ def crash_put(folder: Path, file: Path, delay: float | None, log: Path) -> dict[
 
 
 def main(argv: list[str] | None = None) -> int:
-    from graph.cases import bundled_path
+    from graph.ingest.cases import bundled_path
 
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--trials", type=int, default=20)

@@ -166,10 +166,10 @@ def phases(file: Path) -> dict:
     """In-process: each step of answering, on an in-memory copy of the file (where the time goes)."""
     import pyoxigraph as ox
 
-    from graph.facts import Facts, read_pairs
-    from graph.linkage import repeat_subjects
-    from graph.projection import Projection, officer_network
-    from graph.store import OxigraphBackend
+    from graph.linkage.facts import Facts, read_pairs
+    from graph.linkage.projection import Projection, officer_network
+    from graph.linkage.questions import repeat_subjects
+    from graph.store.backend import OxigraphBackend
 
     backend, graph = OxigraphBackend(None), ox.NamedNode("urn:bench:graph")
     backend.bulk_load(graph=graph, format=ox.RdfFormat.N_TRIPLES, path=file)

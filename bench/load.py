@@ -11,7 +11,7 @@ its peak RSS (``ru_maxrss`` of that child) is its own:
 
 * ``oversight``: ``graph.load`` into an on-disk Oxigraph store in a temp dir,
   validation included. Only the ``load()`` call is timed (wall). Inside the
-  child, functions of ``graph.ingest`` are wrapped with timers: ``_read_file``
+  child, functions of ``graph.ingest.load`` are wrapped with timers: ``_read_file``
   (read: parse into the scratch in-memory store), ``validate_graph`` and
   ``confirm`` (validation, and the time of each stored query), ``_write``
   (write: the bulk load into the disk store, which runs in a background
@@ -58,14 +58,15 @@ def _peak_rss_mb() -> float:
 # --------------------------------------------------------------------------- children
 def _child_oversight(file: Path) -> dict:
     sys.path.insert(0, str(ROOT))  # the editable install may not map `graph`; use this checkout's
-    from graph import ingest, load, open_database, plan
-    from graph.queries import stored
+    from graph import load, open_database, plan
+    from graph.ingest import load as ingest
+    from graph.ingest.validation import COMPONENTS
+    from graph.queries import internal
     from graph.settings import resolve
-    from graph.validation import COMPONENTS
 
-    texts = {stored(name).text: name for name in (*COMPONENTS, "value-class", "value-count", "profile-types", "profile-counts", "profile-values", "profile-terms")}
-    # phase -> seconds, timed by wrapping functions of graph.ingest in this child only. The phases
-    # overlap: graph.ingest._stage starts the disk write (_write, in a _Writer thread) and validates
+    texts = {internal(name).text: name for name in (*COMPONENTS, "value-class", "value-count", "profile-types", "profile-counts", "profile-values", "profile-terms")}
+    # phase -> seconds, timed by wrapping functions of graph.ingest.load in this child only. The phases
+    # overlap: graph.ingest.load._stage starts the disk write (_write, in a _Writer thread) and validates
     # on the main thread meanwhile, so the phases do not add up to the load time.
     # Main thread, one after another: "read" (_read_file: parse into the scratch store),
     # "validate" (validate_graph), "confirm" (confirm), "wait" (_Writer.join: blocked on the

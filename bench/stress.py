@@ -279,7 +279,7 @@ def pct(values: list[float], q: float) -> float:
 
 def main(argv: list[str] | None = None) -> int:
     from api.access import Tokens
-    from graph.cases import bundled_path
+    from graph.ingest.cases import bundled_path
 
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--seconds", type=float, default=60)

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from graph.database import Database, SourceRecord
 from graph.errors import (
     ConfigError,
     InputError,
@@ -17,7 +16,7 @@ from graph.errors import (
     StoreLocked,
     StoreUnavailable,
 )
-from graph.ingest import (
+from graph.ingest.load import (
     LoadReport,
     SourceInput,
     delete,
@@ -26,7 +25,8 @@ from graph.ingest import (
     plan,
     validate,
 )
-from graph.store import open_backend
+from graph.store.backend import open_backend
+from graph.store.database import Database, SourceRecord
 
 __all__ = [
     "Database", "SourceRecord", "open_database",

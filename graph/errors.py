@@ -110,7 +110,7 @@ def is_disk_full(error: BaseException) -> bool:
     return os.strerror(errno.ENOSPC) in text or os.strerror(errno.EDQUOT) in text
 
 
-# The SPARQL workers' refusals and failures (graph.workers).
+# The SPARQL workers' refusals and failures (graph.sparql.workers).
 class Saturated(OversightError):
     """Every worker is busy: try again in :attr:`retry_after` seconds."""
 

@@ -17,7 +17,7 @@ from typing import Any
 import pytest
 
 from graph import Database, open_database
-from graph.cases import load_bundled
+from graph.ingest.cases import load_bundled
 from graph.settings import resolve
 
 DATA = Path(__file__).parent / "data"

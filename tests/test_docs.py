@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pyoxigraph as ox
 
-from graph.queries import PARAM_TYPES, all_stored
+from graph.ingest.tables import BEGIN, END, render_docs
+from graph.queries import PARAM_TYPES, all_internal
 from graph.settings import SETTINGS
-from graph.tabular import BEGIN, END, render_docs
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -27,7 +27,7 @@ def test_data_format_reference_is_generated_from_the_format() -> None:
     text = (ROOT / "docs" / "data-format.md").read_text()
     generated = text.split(BEGIN)[1].split(END)[0]
     assert generated.strip() == render_docs().strip(), \
-        "stale: python -c 'import graph.tabular as t; t.write_docs()'"
+        "stale: python -c 'import graph.ingest.tables as t; t.write_docs()'"
 
 
 def test_ci_runs_the_readme_test_command() -> None:
@@ -52,7 +52,7 @@ def test_the_readme_commands_do_not_share_an_environment() -> None:
 def test_every_stored_query_parses_declares_its_parameters_and_is_used() -> None:
     sources = "\n".join(p.read_text() for p in (ROOT / "graph").rglob("*.py"))
     store = ox.Store()
-    for query in all_stored():
+    for query in all_internal():
         store.query(query.text)  # parses, and runs on an empty store without binding anything
         variables = set(re.findall(r"\?(\w+)", query.text))
         for name, kind, _help in query.params:

@@ -21,7 +21,7 @@ from typing import Any
 
 import pytest
 
-from graph.mapping import import_dataset, read_mapping
+from graph.ingest.mapping import import_dataset, read_mapping
 
 REALDATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "realdata"
 pytestmark = pytest.mark.skipif(not REALDATA.is_dir(), reason="../shared/data/realdata is absent")

@@ -18,7 +18,7 @@ import pytest
 
 from api.access import PUBLIC, ROLES, Tokens, required_role
 from api.audit import records, verify
-from graph.cases import bundled_path
+from graph.ingest.cases import bundled_path
 from tests.conftest import serving
 
 JSON = {"Accept": "application/json"}

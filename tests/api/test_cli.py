@@ -83,7 +83,7 @@ def test_bad_setting_names_the_variable(monkeypatch: Any, settings: dict[str, An
 
 
 def test_a_failing_disk_is_an_error_message_not_a_traceback(run: Any, monkeypatch: Any) -> None:
-    import graph.ingest as ingest
+    import graph.ingest.load as ingest
 
     def full(*args: Any) -> None:
         raise OSError(28, "No space left on device")

@@ -18,7 +18,7 @@ import pytest
 
 from api import create_app
 from api.database import close
-from graph.cases import bundled_path
+from graph.ingest.cases import bundled_path
 
 
 @pytest.fixture

@@ -94,7 +94,7 @@ class _Collect(logging.Handler):
 def _target(folder: Path) -> Iterator[Target]:
     from api import create_app
     from api.database import close, get_db
-    from graph.cases import load_bundled
+    from graph.ingest.cases import load_bundled
     from graph.settings import resolve
 
     config = resolve({"STORE": "oxigraph", "DATA_DIR": str(folder / "store"), "EDITOR_DIR": str(folder / "editor"),

@@ -13,8 +13,8 @@ import pyoxigraph as ox
 import pytest
 
 from api.access import Tokens
-from graph.facts import facts
-from graph.pseudonyms import PEOPLE, READER_PROPERTIES
+from graph.linkage.facts import facts
+from graph.linkage.pseudonyms import PEOPLE, READER_PROPERTIES
 from ontology import OV, ontology_graph
 
 QUESTIONS = ["/officers?limit=500", "/investigations?limit=500", "/chat-groups", "/linkage/repeat-subjects",
@@ -28,7 +28,7 @@ EXPORTS = ["full.graphml", "full.gexf", "full.csv", "full.cytoscape.json", "full
 def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Any, dict[str, dict[str, str]], Any]]:
     from api import create_app
     from api.database import close, get_db
-    from graph.cases import load_bundled
+    from graph.ingest.cases import load_bundled
     from graph.settings import resolve
 
     folder = tmp_path_factory.mktemp("pseudonyms")
@@ -136,7 +136,7 @@ def test_pseudonyms_are_stable_and_usable_as_ids(served: tuple[Any, Any, Any]) -
 
 
 def test_another_deployment_has_other_pseudonyms(served: tuple[Any, Any, Any], tmp_path: Any) -> None:
-    from graph.pseudonyms import Pseudonyms, secret
+    from graph.linkage.pseudonyms import Pseudonyms, secret
 
     _, _, db = served
     f = facts(db)

@@ -94,7 +94,7 @@ def test_the_cli_runs_saved_queries(tmp_path: Any) -> None:
     import subprocess
     import sys
 
-    from graph.cases import bundled_path
+    from graph.ingest.cases import bundled_path
 
     env = {**os.environ, "OVERSIGHT_DATA_DIR": str(tmp_path / "store")}
     subprocess.run([sys.executable, "-m", "api", "load", str(bundled_path()), "--source", "cc"], env=env, check=True,

@@ -34,12 +34,17 @@ from werkzeug.exceptions import HTTPException
 
 from api.access import PUBLIC, Tokens, required_role
 from graph import Database, load, plan
-from graph.cases import bundled_path
-from graph.database import ONTOLOGY_SOURCE
-from graph.facts import PREDICATES
+from graph.ingest.cases import bundled_path
+from graph.ingest.tables import TABLES
 from graph.iri import mint
-from graph.pseudonyms import READER_CLASSES, READER_PROPERTIES, Pseudonyms, secret
-from graph.tabular import TABLES
+from graph.linkage.facts import PREDICATES
+from graph.linkage.pseudonyms import (
+    READER_CLASSES,
+    READER_PROPERTIES,
+    Pseudonyms,
+    secret,
+)
+from graph.store.database import ONTOLOGY_SOURCE
 from ontology import OV, ontology_graph
 from tests.api.reader_walk import Forbidden, Walk, phrase
 from tests.conftest import serving
@@ -186,7 +191,7 @@ def crafted_server(tmp_path_factory: pytest.TempPathFactory, plain_app: Any) -> 
     """A real `oversight serve` (auth on) with the bundled case and the crafted source PUT by a steward, its
     tokens, and what a reader must not see there (from a replica of the same data in memory)."""
     from graph import open_database
-    from graph.cases import load_bundled
+    from graph.ingest.cases import load_bundled
     from graph.settings import resolve
 
     folder = tmp_path_factory.mktemp("reader-view") / "store"
@@ -264,7 +269,7 @@ def test_reader_ids_are_keyed_and_cannot_be_computed_from_keys(crafted_server: t
 def test_the_view_keeps_only_the_allowlist_statement_by_statement(tmp_path: Path) -> None:
     """Pseudonyms.quads on the crafted source alone: only ov: terms of the allowlist, only reader IRIs."""
     from graph import open_database
-    from graph.facts import facts
+    from graph.linkage.facts import facts
     from graph.settings import resolve
 
     db = open_database(resolve({"STORE": "memory"}, environ={}))
@@ -301,7 +306,7 @@ def test_the_allowlist_names_terms_of_the_ontology() -> None:
     hidden = {"identifier", "name", "pseudonym", "title", "description", "content", "url", "licence"}
     assert not hidden & set(READER_PROPERTIES)
     # a property the linkage layer reads is either shown to readers or hidden on purpose: one added to
-    # graph.facts.PREDICATES later fails here until someone decides
+    # graph.linkage.facts.PREDICATES later fails here until someone decides
     assert set(PREDICATES) - set(READER_PROPERTIES) <= hidden, set(PREDICATES) - set(READER_PROPERTIES) - hidden
 
 
@@ -317,7 +322,7 @@ def _imported(name: str, folder: Path, store: Path) -> Forbidden:
     """Import dataset `name` into the on-disk store `store`; what the store holds that readers must not see."""
     from api import create_app
     from api.database import close, get_db
-    from graph.mapping import import_dataset, read_mapping
+    from graph.ingest.mapping import import_dataset, read_mapping
 
     app = create_app({"STORE": "oxigraph", "DATA_DIR": str(store), "AUTH": False, "TESTING": True})
     try:
@@ -338,7 +343,7 @@ def _allegation_key(mapping: str) -> Any:
     """``row -> key`` of the allegations of a shipped mapping (its template, its columns)."""
     import tomllib
 
-    declared = tomllib.loads((Path(__file__).resolve().parents[2] / "graph" / "mappings" / f"{mapping}.toml")
+    declared = tomllib.loads((Path(__file__).resolve().parents[2] / "graph" / "ingest" / "mappings" / f"{mapping}.toml")
                              .read_text("utf-8"))
     table = next(t for t in declared["tables"] if t["target"] == "allegations")
     columns = {name: spec["column"] for name, spec in table["columns"].items() if "column" in spec}

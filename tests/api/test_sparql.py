@@ -20,7 +20,7 @@ from lxml import etree
 
 from api import create_app
 from api.database import close, get_db
-from graph.cases import load_bundled
+from graph.ingest.cases import load_bundled
 from tests.conftest import Listener, serving
 
 OFFICERS = "SELECT ?o WHERE { ?o a ov:Officer } ORDER BY ?o"

@@ -143,7 +143,7 @@ def test_no_update_attack_reaches_the_network_or_a_source(attacked: dict[str, An
 def test_the_sandbox_alone_stops_service_and_load(listener: Listener, tmp_path: Path) -> None:
     """With the checks switched off, a worker still reaches nothing: the seccomp filter denies sockets."""
     from graph.errors import BadParameter, EvaluationFailed
-    from graph.workers import Job, Pool
+    from graph.sparql.workers import Job, Pool
 
     store = ox.Store(str(tmp_path / "store"))
     store.add(ox.Quad(ox.NamedNode("urn:s"), ox.NamedNode("urn:p"), ox.Literal("o"), ox.NamedNode("urn:g")))
@@ -434,7 +434,7 @@ def test_a_confined_worker_cannot_read_another_process(tmp_path: Path) -> None:
     """Even code running inside a worker (an engine defect) cannot read the service's memory."""
     import multiprocessing
 
-    from graph.sandbox import confine, undumpable
+    from graph.sparql.sandbox import confine, undumpable
 
     undumpable()
     context = multiprocessing.get_context("forkserver")
@@ -448,7 +448,7 @@ def test_a_confined_worker_cannot_read_another_process(tmp_path: Path) -> None:
 
 
 def _peek_at_parent(pid: int, queue: Any) -> None:
-    from graph.sandbox import confine
+    from graph.sparql.sandbox import confine
 
     confine(memory_bytes=2 << 30, output_bytes=1 << 30)
     try:

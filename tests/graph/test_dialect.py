@@ -14,8 +14,8 @@ from typing import Any
 import pytest
 
 from graph.errors import InputError
-from graph.facts import facts
-from graph.mapping import import_dataset, read_mapping, translate
+from graph.ingest.mapping import import_dataset, read_mapping, translate
+from graph.linkage.facts import facts
 from ontology import OV
 
 HEADERLESS = Path(__file__).resolve().parents[1] / "data" / "headerless"

@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 
 from graph import delete, load, open_database, plan
-from graph.cases import bundled_path
 from graph.errors import StorageFull
+from graph.ingest.cases import bundled_path
 from graph.settings import resolve
 from tests.api.test_disk_full import filled, small_volume
 from tests.graph.test_ingest import big_ntriples

@@ -20,10 +20,10 @@ from pyld import jsonld
 from rdflib.compare import isomorphic
 
 from graph import Database
-from graph.export import ExportGraph, view
-from graph.facts import Facts, facts
-from graph.formats import FORMATS, body, manifest, view_quads
+from graph.export.formats import FORMATS, body, manifest, view_quads
+from graph.export.views import ExportGraph, view
 from graph.iri import local_id
+from graph.linkage.facts import Facts, facts
 
 XSD = Path(__file__).resolve().parents[3] / "shared" / "graphml-xsd" / "graphml.xsd"
 

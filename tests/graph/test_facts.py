@@ -6,7 +6,7 @@ from pathlib import Path
 from typing import Any
 
 from graph import delete, load, open_database, plan
-from graph.facts import Facts, facts, read_pairs
+from graph.linkage.facts import Facts, facts, read_pairs
 from tests.conftest import MINI
 
 

@@ -7,7 +7,7 @@ import threading
 
 import pytest
 
-from graph import heap
+from graph.store import heap
 
 
 def test_a_build_pauses_collection_and_freezes_what_it_built() -> None:

@@ -21,9 +21,9 @@ from rdflib import Graph, Literal, URIRef
 from rdflib.compare import isomorphic
 
 from graph import Database, InputError, StoreLocked, delete, load, open_database, plan
-from graph.cases import bundled_path
+from graph.ingest.cases import bundled_path
+from graph.ingest.tables import convert
 from graph.settings import resolve
-from graph.tabular import convert
 from tests.conftest import MINI
 
 BASE = "https://w3id.org/oversight/id/"
@@ -370,7 +370,7 @@ def test_event_references_must_name_their_kind(memory_db: Database, tmp_path: Pa
 
 
 def test_an_input_changed_during_the_load_is_refused(db: Database, tmp_path: Path, monkeypatch: Any) -> None:
-    import graph.ingest as ingest
+    import graph.ingest.load as ingest
 
     path = tmp_path / "case.nt"
     path.write_bytes(ox.serialize(convert_quads(MINI), format=ox.RdfFormat.N_TRIPLES))
@@ -396,7 +396,7 @@ def convert_quads(folder: Path) -> list[ox.Triple]:
 def test_a_pinned_graph_outlives_the_load_that_replaces_it(memory_db: Database) -> None:
     """A reader that captured the graphs before a commit still reads them (found under load: /sparql
     answered as if a source were empty while it was being re-imported)."""
-    from graph.cases import load_bundled
+    from graph.ingest.cases import load_bundled
 
     load_bundled(memory_db)
     pin = memory_db.pin()
@@ -415,7 +415,7 @@ def test_concurrent_checks_of_new_query_texts_all_succeed() -> None:
     """rdflib's parser is not thread-safe (rdflib#1282): under load, valid queries were refused."""
     from concurrent.futures import ThreadPoolExecutor
 
-    from graph.sparql import check
+    from graph.sparql.engine import check
 
     texts = [f"SELECT ?s WHERE {{ ?s a ov:Officer ; ov:identifier ?id . FILTER(?id != 'x{i}') }} LIMIT {i + 1}"
              for i in range(400)]

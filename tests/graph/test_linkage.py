@@ -15,17 +15,23 @@ from hypothesis import strategies as st
 
 from graph import Database, open_database
 from graph.errors import BadParameter
-from graph.facts import Facts, Filters, facts, lower, overlap, read_run, upper
 from graph.iri import mint
-from graph.linkage import (
+from graph.linkage.facts import Facts, Filters, facts, lower, overlap, read_run, upper
+from graph.linkage.network import (
+    centrality,
+    clusters,
+    connecting_network,
+    paths,
+    without_hubs,
+)
+from graph.linkage.projection import Projection, officer_network, projection
+from graph.linkage.questions import (
     bystanders,
     co_accused,
     officers_with,
     repeat_subjects,
     shared_groups,
 )
-from graph.network import centrality, clusters, connecting_network, paths, without_hubs
-from graph.projection import Projection, officer_network, projection
 from graph.settings import resolve
 from ontology import OV
 
@@ -105,7 +111,7 @@ def test_status_is_taken_for_each_shared_period_not_their_hull() -> None:
 
 
 def test_ill_typed_counts_do_not_break_a_chat_group() -> None:
-    from graph.entities import chat_group_detail
+    from graph.linkage.entities import chat_group_detail
 
     f = _hand_made(type=[("g", "ChatGroup")], reportedMemberCount=[("g", "seventeen")])
     assert chat_group_detail(f, "g").reported_member_count is None
@@ -117,8 +123,8 @@ def test_louvain_on_the_full_graph_is_the_same_in_every_process() -> None:
     import sys
 
     script = ("from graph import open_database; from graph.settings import resolve; "
-              "from graph.cases import load_bundled; from graph.projection import projection; "
-              "from graph.network import clusters, paths; "
+              "from graph.ingest.cases import load_bundled; from graph.linkage.projection import projection; "
+              "from graph.linkage.network import clusters, paths; "
               "db = open_database(resolve({'STORE': 'memory'}, environ={})); load_bundled(db); "
               "f, g = projection(db, full=True); "
               "print([[m.iri for m in c.members] for c in clusters(f, g, method='louvain')])")

@@ -10,10 +10,10 @@ import pytest
 
 from graph import plan
 from graph.errors import InputError
-from graph.facts import facts
-from graph.mapping import import_dataset, read_mapping
-from graph.pseudonyms import pseudonymous_facts
-from graph.tabular import convert
+from graph.ingest.mapping import import_dataset, read_mapping
+from graph.ingest.tables import convert
+from graph.linkage.facts import facts
+from graph.linkage.pseudonyms import pseudonymous_facts
 
 MAPPING = """
 [dataset]

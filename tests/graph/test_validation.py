@@ -13,9 +13,9 @@ from oxrdflib._converter import from_ox, to_ox
 from rdflib import RDF, Literal, Namespace, URIRef
 
 from graph import Database
-from graph.cases import bundled_path
-from graph.tabular import convert
-from graph.validation import validate_graph
+from graph.ingest.cases import bundled_path
+from graph.ingest.tables import convert
+from graph.ingest.validation import validate_graph
 from ontology import ontology_graph, shapes_graph
 from tests.conftest import MINI
 

@@ -11,7 +11,7 @@ import pyoxigraph as ox
 import pytest
 
 from graph import Database, InputError, load, plan
-from graph.cases import load_bundled
+from graph.ingest.cases import load_bundled
 
 OV = "https://w3id.org/oversight/ontology#"
 LAUGHS = """<?xml version="1.0"?>

@@ -10,8 +10,8 @@ import networkx as nx
 from networkx.algorithms.approximation import steiner_tree
 
 from graph.errors import BadParameter
-from graph.facts import Evidence, Facts
-from graph.linkage import Ref, caveats, ref
+from graph.linkage.facts import Evidence, Facts
+from graph.linkage.questions import Ref, caveats, ref
 
 __all__ = ["Hop", "Path", "ConnectingNetwork", "Cluster", "Ranked", "without_hubs", "paths",
            "connecting_network", "clusters", "centrality", "MEASURES", "METHODS"]

@@ -3,9 +3,9 @@
 The endpoint, the saved queries, query exports, ``/sparql/update`` and ``oversight query`` all
 hand a :class:`Job` to a :class:`Pool`. A worker is a process forked from a single-threaded fork
 server (so it starts in milliseconds with rdflib and pyoxigraph already imported); it confines
-itself first (:func:`graph.sandbox.confine`: no network, bounded memory and output), then, for
+itself first (:func:`graph.sparql.sandbox.confine`: no network, bounded memory and output), then, for
 each job, opens the job's store read-only (a checkpoint of the service's store: see
-:mod:`graph.snapshots`), checks the text with :mod:`graph.sparql` (the parse happens here, so a
+:mod:`graph.store.snapshots`), checks the text with :mod:`graph.sparql.engine` (the parse happens here, so a
 slow parse is bounded by the time limit and holds no lock in the service), evaluates it and
 writes the results to the job's output file.
 
@@ -30,7 +30,6 @@ from multiprocessing.connection import Connection
 from pathlib import Path
 from typing import Any
 
-from graph import sandbox as _sandbox
 from graph.errors import (
     BadParameter,
     ClientBusy,
@@ -39,13 +38,14 @@ from graph.errors import (
     Saturated,
     TimeLimit,
 )
+from graph.sparql import sandbox as _sandbox
 
 __all__ = ["Job", "Outcome", "Pool"]
 
 log = logging.getLogger(__name__)
 
 # The service and the fork server (which imports this module first) hold tokens, keys and the store:
-# no worker may read their memory (graph.sandbox.undumpable).
+# no worker may read their memory (graph.sparql.sandbox.undumpable).
 _sandbox.undumpable()
 
 #: How long a new worker may take to report that it is confined and ready.
@@ -69,7 +69,7 @@ class Job:
         The negotiated media type for SELECT/ASK and for CONSTRUCT/DESCRIBE results (None: the
         client accepts none; the worker then only reports the form).
     checked : bool
-        False skips :mod:`graph.sparql`'s checks: for the test that proves the sandbox alone holds.
+        False skips :mod:`graph.sparql.engine`'s checks: for the test that proves the sandbox alone holds.
     base_iri : str
         Relative IRIs in the text resolve against it (empty: no base, and relative IRIs are refused).
     """
@@ -155,7 +155,7 @@ class Pool:
     per_client : int
         Most jobs one client (a token, or an address) may have running at once.
     memory_bytes, output_bytes : int
-        Each worker's ``RLIMIT_DATA`` and ``RLIMIT_FSIZE`` (:func:`graph.sandbox.confine`).
+        Each worker's ``RLIMIT_DATA`` and ``RLIMIT_FSIZE`` (:func:`graph.sparql.sandbox.confine`).
     require_sandbox : bool
         Refuse to run jobs on a worker that could not install its seccomp filter.
     """
@@ -166,7 +166,7 @@ class Pool:
         self._limits = {"memory_bytes": memory_bytes, "output_bytes": output_bytes,
                         "require_sandbox": int(require_sandbox)}
         self._context = multiprocessing.get_context("forkserver")
-        self._context.set_forkserver_preload(["graph.workers", "graph.sparql", "pyoxigraph"])
+        self._context.set_forkserver_preload(["graph.sparql.workers", "graph.sparql.engine", "pyoxigraph"])
         self._idle: list[_Worker] = []
         self._busy: set[_Worker] = set()
         self._starting = 0  # places reserved by requests whose worker is being started
@@ -282,7 +282,7 @@ class Pool:
 
 # --------------------------------------------------------------------------- inside a worker
 def _main(conn: Connection, limits: dict[str, int]) -> None:
-    from graph.sandbox import SandboxUnavailable, confine
+    from graph.sparql.sandbox import SandboxUnavailable, confine
 
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the service's to handle
     try:
@@ -344,7 +344,7 @@ def _cpu_budget(seconds: float) -> None:
 
 
 def _evaluate(store: Any, job: Job) -> tuple[str, str | None, int, bool]:
-    from graph import sparql
+    from graph.sparql import engine as sparql
 
     if job.kind == "update":
         return sparql.run_update(store, job)

@@ -71,7 +71,7 @@ class Backend(Protocol):
         """Open the store again (after a failed write left it refusing writes); a no-op where not needed."""
 
     def checkpoint(self, target: Path) -> Path:
-        """A read-only copy of the store as it is now, in `target`, for the query workers (:mod:`graph.snapshots`).
+        """A read-only copy of the store as it is now, in `target`, for the query workers (:mod:`graph.store.snapshots`).
 
         A read-only backend answers with its own folder (it is never written while it is open).
         """

@@ -8,8 +8,15 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from graph.errors import NotFound
-from graph.facts import OFFICER_CLASSES, Evidence, Facts, Filters, concept, lower
-from graph.linkage import Ref, StatusAt, caveats, ref
+from graph.linkage.facts import (
+    OFFICER_CLASSES,
+    Evidence,
+    Facts,
+    Filters,
+    concept,
+    lower,
+)
+from graph.linkage.questions import Ref, StatusAt, caveats, ref
 
 __all__ = ["OfficerSummary", "OfficerDetail", "InvestigationSummary", "InvestigationDetail", "ChatGroupDetail",
            "Subject", "AllegationItem", "Posting", "Membership", "Barred", "TimelineEvent", "MessageItem",

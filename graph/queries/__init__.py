@@ -1,4 +1,4 @@
-"""Stored SPARQL: ``graph/queries/*.rq``, each with a header of title, description and typed parameters.
+"""The project's SPARQL texts: ``internal/*.rq`` (the code's own) and ``saved/*.rq`` (offered to investigators), each with a header of title, description and typed parameters.
 
 Query text is read once and never edited: input reaches a query only as RDF
 terms bound to its declared parameters (pyoxigraph ``substitutions``).
@@ -14,7 +14,7 @@ from typing import Any
 
 import pyoxigraph as ox
 
-__all__ = ["StoredQuery", "stored", "all_stored", "all_saved", "PARAM_TYPES"]
+__all__ = ["QueryText", "internal", "all_internal", "all_saved", "PARAM_TYPES"]
 
 PARAM_TYPES = ("iri", "string", "integer", "date", "concept")  # iri:Class and concept:Class name the class
 _HEADER = re.compile(r"^#\s*(title|description|param|example):\s*(.*)$")
@@ -22,7 +22,7 @@ _PARAM = re.compile(r"^(\w+)\s+(\w+(?::\w+(?:\|\w+)*)?)\s*(?:--|—)\s*(.+)$")
 
 
 @dataclass(frozen=True)
-class StoredQuery:
+class QueryText:
     """A parsed ``.rq`` file."""
 
     name: str
@@ -41,7 +41,7 @@ class StoredQuery:
         return {ox.Variable(k): v for k, v in values.items()}
 
 
-def _parse(name: str, text: str) -> StoredQuery:
+def _parse(name: str, text: str) -> QueryText:
     fields: dict[str, str] = {}
     params: list[tuple[str, str, str]] = []
     examples: list[tuple[str, str]] = []
@@ -69,26 +69,26 @@ def _parse(name: str, text: str) -> StoredQuery:
     unknown = {n for n, _ in examples} - {n for n, _, _ in params}
     if unknown:
         raise ValueError(f"{name}.rq: example for undeclared parameter(s) {sorted(unknown)}")
-    return StoredQuery(name, fields["title"], fields["description"], tuple(params), text, tuple(examples))
+    return QueryText(name, fields["title"], fields["description"], tuple(params), text, tuple(examples))
 
 
 @cache
-def stored(name: str) -> StoredQuery:
-    """The stored query ``graph/queries/{name}.rq`` (used by the code)."""
-    text = resources.files("graph").joinpath("queries", f"{name}.rq").read_text("utf-8")
+def internal(name: str) -> QueryText:
+    """The internal query ``graph/queries/internal/{name}.rq`` (used by the code)."""
+    text = resources.files("graph.queries").joinpath("internal", f"{name}.rq").read_text("utf-8")
     return _parse(name, text)
 
 
-def all_stored() -> list[StoredQuery]:
-    """Every stored query the code uses, by name."""
-    folder = resources.files("graph").joinpath("queries")
+def all_internal() -> list[QueryText]:
+    """Every internal query the code uses, by name."""
+    folder = resources.files("graph.queries").joinpath("internal")
     names = sorted(p.name[:-3] for p in folder.iterdir() if p.name.endswith(".rq"))
-    return [stored(n) for n in names]
+    return [internal(n) for n in names]
 
 
-def all_saved() -> dict[str, StoredQuery]:
+def all_saved() -> dict[str, QueryText]:
     """The saved queries offered to investigators (``graph/queries/saved/*.rq``), by name."""
-    folder = resources.files("graph").joinpath("queries", "saved")
+    folder = resources.files("graph.queries").joinpath("saved")
     found = {}
     for path in sorted(folder.iterdir(), key=lambda p: p.name):
         if path.name.endswith(".rq"):

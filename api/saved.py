@@ -8,9 +8,9 @@ from flask import Blueprint, Response, jsonify, render_template, request, url_fo
 
 from api.database import get_db
 from api.sparql import run
-from graph.facts import facts
+from graph.linkage.facts import facts
 from graph.queries import all_saved
-from graph.saved import bind, saved_query
+from graph.sparql.saved import bind, saved_query
 
 __all__ = ["bp"]
 

@@ -1,9 +1,9 @@
-"""Read-only checkpoints of the store, one per data version, for the SPARQL workers (:mod:`graph.workers`).
+"""Read-only checkpoints of the store, one per data version, for the SPARQL workers (:mod:`graph.sparql.workers`).
 
 Oxigraph may not be opened read-only by one process while another writes it, so workers never
 open the live store: they open a checkpoint (RocksDB hard-links the store's immutable files, so
 one takes milliseconds and almost no space). A checkpoint is made at the first query of each
-data version while the reader's graphs are pinned (:meth:`graph.database.Database.pin`), so
+data version while the reader's graphs are pinned (:meth:`graph.store.database.Database.pin`), so
 it holds them whatever commits meanwhile. The newest checkpoint is kept; an older one is
 removed once no job reads it. A worker that still has a removed checkpoint open keeps its
 files until it opens the next one (at most one stale checkpoint a worker).

@@ -2,7 +2,7 @@
 
 Formats: Turtle, TriG, N-Triples, N-Quads, JSON-LD (parsed by Oxigraph, which
 never fetches a remote ``@context``) and the tabular CSV folder
-(:mod:`graph.tabular`). Quads of TriG, N-Quads and JSON-LD named graphs all
+(:mod:`graph.ingest.tables`). Quads of TriG, N-Quads and JSON-LD named graphs all
 go into the source's own graph. RDF/XML is refused (XML entity attacks).
 """
 
@@ -22,15 +22,15 @@ from typing import IO, Any, cast
 
 import pyoxigraph as ox
 
-from graph import heap
-from graph.database import ONTOLOGY_SOURCE, Database, RunRecord
 from graph.errors import InputError, Issue, NotFound, StorageFull, is_disk_full
-from graph.facts import Facts, Folded, prepare, read_run, save_run, seed
+from graph.ingest.tables import Conversion, convert, is_tabular
+from graph.ingest.validation import Violation, confirm, curie, validate_graph
 from graph.iri import SOURCE_NAME, graph_iri, run_iri
-from graph.queries import stored
-from graph.store import Backend, OxigraphBackend
-from graph.tabular import Conversion, convert, is_tabular
-from graph.validation import Violation, confirm, curie, validate_graph
+from graph.linkage.facts import Facts, Folded, prepare, read_run, save_run, seed
+from graph.queries import internal
+from graph.store import heap
+from graph.store.backend import Backend, OxigraphBackend
+from graph.store.database import ONTOLOGY_SOURCE, Database, RunRecord
 from ontology import turtle
 
 __all__ = ["SourceInput", "LoadReport", "plan", "load", "validate", "delete", "install_ontology", "FORMATS",
@@ -159,7 +159,7 @@ class _Staged:
     run: ox.NamedNode
     checksum: str
     triples: int
-    folded: Folded | None = None  # what graph.facts reads, taken from the fast scratch store
+    folded: Folded | None = None  # what graph.linkage.facts reads, taken from the fast scratch store
     prepared: Facts | None = None  # the linkage facts of the data once this is committed
 
 
@@ -284,7 +284,7 @@ def _stage(db: Database, source: SourceInput, progress: Progress, *, write: bool
 
     Validating in memory is several times faster than on disk (Oxigraph's
     per-row index lookups); references to other sources are then confirmed
-    against `db` (:func:`graph.validation.confirm`). The disk write runs
+    against `db` (:func:`graph.ingest.validation.confirm`). The disk write runs
     beside validation; if validation fails, the written graph is dropped.
     """
     run, run_node = run_iri(base=db.base_iri)
@@ -325,7 +325,7 @@ def _stage(db: Database, source: SourceInput, progress: Progress, *, write: bool
             fallback = source.paths[0].name
             raise InputError([_violation_issue(v, conversions, fallback) for v in violations],
                              f"{source.name}: {len(violations)} violation(s) of the shapes; nothing was loaded")
-        triples = int(next(iter(scratch.query(stored("count-statements").text, graphs=[graph])))["statements"].value)
+        triples = int(next(iter(scratch.query(internal("count-statements").text, graphs=[graph])))["statements"].value)
         folded = prepared = None
         if write:  # beside the disk write: the linkage facts, so the first question after the load is fast
             progress(f"{source.name}: indexing for linkage", 0, 1)

@@ -1,6 +1,6 @@
 """The confinement of a SPARQL worker process: no network, bounded memory and output, lower priority.
 
-:func:`confine` is called once, first thing, by each worker of :mod:`graph.workers`, before it
+:func:`confine` is called once, first thing, by each worker of :mod:`graph.sparql.workers`, before it
 opens a store or parses a query, while the process has a single thread:
 
 * **No network.** Where the process may (root, or a user namespace), it moves into a network
@@ -9,7 +9,7 @@ opens a store or parses a query, while the process has a single thread:
   ``listen``, ``accept``/``accept4`` and the ``io_uring`` calls fail with ``EPERM`` in every thread
   the process has or will have (``SECCOMP_FILTER_FLAG_TSYNC``), and kills the process on a call of
   another architecture's ABI (x32, 32-bit), which would otherwise slip past the numbers. A query
-  that reached ``SERVICE`` or ``LOAD`` past the checks of :mod:`graph.sparql` therefore fails:
+  that reached ``SERVICE`` or ``LOAD`` past the checks of :mod:`graph.sparql.engine` therefore fails:
   nothing is ever sent. The connection to the service is a socket pair made before the filter,
   so it still works.
 * **Bounded.** ``RLIMIT_DATA`` caps the memory a query can take (a ``CONCAT`` that doubles a

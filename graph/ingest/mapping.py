@@ -1,6 +1,6 @@
 """Declarative imports: a TOML mapping turns a dataset's own CSV files into the tabular format, then loads it.
 
-A mapping (``docs/mappings.md``; shipped examples in ``graph/mappings/``) names the dataset,
+A mapping (``docs/mappings.md``; shipped examples in ``graph/ingest/mappings/``) names the dataset,
 its files, code lists, and one rule per target table of the tabular format
 (``docs/data-format.md``): which file its rows come from and how each target column is made
 from the file's columns (trimming, ``integer``, ``upper``/``lower``, a code list, a date
@@ -32,12 +32,12 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
-from graph.database import Database
-from graph.dialect import FileSpec, parse_file, read_table, resolve
 from graph.errors import InputError, Issue
-from graph.ingest import LoadReport, Progress, _quiet, load, plan, validate
+from graph.ingest.dialect import FileSpec, parse_file, read_table, resolve
+from graph.ingest.load import LoadReport, Progress, _quiet, load, plan, validate
+from graph.ingest.tables import PERSONAL, TABLES, Table
 from graph.iri import SOURCE_NAME
-from graph.tabular import PERSONAL, TABLES, Table
+from graph.store.database import Database
 
 __all__ = [
     "ImportReport",
@@ -174,8 +174,8 @@ class ImportReport:
 
 
 def shipped() -> dict[str, Path]:
-    """The example mappings shipped in ``graph/mappings/``, by name."""
-    folder = resources.files("graph").joinpath("mappings")
+    """The example mappings shipped in ``graph/ingest/mappings/``, by name."""
+    folder = resources.files("graph.ingest").joinpath("mappings")
     return {p.name.removesuffix(".toml"): Path(str(p)) for p in folder.iterdir() if p.name.endswith(".toml")}
 
 

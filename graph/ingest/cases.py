@@ -11,8 +11,8 @@ from __future__ import annotations
 from importlib import resources
 from pathlib import Path
 
-from graph.database import Database
-from graph.ingest import LoadReport, SourceInput, load
+from graph.ingest.load import LoadReport, SourceInput, load
+from graph.store.database import Database
 
 __all__ = ["BUNDLED_SOURCE", "bundled_path", "load_bundled"]
 
@@ -21,7 +21,7 @@ BUNDLED_SOURCE = "charing-cross"
 
 def bundled_path() -> Path:
     """The folder of the bundled case's CSV files (package data)."""
-    return Path(str(resources.files("graph").joinpath("bundled", BUNDLED_SOURCE)))
+    return Path(str(resources.files("graph.ingest").joinpath("bundled", BUNDLED_SOURCE)))
 
 
 def load_bundled(db: Database, *, user: str = "oversight") -> list[LoadReport]:
@@ -29,5 +29,5 @@ def load_bundled(db: Database, *, user: str = "oversight") -> list[LoadReport]:
     source = SourceInput(BUNDLED_SOURCE, (bundled_path(),),
                          title="IOPC linked investigations at Charing Cross police station (demo case)",
                          licence="Facts from public reporting; illustrative assignments marked in the data",
-                         origin="package:graph/bundled/charing-cross")
+                         origin="package:graph/ingest/bundled/charing-cross")
     return load(db, [source], user=user)

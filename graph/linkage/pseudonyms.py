@@ -17,7 +17,7 @@ Everything else is dropped: names, pseudonyms, identifiers, titles, descriptions
 URLs and licences (``ov:`` properties not in the table), every predicate and class of another
 vocabulary (``foaf:name``, ``rdfs:label``, ``rdfs:comment``, ``skos:prefLabel``, ``foaf:homepage``,
 ``rdfs:seeAlso``...), untyped or foreign-typed nodes, blank nodes and the metadata graph. Labels are
-then composed from pseudonymous ids and concept labels only (:meth:`graph.facts.Facts.label`).
+then composed from pseudonymous ids and concept labels only (:meth:`graph.linkage.facts.Facts.label`).
 See docs/decisions/2026-12-02-reader-allowlist.md.
 """
 
@@ -32,9 +32,9 @@ from pathlib import Path
 
 import pyoxigraph as ox
 
-from graph import heap
-from graph.database import Database
-from graph.facts import KINDS, Facts, concept, facts
+from graph.linkage.facts import KINDS, Facts, concept, facts
+from graph.store import heap
+from graph.store.database import Database
 
 __all__ = [
     "BOOLEAN",

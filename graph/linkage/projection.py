@@ -6,7 +6,7 @@ that say so, when), and its weight counts them. Node and edge attributes are
 plain Python values, so the graphs can be exported as they are.
 
 Projections are cached per data version and parameters, next to the facts
-they come from (:func:`graph.facts.facts`).
+they come from (:func:`graph.linkage.facts.facts`).
 """
 
 from __future__ import annotations
@@ -19,10 +19,10 @@ from typing import NamedTuple
 
 import networkx as nx
 
-from graph import heap
-from graph.database import Database
-from graph.facts import OFFICER_CLASSES, Facts, Filters, facts, lower, upper
 from graph.iri import local_id
+from graph.linkage.facts import OFFICER_CLASSES, Facts, Filters, facts, lower, upper
+from graph.store import heap
+from graph.store.database import Database
 from ontology import OV
 
 __all__ = ["EDGE_KINDS", "BASES", "Link", "Projection", "officer_network", "full_graph", "projection",

@@ -13,8 +13,8 @@ from typing import Any
 import pyoxigraph as ox
 
 from graph.errors import BadParameter, NotFound
-from graph.facts import KINDS, Facts, concepts_of
-from graph.queries import StoredQuery, all_saved
+from graph.linkage.facts import KINDS, Facts, concepts_of
+from graph.queries import QueryText, all_saved
 from ontology import OV
 
 __all__ = ["saved_query", "bind", "example", "DATE", "ENTITY_ID"]
@@ -26,7 +26,7 @@ ENTITY_ID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
 DATE = re.compile(r"^[0-9]{4}(-(0[1-9]|1[0-2])(-(0[1-9]|[12][0-9]|3[01]))?)?$")
 
 
-def saved_query(name: str) -> StoredQuery:
+def saved_query(name: str) -> QueryText:
     """The saved query `name` (404 if there is none)."""
     found = all_saved().get(name)
     if found is None:
@@ -65,7 +65,7 @@ def _term(f: Facts, name: str, kind: str, raw: str) -> Any:
     return ox.NamedNode(found)
 
 
-def bind(query: StoredQuery, raw: Mapping[str, str], f: Facts) -> dict[str, Any]:
+def bind(query: QueryText, raw: Mapping[str, str], f: Facts) -> dict[str, Any]:
     """RDF terms for the parameters of `query` from their text values `raw` (every parameter required)."""
     declared = {name: kind for name, kind, _ in query.params}
     for name in raw:
@@ -80,7 +80,7 @@ def bind(query: StoredQuery, raw: Mapping[str, str], f: Facts) -> dict[str, Any]
 _WHERE = re.compile(r"\bWHERE\s*\{", re.IGNORECASE)
 
 
-def example(query: StoredQuery, f: Facts) -> str:
+def example(query: QueryText, f: Facts) -> str:
     """The text of `query` ready to run as it stands, for the query page's examples.
 
     Each parameter gets its ``# example:`` value, or for ``iri:Class`` the entity of that

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from graph.database import ONTOLOGY_SOURCE, Database
-from graph.queries import stored
+from graph.queries import internal
+from graph.store.database import ONTOLOGY_SOURCE, Database
 
 __all__ = ["Stats", "stats"]
 
@@ -29,5 +29,5 @@ def stats(db: Database) -> Stats:
     classes = {}
     if graphs:
         classes = {sol["class"].value: int(sol["count"].value)
-                   for sol in db.query(stored("class-counts").text, graphs=graphs)}
+                   for sol in db.query(internal("class-counts").text, graphs=graphs)}
     return Stats(db.data_version, classes, {name: rec.triples for name, rec in sorted(sources.items())})

@@ -1,7 +1,7 @@
 """Investigators' SPARQL: checked on the parsed query, run over the service's own graphs, bounded.
 
-* Every user query and update runs in a confined worker process (:mod:`graph.workers`,
-  :mod:`graph.sandbox`): :func:`evaluate` and :func:`update_source` on the service's side,
+* Every user query and update runs in a confined worker process (:mod:`graph.sparql.workers`,
+  :mod:`graph.sparql.sandbox`): :func:`evaluate` and :func:`update_source` on the service's side,
   :func:`run_query` and :func:`run_update` inside the worker. The worker has no network, so
   even a query that slipped past the checks below reaches nothing.
 * One text for the check and the engine (:func:`canonical`): codepoint escapes (``\\u0022``)
@@ -39,10 +39,10 @@ from rdflib import URIRef
 from rdflib.plugins.sparql.parser import parseQuery, parseUpdate
 from rdflib.plugins.sparql.parserutils import CompValue
 
-from graph.database import ONTOLOGY_SOURCE, Database
 from graph.errors import BadParameter
 from graph.prefixes import PREFIXES
-from graph.workers import Job, Pool
+from graph.sparql.workers import Job, Pool
+from graph.store.database import ONTOLOGY_SOURCE, Database
 
 __all__ = ["Checked", "canonical", "check", "check_update", "update_source", "graphs_for", "evaluate", "Evaluated", "run_query",
            "run_update", "write_results", "RESULT_FORMATS", "GRAPH_FORMATS"]
@@ -258,7 +258,7 @@ def write_results(result: Any, fmt: str, rows: int, state: dict[str, Any]) -> It
     ----------
     rows : int
         Stops after this many rows (``state["truncated"] = True``). Time is bounded by the worker's
-        killing (:meth:`graph.workers.Pool.run`), not here.
+        killing (:meth:`graph.sparql.workers.Pool.run`), not here.
     state : dict
         Receives ``rows`` (written) and ``truncated``.
     """
@@ -433,7 +433,7 @@ def evaluate(db: Database, pool: Pool, text: str, *, timeout: float, rows: int, 
     BadParameter
         Refused by :func:`check`, or naming graphs that are not this service's.
     graph.errors.Saturated, graph.errors.ClientBusy, graph.errors.TimeLimit, graph.errors.EvaluationFailed
-        See :meth:`graph.workers.Pool.run`.
+        See :meth:`graph.sparql.workers.Pool.run`.
     """
     with db.pin() as pin, db.snapshots.reading(pin.version) as store:
         graphs = tuple(rec.graph.value for name, rec in sorted(pin.sources.items()) if name != ONTOLOGY_SOURCE)
@@ -457,7 +457,7 @@ def update_source(db: Database, pool: Pool, name: str, text: str, *, user: str, 
     The update is checked (:func:`check_update`) and run in a worker of `pool`, on a scratch store
     holding only that source's statements, as its default graph, so it cannot touch another
     source. The result is validated and committed like any load (all or nothing;
-    :func:`graph.ingest.load`), with the same title and licence. A source that does not exist yet
+    :func:`graph.ingest.load.load`), with the same title and licence. A source that does not exist yet
     starts empty.
 
     Raises
@@ -467,7 +467,7 @@ def update_source(db: Database, pool: Pool, name: str, text: str, *, user: str, 
     InputError
         When the result breaks the shapes; nothing changes.
     """
-    from graph.ingest import load, plan
+    from graph.ingest.load import load, plan
 
     with tempfile.TemporaryDirectory(prefix="oversight-update-") as tmp:
         path = Path(tmp) / f"{name}.nt"

@@ -5,7 +5,7 @@ A view is chosen by name (``full``, ``officers``, ``investigation/{id}``,
 :class:`ExportGraph`: declared attributes (one type per name), then nodes and
 edges produced lazily in sorted order, so writers stream them and two exports
 of the same view on the same data version are byte-identical. Writers live in
-:mod:`graph.graphml` and :mod:`graph.formats`.
+:mod:`graph.export.graphml` and :mod:`graph.export.formats`.
 """
 
 from __future__ import annotations
@@ -18,9 +18,9 @@ from typing import Any
 import networkx as nx
 
 from graph.errors import BadParameter, NotFound
-from graph.facts import Facts
 from graph.iri import local_id
-from graph.projection import EDGE_KINDS, Projection, full_graph, officer_network
+from graph.linkage.facts import Facts
+from graph.linkage.projection import EDGE_KINDS, Projection, full_graph, officer_network
 
 __all__ = ["Attribute", "ExportGraph", "VIEWS", "view", "constructed", "HUB_KINDS", "survey"]
 

@@ -1,7 +1,7 @@
 """Linkage questions across cases, each link with the evidence and sources behind it.
 
 Every answer item carries ``evidence`` (the findings, memberships or postings
-that establish it, as :class:`graph.facts.Evidence`) and ``caveats``: the
+that establish it, as :class:`graph.linkage.facts.Evidence`) and ``caveats``: the
 evidence statuses other than ``reported`` it rests on (``illustrative``,
 ``unconfirmed``), so nothing illustrative passes for fact.
 """
@@ -15,9 +15,16 @@ from typing import TypeVar, overload
 
 import networkx as nx
 
-from graph.facts import OFFICER_CLASSES, Evidence, Facts, Filters, concept, overlap
 from graph.iri import local_id
-from graph.projection import Link, Projection, bystander_links, officer_network
+from graph.linkage.facts import (
+    OFFICER_CLASSES,
+    Evidence,
+    Facts,
+    Filters,
+    concept,
+    overlap,
+)
+from graph.linkage.projection import Link, Projection, bystander_links, officer_network
 
 T = TypeVar("T")
 K = TypeVar("K")
@@ -367,7 +374,7 @@ class Bystander:
 
 
 def bystanders(f: Facts, *, filters: Filters | None = None) -> list[Bystander]:
-    """Who failed to report or challenge whose conduct (see :func:`graph.projection.bystander_links`)."""
+    """Who failed to report or challenge whose conduct (see :func:`graph.linkage.projection.bystander_links`)."""
     out = []
     for link in bystander_links(f, filters or Filters()):
         own, theirs = link.evidence

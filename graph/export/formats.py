@@ -21,12 +21,12 @@ from typing import Any
 
 import pyoxigraph as ox
 
-from graph.database import ONTOLOGY_SOURCE, Database
-from graph.export import ExportGraph, survey
-from graph.facts import Facts
-from graph.graphml import gexf, graphml
+from graph.export.graphml import gexf, graphml
+from graph.export.views import ExportGraph, survey
+from graph.linkage.facts import Facts
+from graph.linkage.pseudonyms import Pseudonyms
 from graph.prefixes import PREFIXES
-from graph.pseudonyms import Pseudonyms
+from graph.store.database import ONTOLOGY_SOURCE, Database
 
 __all__ = ["Format", "FORMATS", "body", "manifest", "view_quads", "CONTEXT", "generator"]
 

@@ -40,11 +40,11 @@ import pyoxigraph as ox
 from rdflib import URIRef
 from rdflib.namespace import RDF, SKOS
 
-from graph import heap
-from graph.database import ONTOLOGY_SOURCE, Database
+from graph.ingest.tables import concepts
 from graph.iri import local_id
-from graph.store import Backend
-from graph.tabular import concepts
+from graph.store import heap
+from graph.store.backend import Backend
+from graph.store.database import ONTOLOGY_SOURCE, Database
 from ontology import OV, ontology_graph
 
 __all__ = ["Facts", "Evidence", "Concept", "Filters", "facts", "seed", "warm", "prepare", "save_run", "read_run", "read_pairs", "fold_pairs", "lower", "upper",

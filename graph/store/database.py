@@ -33,9 +33,9 @@ from rdflib import Dataset
 from graph.errors import StorageFull, is_disk_full
 from graph.iri import meta_graph, source_iri
 from graph.prefixes import PREFIXES
-from graph.queries import stored
-from graph.snapshots import Snapshots
-from graph.store import Backend, rdflib_dataset
+from graph.queries import internal
+from graph.store.backend import Backend, rdflib_dataset
+from graph.store.snapshots import Snapshots
 from ontology import OV
 
 __all__ = ["Database", "Pin", "SourceRecord", "RunRecord", "ONTOLOGY_SOURCE", "COMPACT_EVERY"]
@@ -154,11 +154,11 @@ class Database:
         self.write_lock = threading.RLock()
         self._pins: Counter[str] = Counter()  # graphs readers hold (Database.pin), by IRI
         self._pins_lock = threading.Lock()
-        self.derived: dict[Any, Any] = {}  # what graph.facts derives from the data, by run or data version
+        self.derived: dict[Any, Any] = {}  # what graph.linkage.facts derives from the data, by run or data version
         self.derived_lock = threading.Lock()
         self.build_lock = threading.Lock()  # one builder of derived data at a time; readers never wait
         path = getattr(backend, "path", None)
-        #: Read-only checkpoints for the SPARQL workers (:mod:`graph.workers`), one per data version.
+        #: Read-only checkpoints for the SPARQL workers (:mod:`graph.sparql.workers`), one per data version.
         self.snapshots = Snapshots(backend, None if path is None else Path(path) / "snapshots")
         self._commits = 0  # since the store was last compacted
         self.needs_recovery = False  # a write failed: probe (and reopen) before the next (see recover)
@@ -168,7 +168,7 @@ class Database:
     def _read_state(self) -> _State:
         current: dict[str, Any] = {}
         runs: dict[str, list[tuple[int, str, ox.NamedNode]]] = {}
-        query = stored("runs")
+        query = internal("runs")
         for sol in self.backend.query(query.text, named_graphs=[self.meta],
                                       substitutions=query.bind({"meta": self.meta})):
             name = sol["name"].value

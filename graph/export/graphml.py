@@ -18,7 +18,7 @@ import re
 from collections.abc import Iterator
 from typing import Any
 
-from graph.export import ExportGraph
+from graph.export.views import ExportGraph
 
 __all__ = ["graphml", "gexf", "COLOURS", "colour"]
 

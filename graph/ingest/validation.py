@@ -19,7 +19,7 @@ import pyoxigraph as ox
 from rdflib import RDF, RDFS, Namespace
 from rdflib.collection import Collection
 
-from graph.queries import stored
+from graph.queries import internal
 from ontology import ontology_graph, shapes_graph
 
 __all__ = ["Violation", "validate_graph", "confirm", "COMPONENTS", "curie"]
@@ -153,11 +153,11 @@ def _suspects(db_query: Callable[..., Any], staging: ox.NamedNode, graphs: list[
     """
     bind = {"staging": staging}
     nodes = {r["type"].value: int(r["nodes"].value)
-             for r in db_query(stored("profile-types").text, bindings=bind, graphs=graphs)}
+             for r in db_query(internal("profile-types").text, bindings=bind, graphs=graphs)}
     counts = {(r["type"].value, r["path"].value): (int(r["nodes"].value), int(r["values"].value))
-              for r in db_query(stored("profile-counts").text, bindings=bind, graphs=graphs)}
+              for r in db_query(internal("profile-counts").text, bindings=bind, graphs=graphs)}
     kinds: dict[tuple[str, str], set[tuple[str | None, str | None]]] = {}
-    for r in db_query(stored("profile-values").text, bindings=bind, graphs=graphs):
+    for r in db_query(internal("profile-values").text, bindings=bind, graphs=graphs):
         kinds.setdefault((r["type"].value, r["path"].value), set()).add(
             (r["datatype"].value if r["datatype"] is not None else None,
              r["class"].value if isinstance(r["class"], ox.NamedNode) else None))
@@ -175,7 +175,7 @@ def _suspects(db_query: Callable[..., Any], staging: ox.NamedNode, graphs: list[
             if rule.value_query and any(not model.conforms(rule, dt, vc)
                                         for dt, vc in kinds.get((cls, rule.path), ())):
                 suspects.add((rule.value_query, cls, rule.path))
-    used = set(nodes) | {r["term"].value for r in db_query(stored("profile-terms").text, bindings=bind,
+    used = set(nodes) | {r["term"].value for r in db_query(internal("profile-terms").text, bindings=bind,
                                                              graphs=graphs)}
     if any(t.startswith(OV_NS) and t not in model.terms for t in used):
         suspects.add(("unknown-terms", None, None))
@@ -190,7 +190,7 @@ def validate_graph(db_query: Callable[..., Any], *, staging: ox.NamedNode, shape
     Parameters
     ----------
     db_query : callable
-        :meth:`graph.database.Database.query`.
+        :meth:`graph.store.database.Database.query`.
     staging : NamedNode
         The graph being validated; only nodes typed there are focus nodes.
     shapes : NamedNode
@@ -226,7 +226,7 @@ def validate_graph(db_query: Callable[..., Any], *, staging: ox.NamedNode, shape
         bindings: dict[str, Any] = {"staging": staging, "shapes": shapes}
         if cls is not None and path is not None:
             bindings.update(type=ox.NamedNode(cls), path=ox.NamedNode(path))
-        for sol in db_query(stored(name).text, bindings=bindings, graphs=graphs):
+        for sol in db_query(internal(name).text, bindings=bindings, graphs=graphs):
             violation = _violation(name, component, template, sol)
             # One result per shape, as SHACL has it, even when several suspects find it.
             key = (violation.focus, violation.shape, violation.path, violation.component, str(violation.value))
@@ -270,12 +270,12 @@ def confirm(db_query: Callable[..., Any], violations: list[Violation], *, contex
     kept = []
     for v in violations:
         if v.component == "sh:ClassConstraintComponent" and isinstance(v.value, ox.NamedNode):
-            query = stored("value-class")
+            query = internal("value-class")
             if next(iter(db_query(query.text, bindings={"value": v.value, "expected": v.expected},
                                   graphs=context)), None) is not None:
                 continue
         elif v.component == "sh:MinCountConstraintComponent" and not v.focus.startswith("_:"):
-            query = stored("value-count")
+            query = internal("value-count")
             row = next(iter(db_query(query.text, bindings={"focus": ox.NamedNode(v.focus),
                                                            "path": ox.NamedNode(v.path)}, graphs=context)), None)
             found = v.count + (int(row["count"].value) if row is not None else 0)
