@@ -191,7 +191,7 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("AUDIT_CHECKPOINT_SECONDS", lambda: "300", _seconds,
             "Seconds between audit checkpoints (one is written only when the log has grown)."),
     Setting("TOKEN", lambda: "", str,
-            "Bearer token the command line sends to a running service (`oversight load --server`)."),
+            "Bearer token the command line sends to a running service (`oversight load --server`, `oversight import --server`)."),
     Setting("CORS_ORIGINS", lambda: "", _origins,
             "Origins allowed to call `/sparql` from a browser, separated by spaces (empty: CORS off)."),
 )

@@ -5,6 +5,7 @@ from __future__ import annotations
 import functools
 import logging
 import sys
+import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -25,30 +26,49 @@ __all__ = ["Progress", "cli", "fail", "guard", "open_store", "param_pairs", "set
 
 
 class Progress:
-    """A progress bar per phase on a terminal; silent otherwise."""
+    """A progress bar per phase on a terminal, with its rate and estimated time left; silent otherwise.
+
+    A phase that does not know its total (``total`` 0, such as the rows of a CSV file being read) shows
+    a running count and its rate instead of a bar.
+    """
 
     def __init__(self) -> None:
         self.enabled = sys.stderr.isatty()
         self.bar: Any = None
         self.phase = ""
         self.done = 0
+        self.started = 0.0
+        self.counting = False
+
+    def _rate(self) -> str:
+        elapsed = time.monotonic() - self.started
+        return f"{self.done / elapsed:,.0f}/s" if elapsed > 0.5 else ""
 
     def __call__(self, phase: str, done: int, total: int) -> None:
         if not self.enabled:
             return
         if phase != self.phase:
             self.close()
-            self.phase, self.done = phase, 0
-            self.bar = click.progressbar(length=max(total, 1), label=phase, file=sys.stderr)
-            self.bar.__enter__()
-        self.bar.length = max(total, 1)  # a phase may learn its length as it goes
-        self.bar.update(done - self.done)
-        self.done = done
+            self.phase, self.done, self.started = phase, 0, time.monotonic()
+            if total > 0:
+                self.bar = click.progressbar(length=total, label=phase, file=sys.stderr, show_pos=True,
+                                             item_show_func=lambda rate: rate)
+                self.bar.__enter__()
+        if total > 0 and self.bar is not None:
+            self.bar.length = total  # a phase may learn its length as it goes
+            step, self.done = done - self.done, done
+            self.bar.update(step, self._rate())
+        else:
+            self.done, self.counting = done, True
+            click.echo(f"\r{phase}: {done:,} {self._rate()}", file=sys.stderr, nl=False)
 
     def close(self) -> None:
         if self.bar is not None:
             self.bar.__exit__(None, None, None)
             self.bar = None
+        if self.counting:
+            click.echo("", file=sys.stderr)
+            self.counting = False
 
 
 def settings_for(ctx: click.Context, **overrides: Any) -> dict[str, Any]:

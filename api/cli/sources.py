@@ -5,6 +5,7 @@ from __future__ import annotations
 import getpass
 import json
 import sys
+import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -85,22 +86,38 @@ def validate_cmd(ctx: click.Context, paths: tuple[Path, ...], source: str | None
               "report and a sample of the rows made per table, and load nothing.")
 @click.option("--rows", type=click.IntRange(min=1), default=1000, show_default=True,
               help="With --dry-run: the rows read from each file.")
+@click.option("--server", metavar="URL", help="Import through a running service: translate here, then send each "
+              "source through its validated, all-or-nothing PUT /sources/NAME (needs a steward token).")
 @click.pass_context
 @guard
 def import_cmd(ctx: click.Context, mapping: str, folder: str, without_names: bool, as_json: bool, dry_run: bool,
-               rows: int) -> None:
+               rows: int, server: str | None) -> None:
     """Import a dataset's own CSV files through a mapping (a file, or a shipped one: chicago-cpdp, philadelphia-ppd).
 
     Rows that cannot be linked are rejected and counted with their reason; the rest is validated
     and loaded, all or nothing, as one source, and the names the mapping makes, if any, as a second
     source NAME-names (docs/mappings.md). --dry-run tries the mapping on the first rows of each file.
+    With --server, each source is sent to a running service (the names source after the main one).
     """
-    from graph.ingest.mapping import import_dataset, read_mapping
+    from graph.ingest.mapping import import_dataset, read_mapping, translated
 
     settings = settings_for(ctx)
     parsed = read_mapping(mapping)
     if dry_run:
         _dry_run(settings, parsed, Path(folder), rows, as_json)
+        return
+    if server:
+        progress = Progress()
+        with tempfile.TemporaryDirectory(prefix="oversight-import-") as scratch:
+            try:
+                report, sources = translated(parsed, Path(folder), Path(scratch), names=not without_names,
+                                             progress=progress)
+            finally:
+                progress.close()
+            for line in report.lines():
+                click.echo(line)
+            for source in sources:
+                put_source(server, source, settings["TOKEN"])
         return
     db = open_store(settings)
     progress = Progress()

@@ -34,7 +34,7 @@ from typing import Any
 
 from graph.errors import InputError, Issue
 from graph.ingest.dialect import FileSpec, parse_file, read_table, resolve
-from graph.ingest.load import LoadReport, Progress, _quiet, load, plan, validate
+from graph.ingest.load import LoadReport, Progress, SourceInput, _quiet, load, plan, validate
 from graph.ingest.tables import PERSONAL, TABLES, Table
 from graph.iri import SOURCE_NAME
 from graph.store.database import Database
@@ -50,6 +50,7 @@ __all__ = [
     "read_mapping",
     "shipped",
     "translate",
+    "translated",
 ]
 
 _TABLES = {t.file.removesuffix(".csv"): t for t in TABLES}
@@ -565,24 +566,53 @@ def translate(m: Mapping, folder: Path, out: Path, progress: Progress = _quiet, 
     return report
 
 
+def translated(m: Mapping, folder: Path, scratch: Path, *, names: bool = True,
+               progress: Progress = _quiet) -> tuple[ImportReport, list[SourceInput]]:
+    """Translate the dataset in `folder` with `m` into `scratch` and plan its sources, loading nothing.
+
+    Parameters
+    ----------
+    m : Mapping
+        The mapping (:func:`read_mapping`).
+    folder : Path
+        The dataset's own files.
+    scratch : Path
+        An empty folder the tabular folders are written to; they must outlive the returned sources.
+    names : bool
+        Plan the names the mapping makes, if any, as the source :func:`names_source`.
+    progress : callable
+        Told ``(phase, done, total)`` as files are read.
+
+    Returns
+    -------
+    The report, and the source ``m.name`` followed by its names source where there is one.
+
+    Raises
+    ------
+    InputError
+        When the report holds errors (a strict check failed, a rule rejected every row...).
+    """
+    report = translate(m, folder, scratch, progress)
+    if report.errors:
+        raise InputError(report.errors)
+    sources = plan([scratch / m.name], source=m.name, title=m.title, licence=m.licence)
+    personal = scratch / names_source(m)
+    if personal.is_dir():
+        if names:
+            sources += plan([personal], source=names_source(m), title=f"{m.title}: names (personal data)",
+                            licence=m.licence)
+        else:
+            report.entities[f"{PERSONAL} (left out)"] = report.entities.pop(PERSONAL, 0)
+    return report, [replace(s, origin=f"import {Path(m.path).name} {folder}") for s in sources]
+
+
 def import_dataset(db: Database, m: Mapping, folder: Path, *, user: str, names: bool = True,
                    progress: Progress = _quiet) -> tuple[ImportReport, list[LoadReport]]:
     """Translate the dataset in `folder` with `m` and load it, all or nothing, as the source ``m.name``
     and, if the mapping makes names and `names` is true, the source :func:`names_source`."""
     with tempfile.TemporaryDirectory(prefix="oversight-import-") as scratch:
-        report = translate(m, folder, Path(scratch), progress)
-        if report.errors:
-            raise InputError(report.errors)
-        sources = plan([Path(scratch) / m.name], source=m.name, title=m.title, licence=m.licence)
-        personal = Path(scratch) / names_source(m)
-        if personal.is_dir():
-            if names:
-                sources += plan([personal], source=names_source(m), title=f"{m.title}: names (personal data)",
-                                licence=m.licence)
-            else:
-                report.entities[f"{PERSONAL} (left out)"] = report.entities.pop(PERSONAL, 0)
-        loaded = load(db, [replace(s, origin=f"import {Path(m.path).name} {folder}") for s in sources],
-                      user=user, progress=progress)
+        report, sources = translated(m, folder, Path(scratch), names=names, progress=progress)
+        loaded = load(db, sources, user=user, progress=progress)
     return report, loaded
 
 

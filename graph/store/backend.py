@@ -119,7 +119,7 @@ class OxigraphBackend:
             if "lock" in str(exc).lower():
                 raise StoreLocked(
                     f"the store in {path} is open in another process (a running `oversight serve`?)."
-                    " Stop it, or load through it: oversight load --server http://HOST:PORT PATH..."
+                    " Stop it, or go through it: oversight load --server URL PATH... or oversight import --server URL MAPPING FOLDER"
                 ) from None
             log.error("cannot open store at %s: %s", path, exc)
             raise StoreUnavailable(f"the store in {path} cannot be opened") from None

@@ -47,3 +47,36 @@ def test_a_misspelt_column_fails_before_reading(settings: dict[str, Any], tmp_pa
                                       str(HEADERLESS)])
     assert result.exit_code != 0
     assert "column 'incidnet' is not in the header of complaints-2019.txt; nearest: incident" in result.output
+
+
+def test_import_through_a_running_service_goes_through_its_validated_route(tmp_path: Path) -> None:
+    """``import --server``: translated here, sent as the service's own PUT /sources/NAME (a steward's token),
+    so a bad token loads nothing and the service's store holds the mapping's result."""
+    import subprocess
+    import sys
+    import urllib.request
+
+    from api.access import Tokens
+    from tests.conftest import served
+
+    data = tmp_path / "store"
+    data.mkdir()
+    steward = Tokens(str(data)).create("steward", "test steward")[1]
+    reader = Tokens(str(data)).create("reader", "test reader")[1]
+    mapping = str(HEADERLESS / "mapping.toml")
+    with served(data, AUTH="true") as (_, url):
+        def run(token: str) -> subprocess.CompletedProcess[str]:
+            return subprocess.run([sys.executable, "-m", "api", "import", mapping, str(HEADERLESS), "--server", url],
+                                  env={**__import__("os").environ, "OVERSIGHT_TOKEN": token},
+                                  capture_output=True, text=True, timeout=120)
+
+        refused = run(reader)
+        assert refused.returncode == 1 and "Traceback" not in refused.stderr
+        done = run(steward)
+        assert done.returncode == 0, done.stderr
+        assert "through " + url in done.stdout and "read " in done.stdout
+        request = urllib.request.Request(url + "/sources", headers={"Authorization": f"Bearer {steward}",
+                                                                   "Accept": "application/json"})
+        with urllib.request.urlopen(request, timeout=10) as response:
+            names = {s["name"] for s in __import__("json").load(response)["sources"]}
+        assert "northvale" in names
