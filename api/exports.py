@@ -23,7 +23,7 @@ from api.database import get_db, get_pool
 from graph.errors import BadParameter
 from graph.export.formats import (
     CONTEXT,
-    FORMATS,
+    EXPORT_FORMATS,
     Format,
     body,
     manifest,
@@ -45,14 +45,14 @@ _NETWORK_PARAMS = ("kinds", "basis", "max_group_size", "min_weight", *FILTER_PAR
 
 def _split(spec: str) -> tuple[str, str | None, str]:
     """``officer/ID.graphml`` -> (``officer``, ``ID``, ``graphml``); ``.manifest.json`` gives ``manifest``."""
-    for suffix in ("manifest.json", "cytoscape.json", *FORMATS):
+    for suffix in ("manifest.json", "cytoscape.json", *EXPORT_FORMATS):
         if spec.endswith("." + suffix):
             name = spec[: -len(suffix) - 1]
             kind, slash, entity = name.partition("/")
             if slash and not entity:
                 raise BadParameter("view", "an id must follow the slash: VIEW/ID.FORMAT")
             return kind, entity or None, "manifest" if suffix == "manifest.json" else suffix
-    raise BadParameter("format", "unknown format", accepted=[*FORMATS, "manifest.json"])
+    raise BadParameter("format", "unknown format", accepted=[*EXPORT_FORMATS, "manifest.json"])
 
 
 def _constructed(f: Facts, name: str) -> ExportGraph:
@@ -139,9 +139,9 @@ def export(spec: str) -> Response:
     p = _params(kind, entity, ("format",) if name == "manifest" else ())
     flavour = p.choice("flavour", ("plain", "yed"), "plain")
     if name == "manifest":
-        fmt = FORMATS[p.choice("format", tuple(FORMATS), "graphml")]
+        fmt = EXPORT_FORMATS[p.choice("format", tuple(EXPORT_FORMATS), "graphml")]
     else:
-        fmt = FORMATS[name]
+        fmt = EXPORT_FORMATS[name]
     if flavour == "yed" and fmt.name != "graphml":
         raise BadParameter("flavour", "yed applies to graphml only")
     db = get_db()

@@ -15,7 +15,7 @@ import click
 from graph import (
     InputError,
 )
-from graph.ingest.load import FORMATS, SourceInput
+from graph.ingest.load import RDF_SUFFIXES, SourceInput
 
 __all__ = ["put_source", "MEDIA"]
 
@@ -36,7 +36,7 @@ def put_source(server: str, source: SourceInput, token: str) -> None:
                 archive.write(csv_file, csv_file.name)
         body, media = buffer.getvalue(), "application/zip"
     else:
-        suffix = next(s for s in FORMATS if path.name.lower().endswith(s))
+        suffix = next(s for s in RDF_SUFFIXES if path.name.lower().endswith(s))
         body, media = path.read_bytes(), MEDIA[suffix]
     query = urllib.parse.urlencode({k: v for k, v in (("title", source.title), ("licence", source.licence)) if v})
     url = f"{server.rstrip('/')}/sources/{urllib.parse.quote(source.name)}" + (f"?{query}" if query else "")

@@ -21,7 +21,7 @@ from graph import (
     InputError,
     NotFound,
 )
-from graph.export.formats import FORMATS as EXPORT_FORMATS
+from graph.export.formats import EXPORT_FORMATS
 from graph.store.stats import stats as compute_stats
 
 __all__: list[str] = []  # commands register themselves on the group

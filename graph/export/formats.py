@@ -28,7 +28,7 @@ from graph.linkage.pseudonyms import Pseudonyms
 from graph.prefixes import PREFIXES
 from graph.store.database import ONTOLOGY_SOURCE, Database
 
-__all__ = ["Format", "FORMATS", "body", "manifest", "view_quads", "CONTEXT", "generator"]
+__all__ = ["Format", "EXPORT_FORMATS", "body", "manifest", "view_quads", "CONTEXT", "generator"]
 
 _BATCH = 20_000
 
@@ -43,7 +43,7 @@ class Format:
     rdf_format: ox.RdfFormat | None = None
 
 
-FORMATS = {f.name: f for f in (
+EXPORT_FORMATS = {f.name: f for f in (
     Format("graphml", "application/graphml+xml"),
     Format("gexf", "application/gexf+xml"),
     Format("csv", "application/zip"),

@@ -33,12 +33,12 @@ from graph.store.backend import Backend, OxigraphBackend
 from graph.store.database import ONTOLOGY_SOURCE, Database, RunRecord
 from ontology import turtle
 
-__all__ = ["SourceInput", "LoadReport", "plan", "load", "validate", "delete", "install_ontology", "FORMATS",
+__all__ = ["SourceInput", "LoadReport", "plan", "load", "validate", "delete", "install_ontology", "RDF_SUFFIXES",
            "Progress", "room"]
 
 log = logging.getLogger(__name__)
 
-FORMATS: dict[str, ox.RdfFormat] = {
+RDF_SUFFIXES: dict[str, ox.RdfFormat] = {
     ".ttl": ox.RdfFormat.TURTLE,
     ".trig": ox.RdfFormat.TRIG,
     ".nt": ox.RdfFormat.N_TRIPLES,
@@ -87,7 +87,7 @@ class LoadReport:
 
 def _source_name(path: Path) -> str:
     name = path.name
-    for suffix in FORMATS:
+    for suffix in RDF_SUFFIXES:
         if name.lower().endswith(suffix):
             name = name[: -len(suffix)]
     return name.lower().replace(" ", "-").replace("_", "-")
@@ -112,7 +112,7 @@ def plan(paths: Iterable[Path], *, source: str | None = None, title: str | None 
                                 "(see docs/data-format.md)"))
         elif path.is_file() and _format(path) is None:
             issues.append(Issue(str(path), "format", "unknown file type; accepted: "
-                                + ", ".join(FORMATS) + " or a folder of CSV files"))
+                                + ", ".join(RDF_SUFFIXES) + " or a folder of CSV files"))
     if not paths:
         issues.append(Issue("-", "arguments", "give at least one file or folder"))
     groups = [(source, paths)] if source else [(_source_name(p), [p]) for p in paths]
@@ -130,7 +130,7 @@ def plan(paths: Iterable[Path], *, source: str | None = None, title: str | None 
 
 
 def _format(path: Path) -> ox.RdfFormat | None:
-    return next((fmt for suffix, fmt in FORMATS.items() if path.name.lower().endswith(suffix)), None)
+    return next((fmt for suffix, fmt in RDF_SUFFIXES.items() if path.name.lower().endswith(suffix)), None)
 
 
 def _files(paths: Iterable[Path]) -> Iterator[Path]:

@@ -20,7 +20,7 @@ from pyld import jsonld
 from rdflib.compare import isomorphic
 
 from graph import Database
-from graph.export.formats import FORMATS, body, manifest, view_quads
+from graph.export.formats import EXPORT_FORMATS, body, manifest, view_quads
 from graph.export.views import ExportGraph, view
 from graph.iri import local_id
 from graph.linkage.facts import Facts, facts
@@ -50,7 +50,7 @@ def views(f: Facts) -> dict[str, ExportGraph]:
 
 
 def text(export: ExportGraph, fmt: str, **kw: Any) -> bytes:
-    return b"".join(body(export, FORMATS[fmt], **kw))
+    return b"".join(body(export, EXPORT_FORMATS[fmt], **kw))
 
 
 @pytest.fixture(scope="module")
@@ -180,7 +180,7 @@ def test_exports_are_byte_identical_and_manifests_describe_them(bundled: Facts) 
         assert text(first, fmt, describe={}) == text(second, fmt, describe={}), fmt
     export = views(bundled)["officers"]
     data = text(export, "graphml")
-    described = manifest(bundled, export, FORMATS["graphml"], hashlib.sha256(data).hexdigest())
+    described = manifest(bundled, export, EXPORT_FORMATS["graphml"], hashlib.sha256(data).hexdigest())
     assert described["counts"]["nodes"] == {"officer": 18} and described["data_version"] == bundled.version
     assert described["sources"] and all(v["title"] for v in described["sources"].values())
 
