@@ -31,6 +31,7 @@ from graph.linkage.pseudonyms import VARIANT, pseudonymous_facts
 from graph.linkage.questions import filter_caveats
 from graph.sparql.saved import DATE, ENTITY_ID
 from graph.store.database import Database
+from graph.store.derived import Kind
 from ontology import OV
 
 __all__ = ["Params", "answer", "single", "etag", "is_fresh", "view_facts", "pseudonymised", "FILTER_PARAMS", "PROJECTION_PARAMS", "PAGE_PARAMS"]
@@ -39,7 +40,6 @@ PAGE_PARAMS = ("limit", "cursor")
 FILTER_PARAMS = ("since", "until", "category", "result", "outcome")
 PROJECTION_PARAMS = ("projection", "kinds", "basis", "max_group_size", "ignore", "max_degree", *FILTER_PARAMS)
 MAX_LIMIT = 1000
-_CACHE_SIZE = 512
 
 
 class Params:
@@ -227,24 +227,22 @@ def _respond(build: Callable[[Facts], dict[str, Any]]) -> Response:
         response = Response(status=304)
     else:
         view = VARIANT if pseudonymised() else ""
-        key = ("answer", version + view, request.full_path)
-        cached = db.derived.get(key)
+        cached = db.derived.get(Kind.ANSWER, version + view, request.full_path)
         if cached is None:
             f = view_facts(db)
             tag = etag(f.version.removesuffix(VARIANT))
-            content = build(f)
-            content["data_version"] = f.version
-            items = content.get("items")
-            rows = content.get("total", len(items) if isinstance(items, list) else None)
-            # compact: the C encoder (an indent makes json fall back to Python, 3x slower on MB answers)
-            text = json.dumps(content, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
-            cached = ((text + "\n").encode(), rows)
-            with db.derived_lock:
-                answers = [k for k in db.derived if isinstance(k, tuple) and k[0] == "answer"]
-                for old in answers[:-_CACHE_SIZE]:
-                    db.derived.pop(old, None)
-                if f.version == db.data_version + view:
-                    db.derived[("answer", f.version, request.full_path)] = cached
+
+            def render() -> tuple[bytes, int | None]:
+                content = build(f)
+                content["data_version"] = f.version
+                items = content.get("items")
+                rows = content.get("total", len(items) if isinstance(items, list) else None)
+                # compact: the C encoder (an indent makes json fall back to Python, 3x slower on MB answers)
+                text = json.dumps(content, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
+                return (text + "\n").encode(), rows
+
+            cached = db.derived.get_or_build(Kind.ANSWER, f.version, request.full_path, render,
+                                             keep=lambda: f.version == db.data_version + view)
         body, rows = cached
         request.environ[audit.ROWS] = rows
         response = Response(body, mimetype="application/json")

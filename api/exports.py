@@ -35,6 +35,7 @@ from graph.linkage.projection import Projection, projection
 from graph.linkage.pseudonyms import pseudonymous_facts
 from graph.sparql.engine import check, evaluate
 from graph.sparql.saved import bind, saved_query
+from graph.store.derived import Kind
 
 __all__ = ["bp"]
 
@@ -153,15 +154,14 @@ def export(spec: str) -> Response:
     f = view_facts(db)
     export_graph = _export(f, kind, entity, p)
     if name == "manifest":
-        key = ("manifest", f.version, request.full_path)
-        described = db.derived.get(key)
-        if described is None:
+        def describe() -> dict[str, Any]:
             digest = hashlib.sha256()
             for chunk in _stream(export_graph, fmt, flavour, f):
                 digest.update(chunk)
-            described = manifest(f, export_graph, fmt, digest.hexdigest())
-            with db.derived_lock:
-                db.derived[key] = described
+            return manifest(f, export_graph, fmt, digest.hexdigest())
+
+        described = db.derived.get_or_build(Kind.MANIFEST, f.version, request.full_path, describe,
+                                            keep=lambda: f.version.startswith(db.data_version))
         response = Response(json.dumps(described, indent=1, sort_keys=True, ensure_ascii=False) + "\n",
                             mimetype="application/json")
     else:

@@ -45,10 +45,11 @@ from graph.iri import local_id
 from graph.store import heap
 from graph.store.backend import Backend
 from graph.store.database import ONTOLOGY_SOURCE, Database
+from graph.store.derived import Kind
 from ontology import OV, ontology_graph
 
 __all__ = ["Facts", "Evidence", "Concept", "Filters", "facts", "seed", "warm", "prepare", "save_run", "read_run", "read_pairs", "fold_pairs", "lower", "upper",
-           "overlap", "PREDICATES"]
+           "overlap", "PREDICATES", "Folded"]
 
 log = logging.getLogger(__name__)
 
@@ -597,11 +598,11 @@ def _remember(db: Database, run: str, folded: Folded) -> None:
     take about as much memory as the facts themselves, and a fold is rare (a load of another source)."""
     target = _saved_path(db, run)
     if target is None or not target.is_file():
-        db.derived[("run", run)] = folded
+        db.derived.put(Kind.RUN, run, None, folded)
 
 
 def _run(db: Database, run: str, graph: ox.NamedNode) -> Folded:
-    found = db.derived.get(("run", run)) or _read_saved(db, run)
+    found = db.derived.get(Kind.RUN, run) or _read_saved(db, run)
     if found is None:
         found = read_run(db.backend, graph)
         save_run(db, run, found)
@@ -621,8 +622,7 @@ def prepare(db: Database, source: str, run: str, folded: Folded) -> Facts:
 def seed(db: Database, run: str, folded: Folded, prepared: Facts | None = None) -> None:
     """After a commit: remember the folded pairs a load read from its fast scratch store (see
     :func:`_remember`), and install the facts it prepared if they are those of the version now current."""
-    with db.derived_lock:
-        _remember(db, run, folded)
+    _remember(db, run, folded)
     version, sources = db.current()
     runs = {r.run for n, r in sources.items() if n != ONTOLOGY_SOURCE}
     if prepared is not None and prepared.runs == runs:
@@ -635,18 +635,13 @@ def _install(db: Database, built: Facts, parts: dict[str, Folded]) -> None:
 
     Facts of a version that a commit has already replaced are not kept (they would evict the newer).
     """
-    with db.derived_lock:
-        if built.version != db.data_version:
-            return
-        stale = [k for k in db.derived if isinstance(k, tuple) and (
-            (k[0] == "run" and k[1] not in built.runs) or (k[0] != "run" and k[1] != built.version))]
-        for key in stale:
-            del db.derived[key]
-        if stale:
-            heap.dropped()
-        for run, folded in parts.items():
-            _remember(db, run, folded)
-        db.derived[("facts", built.version)] = built
+    if built.version != db.data_version:
+        return
+    if db.derived.keep(built.version, built.runs):
+        heap.dropped()
+    for run, folded in parts.items():
+        _remember(db, run, folded)
+    db.derived.put(Kind.FACTS, built.version, None, built)
     if db.write_lock.acquire(blocking=False):  # never while another thread loads: its new file would go
         try:
             _forget_saved(db, set(built.runs))
@@ -675,19 +670,18 @@ def facts(db: Database) -> Facts:
     already holds a :class:`Facts` keeps reading it. Each run's folded pairs come
     from memory, else from the file a load saved beside the store, else from the store.
     """
-    version, sources = db.current()
-    key = ("facts", version)
-    found = db.derived.get(key)
+    found: Facts | None = db.derived.get(Kind.FACTS, db.data_version)
     if found is not None:
-        return found  # type: ignore[no-any-return]
-    with db.build_lock:
-        found = db.derived.get(key)
-        if found is not None:
-            return found  # type: ignore[no-any-return]
-        runs = {rec.run: rec for name, rec in sorted(sources.items()) if name != ONTOLOGY_SOURCE}
-        with heap.building():
-            parts = {run: _run(db, run, record.graph) for run, record in runs.items()}
-            built = Facts.merge(version, list(parts.values()), runs=frozenset(runs))
-        _install(db, built, parts)
-        log.debug("facts for data version %s: %d subjects", version, len(built.types))
-        return built
+        return found
+    with db.pin() as pin:  # the graphs read stay, even if a commit replaces them meanwhile
+
+        def build() -> Facts:
+            runs = {rec.run: rec for name, rec in sorted(pin.sources.items()) if name != ONTOLOGY_SOURCE}
+            with heap.building():
+                parts = {run: _run(db, run, record.graph) for run, record in runs.items()}
+                built = Facts.merge(pin.version, list(parts.values()), runs=frozenset(runs))
+            _install(db, built, parts)
+            log.debug("facts for data version %s: %d subjects", pin.version, len(built.types))
+            return built
+
+        return db.derived.get_or_build(Kind.FACTS, pin.version, None, build, keep=lambda: False)  # _install keeps

@@ -23,6 +23,7 @@ from graph.iri import local_id
 from graph.linkage.facts import OFFICER_CLASSES, Facts, Filters, facts, lower, upper
 from graph.store import heap
 from graph.store.database import Database
+from graph.store.derived import Kind
 from ontology import OV
 
 __all__ = ["EDGE_KINDS", "BASES", "Link", "Projection", "officer_network", "full_graph", "projection",
@@ -266,21 +267,11 @@ def projection(db: Database, p: Projection | None = None, *, full: bool = False,
     """The projection `p` (or the full graph) of the facts `f` (default: the current ones), cached."""
     current: Facts = f if f is not None else facts(db)
     f = current
-    key = ("projection", f.version, "full" if full else (p or Projection()).key())
-    found = db.derived.get(key)
-    if found is None:
+
+    def build() -> nx.Graph:
         with heap.building():
-            built = full_graph(f) if full else officer_network(f, p or Projection())
-        with db.derived_lock:
-            if db.derived.get(("facts", f.version)) is f:  # do not cache for a version already replaced
-                found = db.derived.setdefault(key, built)
-            else:
-                found = built
-        # keep the cache small: the newest few projections of this version
-        with db.derived_lock:
-            keys = [k for k in db.derived if isinstance(k, tuple) and k[0] == "projection"]
-            for old in keys[:-8]:
-                del db.derived[old]
-        if len(keys) > 8:
-            heap.dropped()
+            return full_graph(f) if full else officer_network(f, p or Projection())
+
+    found = db.derived.get_or_build(Kind.PROJECTION, f.version, "full" if full else (p or Projection()).key(),
+                                    build, keep=lambda: db.derived.get(Kind.FACTS, f.version) is f)  # not for a version replaced
     return current, found

@@ -35,6 +35,7 @@ import pyoxigraph as ox
 from graph.linkage.facts import KINDS, Facts, concept, facts
 from graph.store import heap
 from graph.store.database import Database
+from graph.store.derived import Kind, View
 
 __all__ = [
     "BOOLEAN",
@@ -100,7 +101,7 @@ _LITERAL = {
 
 PEOPLE = ("Officer", "PoliceStaff", "Person")
 #: What a pseudonymised view's version ends with, so caches, ETags and cursors never mix the two.
-VARIANT = "~pseudonymised"
+VARIANT = View.PSEUDONYMISED.suffix
 _OV = "https://w3id.org/oversight/ontology#"
 _XSD = "http://www.w3.org/2001/XMLSchema#"
 _RDF_TYPE = "http://www.w3.org/1999/02/22-rdf-syntax-ns#type"
@@ -219,16 +220,17 @@ def pseudonymous_facts(db: Database, data_dir: str | os.PathLike[str]) -> tuple[
     """
     real = facts(db)
     version = real.version + VARIANT
-    found, names = db.derived.get(("facts", version)), db.derived.get(("pseudonyms", version))
-    if found is None or names is None:
+
+    def build() -> tuple[Facts, Pseudonyms]:
         with heap.building():
             names = Pseudonyms(real, secret(data_dir), base=db.base_iri)
-            found = names.facts(real)
-        with db.derived_lock:
-            if db.derived.get(("facts", real.version)) is real:  # not for a version already replaced
-                db.derived[("pseudonyms", version)] = names
-                db.derived[("facts", version)] = found
-    return found, names  # type: ignore[return-value]
+            return names.facts(real), names
+
+    found, names = db.derived.get_or_build(Kind.PSEUDONYMS, version, None, build,
+                                           keep=lambda: db.derived.get(Kind.FACTS, real.version) is real)
+    if db.derived.get(Kind.FACTS, version) is not found and db.derived.get(Kind.FACTS, real.version) is real:
+        db.derived.put(Kind.FACTS, version, None, found)  # projections of the view are cached against it
+    return found, names
 
 
 assert set(PEOPLE) <= set(KINDS) and READER_CLASSES - {"Agent"} <= set(KINDS)

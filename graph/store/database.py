@@ -35,6 +35,7 @@ from graph.iri import meta_graph, source_iri
 from graph.prefixes import PREFIXES
 from graph.queries import internal
 from graph.store.backend import Backend, rdflib_dataset
+from graph.store.derived import Derived
 from graph.store.snapshots import Snapshots
 from ontology import OV
 
@@ -154,9 +155,8 @@ class Database:
         self.write_lock = threading.RLock()
         self._pins: Counter[str] = Counter()  # graphs readers hold (Database.pin), by IRI
         self._pins_lock = threading.Lock()
-        self.derived: dict[Any, Any] = {}  # what graph.linkage.facts derives from the data, by run or data version
-        self.derived_lock = threading.Lock()
-        self.build_lock = threading.Lock()  # one builder of derived data at a time; readers never wait
+        #: What is derived from the data (facts, projections, answers...), by kind and data version.
+        self.derived = Derived()
         path = getattr(backend, "path", None)
         #: Read-only checkpoints for the SPARQL workers (:mod:`graph.sparql.workers`), one per data version.
         self.snapshots = Snapshots(backend, None if path is None else Path(path) / "snapshots")

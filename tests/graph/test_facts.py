@@ -7,6 +7,7 @@ from typing import Any
 
 from graph import delete, load, open_database, plan
 from graph.linkage.facts import Facts, facts, read_pairs
+from graph.store.derived import Kind
 from tests.conftest import MINI
 
 
@@ -18,7 +19,7 @@ def _from_store(db: Any) -> Facts:
 
 def test_a_load_prepares_the_facts_of_the_new_version(db: Any) -> None:
     load(db, plan([MINI], source="mini"), user="test")
-    prepared = db.derived.get(("facts", db.data_version))
+    prepared = db.derived.get(Kind.FACTS, db.data_version)
     assert prepared is not None  # ready before anyone asks
     assert facts(db) is prepared and prepared.props == _from_store(db).props
 
@@ -55,3 +56,44 @@ def test_facts_follow_loads_and_deletions(db: Any) -> None:
     delete(db, "copy", user="test")
     assert facts(db).of_type("Officer") == ()
     assert list((Path(db.backend.path) / "oversight-derived").iterdir()) == []  # files of old runs removed
+
+
+def test_a_facts_build_racing_a_commit_reads_the_graphs_it_started_with(settings: dict[str, Any],
+                                                                          monkeypatch: Any) -> None:
+    """Facts built from the store while a reload of the same source commits: the commit's garbage collection
+    must not drop the graph being read (the build holds a pin), so the facts are the old data's, never empty,
+    and they are not installed as the facts of the newer version."""
+    import threading
+
+    import graph.linkage.facts as module
+
+    db = open_database(settings)
+    try:
+        load(db, plan([MINI], source="mini"), user="test")
+        old_version, expected = db.data_version, _from_store(db).props
+        db.derived.clear()
+        for saved in (Path(settings["DATA_DIR"]) / "oversight-derived").iterdir():
+            saved.unlink()  # the facts must come from the store itself
+        started, go = threading.Event(), threading.Event()
+        original = module.read_run
+
+        def slow_read_run(backend: Any, graph: Any) -> Any:
+            started.set()
+            assert go.wait(30)
+            return original(backend, graph)
+
+        monkeypatch.setattr(module, "read_run", slow_read_run)
+        built: list[Any] = []
+        builder = threading.Thread(target=lambda: built.append(facts(db)))
+        builder.start()
+        assert started.wait(30)
+        monkeypatch.setattr(module, "read_run", original)
+        load(db, plan([MINI], source="mini", title="reloaded"), user="test")  # replaces the graph being read
+        assert db.data_version != old_version
+        go.set()
+        builder.join(30)
+        assert built and built[0].version == old_version and built[0].props == expected
+        assert len(built[0].of_type("Officer")) == 3
+        assert facts(db) is not built[0] and facts(db).version == db.data_version  # not installed as the newer
+    finally:
+        db.close()

@@ -16,7 +16,7 @@ from hypothesis import strategies as st
 from graph import Database, open_database
 from graph.errors import BadParameter
 from graph.iri import mint
-from graph.linkage.facts import Facts, Filters, facts, lower, overlap, read_run, upper
+from graph.linkage.facts import Facts, Filters, Folded, facts, lower, overlap, read_run, upper
 from graph.linkage.network import (
     centrality,
     clusters,
@@ -200,7 +200,7 @@ def cases(draw: Any) -> list[tuple[int, int, int]]:
     return [(o, a, i) for o, (a, i) in rows]
 
 
-def _load(db: Database, rows: list[tuple[int, int, int]]) -> None:
+def _load(db: Database, rows: list[tuple[int, int, int]]) -> Folded:
     g = ox.NamedNode(BASE + "graph/generated")
     t, p = ox.NamedNode("http://www.w3.org/1999/02/22-rdf-syntax-ns#type"), lambda x: ox.NamedNode(OV_NS + x)
     quads = []
@@ -211,7 +211,7 @@ def _load(db: Database, rows: list[tuple[int, int, int]]) -> None:
                   ox.Quad(finding, p("officer"), _n("officer", o), g), ox.Quad(finding, p("allegation"), _n("allegation", a), g),
                   ox.Quad(_n("allegation", a), p("investigation"), _n("investigation", i), g)]
     db.backend.extend(quads)
-    db.derived[("run", "generated")] = read_run(db.backend, g)
+    return read_run(db.backend, g)
 
 
 @pytest.fixture(scope="module")
@@ -225,8 +225,7 @@ def _facts(db: Database, rows: list[tuple[int, int, int]]) -> Facts:
     for graph in list(db.backend.named_graphs()):
         if graph.value.startswith(BASE):
             db.backend.drop_graph(graph)
-    _load(db, rows)
-    return Facts.merge("generated", [db.derived[("run", "generated")]])
+    return Facts.merge("generated", [_load(db, rows)])
 
 
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
