@@ -34,6 +34,7 @@ from typing import Any
 
 from graph.errors import InputError, Issue
 from graph.ingest.dialect import FileSpec, parse_file, read_table, resolve
+from graph.ingest.functions import NoMatch, Where, holds, order, parse_functions, parse_where, transform
 from graph.ingest.load import LoadReport, Progress, SourceInput, _quiet, load, plan, validate
 from graph.ingest.tables import PERSONAL, TABLES, Table
 from graph.iri import SOURCE_NAME
@@ -89,6 +90,13 @@ class Value:
     reason: str | None = None  # said when a required value is blank
     combine: str | None = None  # rows with one key that disagree here: an error (None), or first, all, prefer
     prefer: tuple[str, ...] = ()  # combine = "prefer": the values in order of preference (most serious first)
+    row: bool = False  # the row's place in its file, FILE/LINE (a key for files that have none)
+    lookup: str | None = None  # a [files] entry: `column` is taken from its row whose `match` column is `on`
+    on: str | None = None  # with lookup: the column of this rule whose value is looked up
+    match: str | int | None = None  # with lookup: the looked-up file's column that holds the keys
+    extract: str | None = None  # a regular expression: the value becomes its group (or the whole match)
+    replace: tuple[tuple[str, str], ...] = ()  # (pattern, replacement) pairs, applied in order
+    split: str | None = None  # a separator: several values, each normalised and coded on its own
 
 
 @dataclass(frozen=True)
@@ -101,6 +109,7 @@ class Rule:
     index: int = 0  # its place among the mapping's [[tables]]
     lines: dict[str, int] = field(default_factory=dict)  # "" (the rule) or a column -> line in the mapping file
     empty: str = "error"  # when it makes no row: fail the import ("error"), or only say so ("warn")
+    conditions: tuple[Where, ...] = ()  # its where: rows that fail a condition are left out, and counted
 
     def where(self, column: str | None = None) -> str:
         """How messages name the rule, or one of its columns: ``tables[3].columns.officer``."""
@@ -134,6 +143,11 @@ class ImportReport:
     disagreed: Counter[tuple[str, str]] = field(default_factory=Counter)  # (table, column): merged rows that differed
     emptied: dict[tuple[str, str], Counter[str]] = field(default_factory=dict)  # (table, column) -> unknown codes
     unmapped: dict[str, tuple[str, ...]] = field(default_factory=dict)  # file -> its columns that no rule reads
+    filtered: Counter[tuple[str, str]] = field(default_factory=Counter)  # (table, condition): rows left out by where
+    filtered_first: dict[tuple[str, str], str] = field(default_factory=dict)  # (table, condition) -> "file:line"
+    unmatched: dict[tuple[str, str], Counter[str]] = field(default_factory=dict)  # (table, column) -> no extract match
+    not_found: dict[tuple[str, str], Counter[str]] = field(default_factory=dict)  # (table, column) -> keys not found
+    ambiguous: Counter[str] = field(default_factory=Counter)  # "file column" of a lookup -> keys on several rows
     errors: list[Issue] = field(default_factory=list)  # what makes the import fail (nothing is loaded)
     warnings: list[Issue] = field(default_factory=list)  # what the mapping lowered from an error
     samples: dict[str, list[dict[str, str]]] = field(default_factory=dict)  # table -> its first rows made
@@ -150,6 +164,15 @@ class ImportReport:
                              "most_frequent": dict(v.most_common(_EXAMPLES))}
                             for (t, c), v in sorted(self.emptied.items())],
                 "unmapped": {f: list(c) for f, c in sorted(self.unmapped.items())},
+                "filtered": [{"table": t, "where": w, "rows": n, "first": self.filtered_first[(t, w)]}
+                             for (t, w), n in sorted(self.filtered.items())],
+                "unmatched": [{"table": t, "column": c, "values": sum(v.values()),
+                               "most_frequent": dict(v.most_common(_EXAMPLES))}
+                              for (t, c), v in sorted(self.unmatched.items())],
+                "not_found": [{"table": t, "column": c, "keys": sum(v.values()),
+                               "most_frequent": dict(v.most_common(_EXAMPLES))}
+                              for (t, c), v in sorted(self.not_found.items())],
+                "ambiguous": dict(self.ambiguous),
                 "errors": [str(i) for i in self.errors], "warnings": [str(i) for i in self.warnings]}
 
     def lines(self) -> list[str]:
@@ -167,6 +190,19 @@ class ImportReport:
             common = ", ".join(f"{v!r} {n:,}" for v, n in values.most_common(_EXAMPLES))
             out.append(f"  emptied {sum(values.values()):>6,} values of {table} {column}: not in the code list"
                        f" (most frequent: {common})")
+        for (table, condition), count in sorted(self.filtered.items()):
+            out.append(f"  filtered {count:>5,} rows for {table}: {condition} does not hold"
+                       f" (first: {self.filtered_first[(table, condition)]})")
+        for (table, column), values in sorted(self.unmatched.items()):
+            common = ", ".join(f"{v!r} {n:,}" for v, n in values.most_common(_EXAMPLES))
+            out.append(f"  emptied {sum(values.values()):>6,} values of {table} {column}: extract found nothing"
+                       f" (most frequent: {common})")
+        for (table, column), values in sorted(self.not_found.items()):
+            common = ", ".join(f"{v!r} {n:,}" for v, n in values.most_common(_EXAMPLES))
+            out.append(f"  emptied {sum(values.values()):>6,} values of {table} {column}: key not found by the lookup"
+                       f" (most frequent: {common})")
+        for where, count in sorted(self.ambiguous.items()):
+            out.append(f"  lookup: {count:,} keys of {where} are on several rows; the first row of each is used")
         for file, unread in sorted(self.unmapped.items()):
             if unread:
                 out.append(f"  unmapped: {file} columns {', '.join(unread)}")
@@ -223,6 +259,7 @@ def read_mapping(path: str | Path) -> Mapping:
             files[str(key)] = found
     codes = {str(k): {str(c): str(v) for c, v in table.items()} for k, table in data.get("codes", {}).items()}
     rules = []
+    targets = {str(raw.get("target")) for raw in data.get("tables", []) if isinstance(raw, dict)}
     for i, raw in enumerate(data.get("tables", [])):
         where = f"tables[{i}]"
         target = raw.get("target")
@@ -232,9 +269,16 @@ def read_mapping(path: str | Path) -> Mapping:
             continue
         if raw.get("from") not in files and raw.get("from") not in data.get("files", {}):
             issue(f"{where}.from", "file", f"names no entry of [files]: {raw.get('from')!r}")
-        unknown_rule_keys = set(raw) - {"target", "from", "columns", "empty"}
+        unknown_rule_keys = set(raw) - {"target", "from", "columns", "empty", "where"}
         if unknown_rule_keys:
-            issue(where, "keys", f"unknown keys {sorted(unknown_rule_keys)}; accepted: target, from, columns, empty")
+            issue(where, "keys", f"unknown keys {sorted(unknown_rule_keys)}; accepted: target, from, columns, empty, "
+                  "where")
+
+        def where_issue(at: str, rule: str, message: str, rule_at: str = where) -> None:
+            issues.append(Issue(name, rule, message, field=at, line=lines.get(at, lines.get(f"{rule_at}.where"))))
+
+        conditions = parse_where(raw["where"], f"{where}.where", where_issue, files=data.get("files", {}),
+                                 tables=targets, steps=_NORMALISE) if "where" in raw else ()
         if raw.get("empty", "error") not in ("error", "warn"):
             issue(f"{where}.empty", "empty", "must be 'error' (the default: a rule that makes no row fails the "
                   "import) or 'warn'")
@@ -251,10 +295,14 @@ def read_mapping(path: str | Path) -> Mapping:
             if unknown_keys:
                 issue(at, "keys", f"unknown keys {sorted(unknown_keys)}")
                 continue
-            value = Value(**{**spec, "normalise": tuple(spec.get("normalise", ())),
+            functions = parse_functions(spec, at, issue)
+            value = Value(**{**{k: v for k, v in spec.items() if k not in ("extract", "replace", "split")},
+                             **functions, "normalise": tuple(spec.get("normalise", ())),
                              "prefer": tuple(str(v) for v in spec.get("prefer", ()))})
-            if sum(x is not None for x in (value.column, value.value, value.template)) != 1:
-                issue(at, "source", "give exactly one of column, value or template")
+            if sum(x is not None for x in (value.column, value.value, value.template)) + (value.row is True) != 1:
+                issue(at, "source", "give exactly one of column, value, template or row")
+            if "row" in spec and value.row is not True:
+                issue(at, "row", "say row = true for the row's place in its file (FILE/LINE)")
             if isinstance(value.column, bool) or not isinstance(value.column, (str, int, type(None))) or (
                     isinstance(value.column, int) and value.column < 1):
                 issue(at, "column", "give a column's name (text) or its position (1 for the first column)")
@@ -273,6 +321,23 @@ def read_mapping(path: str | Path) -> Mapping:
                 issue(at, "combine", f"'all' needs a column that takes several values; {column} takes one")
             if (value.combine == "prefer") != bool(value.prefer):
                 issue(at, "prefer", "combine = 'prefer' goes with prefer = [values, most preferred first]")
+            if value.lookup is not None:
+                if value.lookup not in data.get("files", {}):
+                    issue(at, "lookup", f"names no entry of [files]: {value.lookup!r}")
+                if value.column is None or value.on is None or value.match is None:
+                    issue(at, "lookup", "a lookup takes column (what to take from the looked-up file), on (the "
+                          "column of this rule that holds the key) and match (the looked-up file's key column)")
+                elif value.on == column or value.on not in raw.get("columns", {}):
+                    issue(at, "on", f"{value.on!r} is not another column of this rule")
+                if isinstance(value.match, bool) or not isinstance(value.match, (str, int)) or (
+                        isinstance(value.match, int) and value.match < 1):
+                    issue(at, "match", "give the looked-up file's key column: its name or position (1 for the first)")
+            elif value.on is not None or value.match is not None:
+                issue(at, "lookup", "on and match go with lookup = FILE (the [files] entry looked up)")
+            if value.split is not None and not (column in table.by_name and table.by_name[column].many):
+                several = ", ".join(c.name for c in table.columns if c.many and c.name != "source") or "none"
+                issue(at, "split", f"split makes several values: it needs a column that takes several ({table.file}: "
+                      f"{several}); {column} takes one")
             for ref in _TEMPLATE.findall(value.template or ""):
                 if ref not in raw.get("columns", {}):
                     issue(at, "template", f"{{{ref}}} is not a column of this rule")
@@ -280,15 +345,25 @@ def read_mapping(path: str | Path) -> Mapping:
         missing = [c.name for c in table.columns if c.required and c.name not in columns and c.name != "source"]
         if missing:
             issue(where, "required column", f"{table.file} needs {', '.join(missing)}")
+        if order(_needs(columns)) is None:
+            issue(where, "order", "its columns need each other in a circle (through templates and lookups' on)")
         rules.append(Rule(str(target), str(raw.get("from")), columns, i,
                           {c: lines[f"{where}.columns.{c}"] for c in columns if f"{where}.columns.{c}" in lines}
-                          | ({"": lines[where]} if where in lines else {}), str(raw.get("empty", "error"))))
+                          | ({"": lines[where]} if where in lines else {})
+                          | ({"where": lines[f"{where}.where"]} if f"{where}.where" in lines else {}),
+                          str(raw.get("empty", "error")),
+                          conditions=conditions))
     if not rules and not issues:
         issue("tables", "required", "give at least one [[tables]] rule")
     if issues:
         raise InputError(issues)
     return Mapping(str(path), source, str(dataset["title"]), dataset.get("licence"), dataset.get("url"),
                    files, codes, tuple(rules))
+
+
+def _needs(columns: dict[str, Value]) -> dict[str, list[str]]:
+    """The columns of a rule that each of its columns is made from: its template's, and a lookup's ``on``."""
+    return {c: _TEMPLATE.findall(v.template or "") + ([v.on] if v.on else []) for c, v in columns.items()}
 
 
 def _key_lines(text: str) -> dict[str, int]:
@@ -324,7 +399,17 @@ class _Reject(Exception):
 
 
 class _Unknown(Exception):
-    """A value missing from its code list, with ``unknown = "empty"``: the cell is left empty, and counted."""
+    """A value missing from its code list, with ``unknown = "empty"``: the cell is left empty, and counted.
+
+    Its arguments are the unknown values; `kept` what the cell keeps (the known values of a ``split``), and
+    `unmatched` the pieces of a ``split`` that ``extract`` found nothing in."""
+
+    kept = ""
+    unmatched: tuple[str, ...] = ()
+
+
+class _Unmatched(Exception):
+    """A value ``extract`` finds nothing in, with ``unknown = "empty"``: the cell is left empty, and counted."""
 
 
 def _cell(m: Mapping, value: Value, raw: str, made: dict[str, str]) -> str:
@@ -334,10 +419,59 @@ def _cell(m: Mapping, value: Value, raw: str, made: dict[str, str]) -> str:
         parts = {ref: made.get(ref, "") for ref in _TEMPLATE.findall(value.template)}
         if not all(parts.values()):
             return ""
-        return value.template.format(**parts)
+        raw = value.template.format(**parts)
+        if not (value.extract or value.replace or value.split or value.normalise or value.date or value.codes):
+            return raw
     raw = raw.strip()
     if not raw:
         return ""
+    if value.split is not None:
+        return _pieces(m, value, raw)
+    return _one(m, value, raw)
+
+
+def _one(m: Mapping, value: Value, raw: str) -> str:
+    """One value (trimmed, not blank) through ``extract`` and ``replace``, then :func:`_coded`."""
+    if value.extract is not None or value.replace:
+        try:
+            raw = transform(raw, value.extract, value.replace)
+        except NoMatch:
+            if value.unknown == "reject":
+                raise _Reject(f"{value.column or 'value'}: extract {value.extract!r} finds nothing") from None
+            raise _Unmatched(raw) from None
+        if not raw:
+            return ""
+    return _coded(m, value, raw)
+
+
+def _pieces(m: Mapping, value: Value, raw: str) -> str:
+    """A ``split`` value: each piece trimmed and made on its own (:func:`_one`), joined with ';' (the tabular
+    format's separator of several values); blank and repeated pieces are dropped. Pieces with an unknown code
+    or that ``extract`` finds nothing in (``unknown = "empty"``) are dropped and raised together at the end,
+    with the cell the others make."""
+    kept: list[str] = []
+    unknown: list[str] = []
+    unmatched: list[str] = []
+    for piece in raw.split(value.split):
+        piece = piece.strip()
+        if not piece:
+            continue
+        try:
+            kept.append(_one(m, value, piece))
+        except _Unknown as exc:
+            unknown += exc.args
+        except _Unmatched as exc:
+            unmatched += exc.args
+    cell = ";".join(dict.fromkeys(k for k in kept if k))
+    if unknown or unmatched:
+        partly = _Unknown(*unknown)
+        partly.kept, partly.unmatched = cell, tuple(unmatched)
+        raise partly
+    return cell
+
+
+def _coded(m: Mapping, value: Value, raw: str) -> str:
+    """One value (trimmed, not blank) through ``normalise``, ``date`` and ``codes``."""
     try:
         for step in value.normalise:
             raw = _NORMALISE[step](raw)
@@ -411,34 +545,157 @@ def _near(name: str, names: list[str]) -> str:
                                                           + (" ..." if len(names) > 12 else "") if names else "")
 
 
+def _position(wanted: str | int, file: str, names: list[str], width: int) -> int | str:
+    """Where column `wanted` (a name, or a position from 1) is in a file with header `names` (or, headerless and
+    unnamed, `width` cells): its index, or what is wrong."""
+    if isinstance(wanted, int):
+        cells = len(names) or width
+        return wanted - 1 if wanted <= cells else f"{file} has {cells} columns, not {wanted}"
+    if wanted in names:
+        return names.index(wanted)
+    if not names:
+        return (f"{file} has no header (header = false): name its columns with columns = [...] or give positions, "
+                "such as column = 1")
+    return f"column {wanted!r} is not in the header of {file}{_near(wanted, names)}"
+
+
 def _resolve_columns(m: Mapping, rules: list[Rule], file: str, names: list[str], width: int,
                      spec: FileSpec) -> tuple[dict[tuple[int, str], int], list[Issue]]:
-    """The position of every column the rules name in one file, from its header: (rule, column) -> index."""
+    """The position of every column the rules name in one file, from its header: (rule, column) -> index.
+
+    A ``where`` condition's column is ``(rule, "where[J]")``; a lookup's columns are in the looked-up file."""
     where = Path(m.path).name
-    index = {n: i for i, n in enumerate(names) if n}
     out: dict[tuple[int, str], int] = {}
     issues = []
     for rule in rules:
-        for column, value in rule.columns.items():
-            if value.column is None:
-                continue
-            if isinstance(value.column, int):
-                cells = len(names) or width
-                if value.column > cells:
-                    issues.append(Issue(where, "column exists", f"{file} has {cells} columns, not {value.column}",
-                                        line=rule.lines.get(column), field=rule.where(column)))
-                out[(rule.index, column)] = value.column - 1
-            elif value.column in index:
-                out[(rule.index, column)] = index[value.column]
-            elif not names:
-                issues.append(Issue(where, "column exists", f"{file} has no header (header = false): name its "
-                                    f"columns with columns = [...] or give positions, such as column = 1",
-                                    line=rule.lines.get(column), field=rule.where(column)))
+        wanted: list[tuple[str, str | int, str, int | None]] = [
+            (column, value.column, rule.where(column), rule.lines.get(column))
+            for column, value in rule.columns.items() if value.column is not None and value.lookup is None]
+        wanted += [(f"where[{c.index}]", c.column, f"{rule.where()}.where[{c.index}]", rule.lines.get("where"))
+                   for c in rule.conditions]
+        for key, column, at, line in wanted:
+            found = _position(column, file, names, width)
+            if isinstance(found, str):
+                issues.append(Issue(where, "column exists", found, line=line, field=at))
             else:
-                issues.append(Issue(where, "column exists", f"column {value.column!r} is not in the header of "
-                                    f"{file}{_near(value.column, names)}", line=rule.lines.get(column),
-                                    field=rule.where(column)))
+                out[(rule.index, key)] = found
     return out, issues
+
+
+_Join = tuple[Any, Any, Any]  # a lookup: ([files] entry, match, column)
+
+
+def _joins(m: Mapping, folder: Path,
+           report: ImportReport) -> tuple[dict[_Join, dict[str, str]], dict[Where, set[str]], list[Issue]]:
+    """The files that lookups and ``in = { file = ... }`` conditions read, each read whole: key -> value taken,
+    and the values of each condition's column (through its functions), by condition.
+
+    Their headers are checked first; when one lacks a column, nothing is read and the issues are returned.
+    A lookup key on several rows that differ in the value taken keeps the first, counted in
+    ``report.ambiguous``."""
+    wanted: dict[_Join, tuple[Rule, str]] = {}  # lookup -> the first rule and column that asks for it
+    tests: list[tuple[Rule, Where]] = []
+    for rule in m.rules:
+        for column, value in rule.columns.items():
+            if value.lookup is not None:
+                wanted.setdefault((value.lookup, value.match, value.column), (rule, column))
+        tests += [(rule, c) for c in rule.conditions if c.operator == "in" and c.operand[0] == "file"]
+    pending: list[tuple[_Join | Where, list[tuple[Any, list[int]]]]] = []
+    issues: list[Issue] = []
+    mapping = Path(m.path).name
+    asks: list[tuple[_Join | Where, str, tuple[Any, ...], str, int | None]] = [
+        (join, join[0], (join[1], join[2]), rule.where(column), rule.lines.get(column))
+        for join, (rule, column) in wanted.items()]
+    asks += [(c, c.operand[1], (c.operand[2],), f"{rule.where()}.where[{c.index}]", rule.lines.get("where"))
+             for rule, c in tests]
+    for target, entry, columns, at, line in asks:
+        readers = []
+        for path in resolve(m.files[entry], folder):
+            file = path.relative_to(folder).as_posix()
+            names, width, reader = read_table(path, m.files[entry], file)
+            found = [_position(c, file, names, width) for c in columns if c is not None]
+            bad = [f for f in found if isinstance(f, str)]
+            issues += [Issue(mapping, "column exists", f, line=line, field=at) for f in bad]
+            readers.append((reader, [f if isinstance(f, int) else 0 for f in found]))
+        pending.append((target, readers))
+    if issues:
+        for _, readers in pending:
+            for reader, *_ in readers:
+                reader.close()  # type: ignore[attr-defined]
+        return {}, {}, issues
+    joins: dict[_Join, dict[str, str]] = {}
+    members: dict[Where, set[str]] = {}
+    for target, readers in pending:
+        if isinstance(target, Where):
+            values: set[str] = set()
+            for reader, (cell_at,) in readers:
+                for _, row in reader:
+                    made = _tested(target, row[cell_at] if cell_at < len(row) else "")
+                    if made is not None:
+                        values.add(made)
+            members[target] = values
+            continue
+        taken: dict[str, str] = {}
+        for reader, (key_at, value_at) in readers:
+            for _, row in reader:
+                key = row[key_at].strip() if key_at < len(row) else ""
+                cell = row[value_at] if value_at < len(row) else ""
+                if not key:
+                    continue
+                if key not in taken:
+                    taken[key] = cell
+                elif taken[key].strip() != cell.strip():
+                    report.ambiguous[f"{target[0]} {target[1]!r}"] += 1
+        joins[target] = taken
+    return joins, members, []
+
+
+def _tested(condition: Where, raw: str) -> str | None:
+    """The value a ``where`` condition tests, from its cell: trimmed, through its functions; None if they fail."""
+    raw = raw.strip()
+    try:
+        if condition.extract is not None or condition.replace:
+            raw = transform(raw, condition.extract, condition.replace)
+        if raw:
+            for step in condition.normalise:
+                raw = _NORMALISE[step](raw)
+    except (NoMatch, ValueError):
+        return None
+    return raw
+
+
+def _members(condition: Where, members: dict[Where, set[str]],
+             tables: dict[str, dict[str, dict[str, str]]]) -> set[str] | None:
+    """What an ``in`` condition tests against: a file's values (read by :func:`_joins`), or the values a table
+    was given so far (each of several, for a column that takes several)."""
+    if condition.operator != "in":
+        return None
+    kind, name, column = condition.operand
+    if kind == "file":
+        return members[condition]
+    return {v.strip() for made in tables.get(name, {}).values() for v in made.get(str(column), "").split(";")} - {""}
+
+
+def _kept(condition: Where, raw: str, inside: set[str] | None) -> bool:
+    made = _tested(condition, raw)
+    return made is not None and holds(condition, made, inside)
+
+
+def _looked_up(report: ImportReport, table: Table, column: str, value: Value, join: dict[str, str],
+               made: dict[str, str]) -> str:
+    """A lookup's cell: the looked-up file's `column` on the row whose key is this row's ``on`` value.
+
+    A key not found rejects the row (``unknown = "reject"``) or leaves the cell empty, counted."""
+    key = made.get(value.on or "", "")
+    if not key:
+        return ""
+    found = join.get(key)
+    if found is None:
+        if value.unknown == "reject":
+            raise _Reject(f"{value.on}: not found in column {value.match!r} of {value.lookup}")
+        report.not_found.setdefault((table.file, column), Counter())[key] += 1
+        return ""
+    return found
 
 
 def translate(m: Mapping, folder: Path, out: Path, progress: Progress = _quiet, *, rows: int | None = None,
@@ -464,51 +721,87 @@ def translate(m: Mapping, folder: Path, out: Path, progress: Progress = _quiet, 
     conflicts: dict[tuple[str, str], list[tuple[str, str, str]]] = {}
     made_by = Counter[int]()  # rule index -> rows it made
     truncated: set[str] = set()  # files read only in part (rows=)
-    opened = []
+    filtered_by = Counter[int]()  # rule index -> rows its where left out
     issues: list[Issue] = []
-    for name in dict.fromkeys(rule.source for rule in m.rules):  # every header first, before any row
-        spec = m.files[name]
-        rules = [r for r in m.rules if r.source == name]
-        for path in resolve(spec, folder):
-            file = path.relative_to(folder).as_posix()
-            names, width, reader = read_table(path, spec, file)
-            positions, problems = _resolve_columns(m, rules, file, names, width, spec)
-            issues += problems
-            opened.append((file, rules, names, positions, reader))
+    stage = {r.index: int(any(c.operator == "in" and c.operand[0] == "table" for c in r.conditions)) for r in m.rules}
+    for rule in m.rules:  # a rule that keeps rows found in a table runs once that table is made
+        for c in rule.conditions:
+            if c.operator == "in" and c.operand[0] == "table" and any(
+                    r.target == c.operand[1] and stage[r.index] for r in m.rules):
+                issues.append(Issue(Path(m.path).name, "where", f"{c.operand[1]} is filled by a rule that itself keeps "
+                                    f"only rows found in a table: test a table made without such a condition",
+                                    line=rule.lines.get("where"), field=f"{rule.where()}.where[{c.index}]"))
+    opened = []
+    for step in (0, 1):
+        for name in dict.fromkeys(r.source for r in m.rules if stage[r.index] == step):  # every header, before any row
+            spec = m.files[name]
+            rules = [r for r in m.rules if r.source == name and stage[r.index] == step]
+            for path in resolve(spec, folder):
+                file = path.relative_to(folder).as_posix()
+                names, width, reader = read_table(path, spec, file)
+                positions, problems = _resolve_columns(m, rules, file, names, width, spec)
+                issues += problems
+                opened.append((file, rules, names, positions, reader, step))
+    joins, members, problems = _joins(m, folder, report)  # lookups and `in` files: their headers checked, then read
+    issues += problems
     if issues:
-        for *_, reader in opened:
+        for *_, reader, _step in opened:
             reader.close()  # type: ignore[attr-defined]
         raise InputError(issues)
-    for file, rules, names, positions, reader in opened:
+    counted: set[str] = set()  # files whose rows are counted (a file read in both steps is counted once)
+    for file, rules, names, positions, reader, step in opened:
         plans = []
         for rule in rules:
             table = _TABLES[rule.target]
             keys = ("key",) if "key" in table.by_name else table.key_from or tuple(rule.columns)
-            order = [c for c, v in rule.columns.items() if v.template is None] + \
-                [c for c, v in rule.columns.items() if v.template is not None]  # templates last
-            steps = [(c, rule.columns[c], positions.get((rule.index, c))) for c in order]
-            plans.append((rule, table, keys, steps, tables[rule.target], origins[rule.target]))
+            steps = [(c, rule.columns[c], positions.get((rule.index, c)), rule.columns[c].row,
+                      joins.get((rule.columns[c].lookup, rule.columns[c].match, rule.columns[c].column))
+                      if rule.columns[c].lookup else None)
+                     for c in order(_needs(rule.columns)) or rule.columns]
+            conditions = [(c, positions[(rule.index, f"where[{c.index}]")], _members(c, members, tables))
+                          for c in rule.conditions]
+            plans.append((rule, table, keys, steps, conditions, tables[rule.target], origins[rule.target]))
         read = set(positions.values())
-        report.unmapped[file] = tuple(n for i, n in enumerate(names) if n and i not in read)
+        unread = tuple(n for i, n in enumerate(names) if n and i not in read)
+        report.unmapped[file] = unread if file not in report.unmapped else \
+            tuple(n for n in report.unmapped[file] if n in unread)  # read in both steps: unread by either
+        seen = 0
         for line, row in reader:
-            report.rows_read[file] += 1
-            if rows is not None and report.rows_read[file] > rows:
-                report.rows_read[file] -= 1
+            seen += 1
+            if rows is not None and seen > rows:
                 truncated.add(file)
                 reader.close()  # type: ignore[attr-defined]
                 break
+            if file not in counted:
+                report.rows_read[file] += 1
             if line % 50_000 == 0:
                 progress(f"reading {file}", line, 0)
             width = len(row)
-            for rule, table, keys, steps, made_rows, origin in plans:
+            for rule, table, keys, steps, conditions, made_rows, origin in plans:
+                failed = next((c for c, at, inside in conditions
+                               if not _kept(c, row[at] if at < width else "", inside)), None)
+                if failed is not None:
+                    report.filtered[(table.file, failed.label)] += 1
+                    report.filtered_first.setdefault((table.file, failed.label), f"{file}:{line}")
+                    filtered_by[rule.index] += 1
+                    continue
                 made: dict[str, str] = {}
                 try:
-                    for column, value, at in steps:
+                    for column, value, at, is_row, join in steps:
+                        raw = f"{file}/{line}" if is_row else row[at] if at is not None and at < width else ""
                         try:
-                            made[column] = _cell(m, value, row[at] if at is not None and at < width else "", made)
+                            if join is not None:
+                                raw = _looked_up(report, table, column, value, join, made)
+                            made[column] = _cell(m, value, raw, made)
                         except _Unknown as unknown:
+                            made[column] = unknown.kept
+                            for code in unknown.args:
+                                report.emptied.setdefault((table.file, column), Counter())[code] += 1
+                            for piece in unknown.unmatched:
+                                report.unmatched.setdefault((table.file, column), Counter())[piece] += 1
+                        except _Unmatched as unmatched:
                             made[column] = ""
-                            report.emptied.setdefault((table.file, column), Counter())[str(unknown)] += 1
+                            report.unmatched.setdefault((table.file, column), Counter())[str(unmatched)] += 1
                         if value.required and not made[column]:
                             raise _Reject(value.reason or f"{value.column or column} is blank")
                 except _Reject as reason:
@@ -523,6 +816,7 @@ def translate(m: Mapping, folder: Path, out: Path, progress: Progress = _quiet, 
                     origin[key] = f"{file}:{line}"
                 else:
                     _merge(report, table, rule, existing, made, conflicts, f"{file}:{line} and {origin[key]}")
+        counted.add(file)
     report.errors += _conflict_issues(m, conflicts)
     for rule in m.rules:
         if made_by[rule.index]:
@@ -533,6 +827,9 @@ def translate(m: Mapping, folder: Path, out: Path, progress: Progress = _quiet, 
         read_here = sum(report.rows_read[f] for f in its_files)
         why = (f"rejected every one of the {read_here:,} rows it read ({reasons[0][1]}: {reasons[0][0]:,})"
                if read_here and reasons else "read no rows" if not read_here else "made no row")
+        if read_here and filtered_by[rule.index]:
+            why = f"made no row: its where left out {filtered_by[rule.index]:,} of the {read_here:,} rows it read" + \
+                (f", and the rest were rejected ({reasons[0][1]}: {reasons[0][0]:,})" if reasons else "")
         partial = any(f in truncated for f in its_files)  # a dry run: the rows further on may do better
         found = Issue(Path(m.path).name, "empty rule", f"{rule.target} from {rule.source} {why}"
                       + (" (only the first rows were read)" if partial else "")
