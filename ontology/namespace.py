@@ -16,7 +16,9 @@ class OV(DefinedNamespace):
     _NS = Namespace("https://w3id.org/oversight/ontology#")
     _fail = True
 
+    AbuseOfAuthority: URIRef
     Agent: URIRef
+    AlcoholMisuse: URIRef
     Allegation: URIRef
     AllegationCategories: URIRef
     AllegationCategory: URIRef
@@ -24,6 +26,7 @@ class OV(DefinedNamespace):
     AuthorityRespectCourtesy: URIRef
     BarredListEntry: URIRef
     BullyingAndHarassment: URIRef
+    CCRBAllegationTypes: URIRef
     ChallengingAndReporting: URIRef
     ChatGroup: URIRef
     ChatMembership: URIRef
@@ -36,11 +39,16 @@ class OV(DefinedNamespace):
     Confidentiality: URIRef
     Constable: URIRef
     ContractorStaffRole: URIRef
+    Corruption: URIRef
+    CriminalConduct: URIRef
+    Demotion: URIRef
     DeputyAssistantCommissioner: URIRef
     DisabilityDiscriminatoryContent: URIRef
     Discontinued: URIRef
+    Discourtesy: URIRef
     DiscreditableConduct: URIRef
     Discrimination: URIRef
+    Dishonesty: URIRef
     DismissalWithoutNotice: URIRef
     Dismissed: URIRef
     DomesticAbuse: URIRef
@@ -54,6 +62,10 @@ class OV(DefinedNamespace):
     EvidenceInterference: URIRef
     EvidenceStatus: URIRef
     EvidenceStatuses: URIRef
+    FADOAbuseOfAuthority: URIRef
+    FADODiscourtesy: URIRef
+    FADOForce: URIRef
+    FADOOffensiveLanguage: URIRef
     Facebook: URIRef
     FailureToReport: URIRef
     FinalWrittenWarning: URIRef
@@ -66,6 +78,7 @@ class OV(DefinedNamespace):
     HomophobicContent: URIRef
     HonestyAndIntegrity: URIRef
     Illustrative: URIRef
+    ImproperDisclosure: URIRef
     IngestRun: URIRef
     Inquiry: URIRef
     Inspector: URIRef
@@ -74,6 +87,7 @@ class OV(DefinedNamespace):
     InvestigationStatus: URIRef
     InvestigationStatuses: URIRef
     LeftBeforeConclusion: URIRef
+    LossOfPay: URIRef
     ManagementAction: URIRef
     Message: URIRef
     MessageCategories: URIRef
@@ -82,10 +96,24 @@ class OV(DefinedNamespace):
     MisconductProven: URIRef
     MisogynistContent: URIRef
     Misogyny: URIRef
+    NYPDAssistantChief: URIRef
+    NYPDBureauChief: URIRef
+    NYPDCaptain: URIRef
+    NYPDChiefOfDepartment: URIRef
+    NYPDDeputyChief: URIRef
+    NYPDDeputyInspector: URIRef
+    NYPDDetective: URIRef
+    NYPDInspector: URIRef
+    NYPDLieutenant: URIRef
+    NYPDPoliceCommissioner: URIRef
+    NYPDPoliceOfficer: URIRef
+    NYPDRanks: URIRef
+    NYPDSergeant: URIRef
     NeglectOfDuty: URIRef
     NoCaseToAnswer: URIRef
     NoFurtherAction: URIRef
     NotProven: URIRef
+    OffensiveLanguage: URIRef
     Officer: URIRef
     Open: URIRef
     OrdersAndInstructions: URIRef
@@ -101,16 +129,26 @@ class OV(DefinedNamespace):
     Platforms: URIRef
     PoliceStaff: URIRef
     Posting: URIRef
+    Probation: URIRef
     RacistContent: URIRef
     Rank: URIRef
+    RankChief: URIRef
+    RankCommander: URIRef
+    RankDetective: URIRef
+    RankManager: URIRef
+    RankOfficer: URIRef
+    RankSupervisor: URIRef
     Ranks: URIRef
     Recommendation: URIRef
     ReflectivePractice: URIRef
     Report: URIRef
     Reported: URIRef
+    Reprimand: URIRef
     Resigned: URIRef
     Retired: URIRef
+    Retraining: URIRef
     Role: URIRef
+    RuleViolation: URIRef
     Sanction: URIRef
     Sergeant: URIRef
     Serving: URIRef
@@ -120,12 +158,18 @@ class OV(DefinedNamespace):
     Snapchat: URIRef
     Source: URIRef
     SourceDocument: URIRef
+    StandardUseOfForce: URIRef
     Station: URIRef
     Superintendent: URIRef
     Suspension: URIRef
     Telegram: URIRef
+    UKDismissalWithoutNotice: URIRef
+    UKOutcomes: URIRef
+    UKRanks: URIRef
+    UKStandards: URIRef
     Unconfirmed: URIRef
     Unit: URIRef
+    UnlawfulSearchOrArrest: URIRef
     UseOfForce: URIRef
     Victim: URIRef
     ViolentContent: URIRef

@@ -12,8 +12,6 @@ from graph.linkage.facts import (
     OFFICER_CLASSES,
     Evidence,
     Facts,
-    Filters,
-    concept,
     lower,
 )
 from graph.linkage.questions import Ref, StatusAt, caveats, ref
@@ -39,12 +37,12 @@ def _opt(f: Facts, iri: str | None) -> Ref | None:
     return ref(f, iri) if iri else None
 
 
-def _notations(iris: tuple[str, ...]) -> tuple[str, ...]:
-    return tuple(sorted(concept(i).notation for i in iris))
+def _notations(f: Facts, iris: tuple[str, ...]) -> tuple[str, ...]:
+    return tuple(sorted(f.concept(i).notation for i in iris))
 
 
 def _current_status(f: Facts, officer: str) -> tuple[str, ...]:
-    return _notations(tuple(f.value(n, "status") or "" for n in f.referrers(officer, "officer")
+    return _notations(f, tuple(f.value(n, "status") or "" for n in f.referrers(officer, "officer")
                             if f.is_a(n, "EmploymentStatus") and not f.value(n, "endDate")))
 
 
@@ -65,7 +63,7 @@ def _summary(f: Facts, officer: str) -> OfficerSummary:
     return OfficerSummary(ref(f, officer), _current_status(f, officer),
                           len({f.investigation_of(x) for x in findings} - {None}),
                           len({f.value(x, "allegation") for x in findings} - {None}),
-                          _notations(tuple({o for x in findings for o in f.values(x, "outcome")})))
+                          _notations(f, tuple({o for x in findings for o in f.values(x, "outcome")})))
 
 
 def list_officers(f: Facts, *, station: str | None = None, status: str | None = None,
@@ -73,7 +71,8 @@ def list_officers(f: Facts, *, station: str | None = None, status: str | None = 
     """Officers and staff, by IRI, optionally only those ever posted to `station`, with current employment
     `status`, with a finding of `outcome`, or a subject of an allegation of `category` (concept IRIs)."""
     out = []
-    wanted = Filters(categories=frozenset({category})).category_closure if category else frozenset()
+    wanted = f.admitted(frozenset({category})) if category else frozenset()
+    outcomes = f.admitted(frozenset({outcome})) if outcome else frozenset()
     for officer in f.of_type(*OFFICER_CLASSES):
         if station and not any(station in f.values(p, "station") for p in f.referrers(officer, "officer")
                                if f.is_a(p, "Posting")):
@@ -82,7 +81,7 @@ def list_officers(f: Facts, *, station: str | None = None, status: str | None = 
                               for n in f.referrers(officer, "officer") if f.is_a(n, "EmploymentStatus")):
             continue
         findings = f.findings_of(officer)
-        if outcome and not any(outcome in f.values(x, "outcome") for x in findings):
+        if outcome and all(outcomes.isdisjoint(f.values(x, "outcome")) for x in findings):
             continue
         if category and not any(wanted.intersection(f.categories_of(f.value(x, "allegation") or ""))
                                 for x in findings):
@@ -169,17 +168,17 @@ def officer_detail(f: Facts, officer: str) -> OfficerDetail:
             start, end = f.interval(node)
             rank = f.value(node, "rank")
             postings.append(Posting(_opt(f, f.value(node, "unit")), _opt(f, f.value(node, "station")),
-                                    concept(rank).notation if rank else None, start, end, f.evidence(node)))
+                                    f.concept(rank).notation if rank else None, start, end, f.evidence(node)))
         elif f.is_a(node, "Finding"):
             allegation = f.value(node, "allegation") or ""
             result = f.value(node, "result")
             allegations.append(AllegationItem(ref(f, allegation), _opt(f, f.investigation_of(node)),
-                                              _notations(f.categories_of(allegation)),
-                                              concept(result).notation if result else None,
-                                              _notations(f.values(node, "outcome")), f.evidence(node)))
+                                              _notations(f, f.categories_of(allegation)),
+                                              f.concept(result).notation if result else None,
+                                              _notations(f, f.values(node, "outcome")), f.evidence(node)))
         elif f.is_a(node, "EmploymentStatus"):
             start, end = f.interval(node)
-            statuses.append(StatusAt(concept(f.value(node, "status") or "").notation, start, end, f.evidence(node)))
+            statuses.append(StatusAt(f.concept(f.value(node, "status") or "").notation, start, end, f.evidence(node)))
         elif f.is_a(node, "BarredListEntry"):
             via = f.value(node, "finding")
             barred.append(Barred(_opt(f, f.value(via, "allegation") if via else None),
@@ -255,7 +254,7 @@ def _inv_summary(f: Facts, inv: str) -> InvestigationSummary:
     subjects = {f.value(x, "officer") for a in allegations for x in f.referrers(a, "allegation")} - {None}
     status = f.value(inv, "status")
     start, end = f.interval(inv)
-    return InvestigationSummary(ref(f, inv), f.value(inv, "title"), concept(status).notation if status else None,
+    return InvestigationSummary(ref(f, inv), f.value(inv, "title"), f.concept(status).notation if status else None,
                                 _opt(f, f.value(inv, "inquiry")), start, end, len(allegations), len(subjects))
 
 
@@ -275,10 +274,10 @@ def investigation_detail(f: Facts, inv: str) -> InvestigationDetail:
                 continue
             result = f.value(finding, "result")
             subjects.append(Subject(ref(f, f.value(finding, "officer") or ""),
-                                    concept(result).notation if result else None,
-                                    _notations(f.values(finding, "outcome")), f.evidence(finding)))
+                                    f.concept(result).notation if result else None,
+                                    _notations(f, f.values(finding, "outcome")), f.evidence(finding)))
         subjects.sort(key=lambda s: (s.officer.label, s.officer.iri))
-        allegations.append(AllegationDetail(ref(f, a), _notations(f.categories_of(a)), f.value(a, "description"),
+        allegations.append(AllegationDetail(ref(f, a), _notations(f, f.categories_of(a)), f.value(a, "description"),
                                             tuple(ref(f, c) for c in f.values(a, "concerns")), tuple(subjects),
                                             f.evidence(a)))
     linked = set(f.values(inv, "linkedTo")) | set(f.referrers(inv, "linkedTo"))  # ov:linkedTo is symmetric
@@ -324,12 +323,12 @@ def chat_group_detail(f: Facts, group: str) -> ChatGroupDetail:
     members = sorted((_membership(f, n) for n in f.referrers(group, "group") if f.is_a(n, "ChatMembership")),
                      key=lambda m: (m.member.label, m.member.iri, lower(m.start) or ""))
     messages = sorted((MessageItem(ref(f, n), _opt(f, f.value(n, "sender")), f.value(n, "sentAt"),
-                                   _notations(f.values(n, "contentCategory")), f.evidence(n))
+                                   _notations(f, f.values(n, "contentCategory")), f.evidence(n))
                        for n in f.referrers(group, "group") if f.is_a(n, "Message")),
                       key=lambda m: (m.sent_at or "9999", m.message.label))
     platform = f.value(group, "platform")
     count = f.value(group, "reportedMemberCount")
-    return ChatGroupDetail(ref(f, group), concept(platform).notation if platform else None,
+    return ChatGroupDetail(ref(f, group), f.concept(platform).notation if platform else None,
                            int(count) if count and count.lstrip("+-").isdigit() else None,
                            tuple(members), tuple(messages),
                            caveats([*(m.evidence for m in members), *(m.evidence for m in messages)]))

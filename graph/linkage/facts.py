@@ -30,7 +30,7 @@ import os
 import re
 import threading
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import cache, cached_property
 from pathlib import Path
@@ -48,8 +48,8 @@ from graph.store.database import ONTOLOGY_SOURCE, Database
 from graph.store.derived import Kind
 from ontology import OV, ontology_graph
 
-__all__ = ["Facts", "Evidence", "Concept", "Filters", "facts", "seed", "warm", "prepare", "save_run", "read_run", "read_pairs", "fold_pairs", "lower", "upper",
-           "overlap", "PREDICATES", "Folded"]
+__all__ = ["Facts", "Evidence", "Concept", "Filters", "VOCABULARY", "facts", "seed", "warm", "prepare", "save_run", "read_run", "read_pairs", "fold_pairs", "lower", "upper",
+           "overlap", "PREDICATES", "Pairs", "Folded"]
 
 log = logging.getLogger(__name__)
 
@@ -65,6 +65,12 @@ PREDICATES = (
     "conductFrom", "conductTo", "uncoveredOn", "publisher", "url", "platform", "decidedBy",
     "investigatingBody", "reportedMemberCount", "occurredOn", "receivedOn",
 )
+
+#: The SKOS properties read from sources, keyed ``skos:NAME``: a source's own concepts (a local vocabulary, such as
+#: a mapping's code list) with their notation, label, scheme and the links that map them onto the ontology's.
+VOCABULARY = tuple("skos:" + n for n in (
+    "notation", "prefLabel", "inScheme", "broader", "narrower", "exactMatch", "closeMatch", "broadMatch", "narrowMatch"))
+_SKOS = str(SKOS)
 
 Pairs = dict[str, list[tuple[str, str]]]  # property local name, or "type" -> [(subject, object value)]
 Folded = dict[str, dict[str, tuple[str, ...]]]  # the same -> subject -> its sorted values
@@ -90,6 +96,9 @@ def read_pairs(backend: Backend, graph: ox.NamedNode) -> Pairs:
     for name in PREDICATES:  # sources hold no RDF-star triple terms (they are not valid data), hence .value
         out[name] = [(intern(q.subject.value), intern(q.object.value))  # type: ignore[union-attr]
                      for q in backend.quads(graph, predicate=ox.NamedNode(_OV + name))]
+    for name in VOCABULARY:
+        out[name] = [(intern(q.subject.value), intern(q.object.value))  # type: ignore[union-attr]
+                     for q in backend.quads(graph, predicate=ox.NamedNode(_SKOS + name[5:]))]
     out["type"] = [(intern(q.subject.value), intern(q.object.value[len(_OV):]))  # type: ignore[union-attr]
                    for q in backend.quads(graph, predicate=_RDF_TYPE)
                    if q.object.value.startswith(_OV)]  # type: ignore[union-attr]
@@ -125,7 +134,7 @@ def fold_pairs(pairs: Pairs) -> Folded:
         return found
 
     out = {name: {s: one(v) for s, v in values.items()} for name, values in merged.items()}
-    for name in (*PREDICATES, "type"):
+    for name in (*PREDICATES, *VOCABULARY, "type"):
         out.setdefault(name, {})
     return out
 
@@ -191,23 +200,44 @@ def _concepts() -> dict[str, Concept]:
     return out
 
 
+#: How each SKOS link makes a filter on one concept admit another: (admits, is admitted), "s" the subject, "o" the
+#: object. A filter admits narrower concepts (skos:broader, skos:narrower and skos:broadMatch, skos:narrowMatch
+#: across schemes) and concepts said to match (skos:exactMatch, skos:closeMatch: either way round).
+_ADMITS = {"broader": (("o", "s"),), "narrower": (("s", "o"),), "broadMatch": (("o", "s"),),
+           "narrowMatch": (("s", "o"),), "exactMatch": (("s", "o"), ("o", "s")), "closeMatch": (("s", "o"), ("o", "s"))}
+
+
+def _admit_links(links: Iterable[tuple[str, str, str]], into: dict[str, set[str]]) -> None:
+    """Fold (SKOS local name, subject, object) links into `into`: concept -> the concepts a filter on it admits."""
+    for name, s, o in links:
+        for a, b in _ADMITS.get(name, ()):
+            pair = {"s": s, "o": o}
+            into[pair[a]].add(pair[b])
+
+
+def _walk(children: Mapping[str, Collection[str]], start: Iterable[str]) -> frozenset[str]:
+    todo = list(start)
+    seen = set(todo)
+    while todo:
+        for n in children.get(todo.pop(), ()):
+            if n not in seen:
+                seen.add(n)
+                todo.append(n)
+    return frozenset(seen)
+
+
 @cache
-def _narrower_closure() -> dict[str, frozenset[str]]:
+def _ontology_links() -> dict[str, frozenset[str]]:
     graph = ontology_graph()
     children: dict[str, set[str]] = defaultdict(set)
-    for narrow, broad in graph.subject_objects(SKOS.broader):
-        children[str(broad)].add(str(narrow))
+    _admit_links(((name, str(s), str(o)) for name in _ADMITS for s, o in graph.subject_objects(SKOS[name])), children)
+    return {c: frozenset(v) for c, v in children.items()}
 
-    def walk(c: str) -> frozenset[str]:
-        seen, todo = {c}, [c]
-        while todo:
-            for n in children.get(todo.pop(), ()):
-                if n not in seen:
-                    seen.add(n)
-                    todo.append(n)
-        return frozenset(seen)
 
-    return {c: walk(c) for c in _concepts()}
+@cache
+def _narrower_closure() -> dict[str, frozenset[str]]:
+    links = _ontology_links()
+    return {c: _walk(links, (c,)) for c in _concepts()}
 
 
 def concept(iri: str) -> Concept:
@@ -251,13 +281,14 @@ class Filters:
 
     @cached_property
     def category_closure(self) -> frozenset[str]:
-        """The categories and every narrower one."""
+        """The categories and every narrower or matching one of the ontology (:meth:`Facts.admitted` adds the
+        loaded sources' own concepts)."""
         closure = _narrower_closure()
         return frozenset().union(*(closure.get(c, {c}) for c in self.categories))
 
     @staticmethod
     def category_closure_of(category: str) -> frozenset[str]:
-        """One category and every narrower one."""
+        """One category and every narrower or matching one of the ontology."""
         return _narrower_closure().get(category, frozenset({category}))
 
     def key(self) -> tuple[object, ...]:
@@ -305,6 +336,7 @@ class Facts:
     runs: frozenset[str] = frozenset()  # the ingest runs folded in
     _inverse: dict[tuple[str, str], dict[str, tuple[str, ...]]] = field(default_factory=dict, repr=False)
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+    _admitted: dict[frozenset[str], frozenset[str]] = field(default_factory=dict, repr=False)
 
     @classmethod
     def merge(cls, version: str, parts: Sequence[Folded], *, runs: frozenset[str] = frozenset()) -> Facts:
@@ -326,7 +358,7 @@ class Facts:
                         elif current != v:
                             target[s] = tuple(sorted({*current, *v}))
         types = merged.pop("type", {})
-        for name in PREDICATES:
+        for name in (*PREDICATES, *VOCABULARY):
             merged.setdefault(name, {})
         return cls(version, merged, types, runs)
 
@@ -394,6 +426,45 @@ class Facts:
             with self._lock:
                 self._inverse[key] = found
         return found[""][0] if found[""] else None
+
+    # ---- concepts: the ontology's, and the sources' own (local vocabularies)
+    @cached_property
+    def vocabulary(self) -> dict[str, Concept]:
+        """The concepts that loaded sources declare (a scheme, a notation), by IRI: local vocabularies."""
+        props = self.props
+        return {iri: Concept(iri, self.value(iri, "skos:notation") or local_id(iri),
+                             self.value(iri, "skos:prefLabel") or self.value(iri, "skos:notation") or local_id(iri),
+                             schemes[0])
+                for iri, schemes in props.get("skos:inScheme", {}).items()}
+
+    def concept(self, iri: str) -> Concept:
+        """The concept `iri`: of the ontology, else of a loaded source's vocabulary (:func:`concept` otherwise)."""
+        found = _concepts().get(iri)
+        return found if found is not None else self.vocabulary.get(iri) or concept(iri)
+
+    @cached_property
+    def _links(self) -> dict[str, frozenset[str]]:
+        """Concept -> the concepts a filter on it admits directly, the ontology's links and the sources' together."""
+        children: dict[str, set[str]] = defaultdict(set)
+        for c, admitted in _ontology_links().items():
+            children[c].update(admitted)
+        _admit_links(((name[5:], s, o) for name in VOCABULARY for s, objects in self.props.get(name, {}).items()
+                      for o in objects), children)
+        return {c: frozenset(v) for c, v in children.items()}
+
+    def admitted(self, concepts: frozenset[str]) -> frozenset[str]:
+        """The concepts a filter on `concepts` admits: themselves, every narrower one and every one that matches
+        (``skos:exactMatch``, ``closeMatch``, ``broadMatch``...), of the ontology or of a loaded source's own
+        vocabulary, so that a filter on a core concept counts data that a mapping left in its local terms.
+
+        Notes
+        -----
+        Built once per set of concepts and data version: O(links) the first time, a lookup after.
+        """
+        found = self._admitted.get(concepts)
+        if found is None:
+            found = self._admitted[concepts] = _walk(self._links, concepts)
+        return found
 
     def kind(self, subject: str) -> str:
         """The entity kind of `subject` (``officer``, ``finding``...), ``entity`` if untyped."""
@@ -488,13 +559,13 @@ class Facts:
     def admits_finding(self, finding: str, filters: Filters) -> bool:
         """Whether a finding counts under `filters`."""
         if filters.categories:
-            wanted = filters.category_closure
+            wanted = self.admitted(filters.categories)
             allegation = self.value(finding, "allegation")
             if not allegation or not wanted.intersection(self.categories_of(allegation)):
                 return False
-        if filters.results and self.value(finding, "result") not in filters.results:
+        if filters.results and self.value(finding, "result") not in self.admitted(filters.results):
             return False
-        if filters.outcomes and not filters.outcomes.intersection(self.values(finding, "outcome")):
+        if filters.outcomes and self.admitted(filters.outcomes).isdisjoint(self.values(finding, "outcome")):
             return False
         return not filters.is_dated or filters.admits_interval(*self.finding_interval(finding))
 
@@ -513,9 +584,9 @@ class Facts:
         if kind == "finding":
             officer, allegation = self.value(node, "officer"), self.value(node, "allegation")
             result = self.value(node, "result")
-            outcomes = [concept(o).label for o in self.values(node, "outcome")]
+            outcomes = [self.concept(o).label for o in self.values(node, "outcome")]
             label = (f"{self.label(officer or '')}: subject of allegation {self.label(allegation or '')}"
-                     + (f"; {concept(result).label}" if result else "; no result recorded")
+                     + (f"; {self.concept(result).label}" if result else "; no result recorded")
                      + (f"; {', '.join(outcomes)}" if outcomes else ""))
             start, end = self.finding_interval(node)
         elif kind == "chat-membership":
@@ -524,7 +595,7 @@ class Facts:
             where = [self.label(x) for x in (self.value(node, "unit"), self.value(node, "station")) if x]
             label = f"{self.label(self.value(node, 'officer') or '')}: posted to {', '.join(where) or 'unknown'}"
         elif kind == "message":
-            cats = [concept(c).label for c in self.values(node, "contentCategory")]
+            cats = [self.concept(c).label for c in self.values(node, "contentCategory")]
             label = (f"Message by {self.label(self.value(node, 'sender') or '')} in "
                      f"{self.label(self.value(node, 'group') or '')}" + (f" ({', '.join(cats)})" if cats else ""))
         return Evidence(kind, node, local_id(node), label, self.status(node), self.values(node, "source"),
@@ -576,7 +647,7 @@ def _read_saved(db: Database, run: str) -> Folded | None:
         folded = marshal.loads(memoryview(data)[len(_MAGIC):]) if data.startswith(_MAGIC) else None
     except (OSError, ValueError, EOFError, TypeError):
         folded = None
-    if (not isinstance(folded, dict) or set(folded) != {*PREDICATES, "type"}  # damaged, or another version's
+    if (not isinstance(folded, dict) or set(folded) != {*PREDICATES, *VOCABULARY, "type"}  # damaged, or another version's
             or not all(isinstance(values, dict) for values in folded.values())):
         log.info("ignoring the saved linkage facts of run %s", local_id(run))
         return None

@@ -11,7 +11,10 @@ The ``reader`` role sees the data through these views, in JSON answers and in ev
 * ``rdf:type`` statements naming a class of :data:`READER_CLASSES`;
 * statements whose predicate is an ``ov:`` property of :data:`READER_PROPERTIES`, and only with a
   value of the declared shape: a link to another visible instance (re-minted), a concept of the
-  ontology's schemes, or a literal that is a date, a boolean or an integer.
+  ontology's schemes or of a source's local vocabulary, or a literal that is a date, a boolean or an integer;
+* of a source's local vocabulary (a mapping's code list: concepts, never instances, so not re-minted), the
+  SKOS properties of :data:`READER_VOCABULARY`: each concept's notation and label as the code list gives
+  them, its scheme and the links that map it onto the ontology's concepts.
 
 Everything else is dropped: names, pseudonyms, identifiers, titles, descriptions, message content,
 URLs and licences (``ov:`` properties not in the table), every predicate and class of another
@@ -32,7 +35,7 @@ from pathlib import Path
 
 import pyoxigraph as ox
 
-from graph.linkage.facts import KINDS, Facts, concept, facts
+from graph.linkage.facts import KINDS, VOCABULARY, Facts, concept, facts
 from graph.store import heap
 from graph.store.database import Database
 from graph.store.derived import Kind, View
@@ -46,6 +49,7 @@ __all__ = [
     "PEOPLE",
     "READER_CLASSES",
     "READER_PROPERTIES",
+    "READER_VOCABULARY",
     "READER_SOURCE_FIELDS",
     "VARIANT",
     "Pseudonyms",
@@ -87,6 +91,11 @@ READER_PROPERTIES: dict[str, str] = {
     "uncoveredOn": DATE, "occurredOn": DATE, "receivedOn": DATE, "isAdmin": BOOLEAN, "isDisbanded": BOOLEAN, "reportedMemberCount": INTEGER,
     "number": INTEGER,
 }
+
+#: The SKOS properties readers see of the concepts of a source's local vocabulary (keys of ``Facts.props``):
+#: code-list values and their mapping onto the ontology, never a statement about an instance.
+READER_VOCABULARY = frozenset(VOCABULARY)
+_SKOS = "http://www.w3.org/2004/02/skos/core#"
 
 #: What readers see of a loaded source's record (``GET /sources``): not who loaded it, nor the file it came from.
 READER_SOURCE_FIELDS = ("name", "iri", "run", "graph", "sequence", "loaded_at", "title", "checksum", "licence",
@@ -154,6 +163,7 @@ class Pseudonyms:
             digest = hmac.digest(key, subject.encode("utf-8"), "sha256").hex()[:20]
             self.alias[subject] = f"{base}{f.kind(subject)}/p-{digest}"
         self.real = {v: k for k, v in self.alias.items()}
+        self.local = frozenset(f.vocabulary)  # the sources' own concepts: shown as they are
 
     def value(self, name: str, value: str) -> str | None:
         """`value` of property `name` as the view shows it (re-minted), or None if the view drops it."""
@@ -161,7 +171,7 @@ class Pseudonyms:
         if shape == LINK:
             return self.alias.get(value)
         if shape == CONCEPT:
-            return value if _is_concept(value) else None
+            return value if _is_concept(value) or value in self.local else None
         if shape is None or not _LITERAL[shape].fullmatch(value):
             return None
         return value
@@ -180,6 +190,8 @@ class Pseudonyms:
                     shown = tuple(sorted(v for v in (view(name, o) for o in objects) if v is not None))
                     if shown:
                         kept[subject] = shown
+            if name in READER_VOCABULARY:
+                kept = {s: objects for s, objects in values.items() if s in self.local}
             props[name] = kept  # every property keeps its key: code reads props[name] unguarded
         types = {alias[s]: tuple(t for t in ts if t in READER_CLASSES) for s, ts in f.types.items() if s in alias}
         return Facts(f.version + VARIANT, props, types, f.runs)
@@ -189,6 +201,10 @@ class Pseudonyms:
         alias = self.alias
         for quad in quads:
             subject, predicate, obj = quad.subject, quad.predicate.value, quad.object
+            if isinstance(subject, ox.NamedNode) and subject.value in self.local and (
+                    predicate.startswith(_SKOS) and "skos:" + predicate[len(_SKOS):] in READER_VOCABULARY):
+                yield quad  # a concept of a local vocabulary, as the code list gives it
+                continue
             if not isinstance(subject, ox.NamedNode) or subject.value not in alias:
                 continue
             if predicate == _RDF_TYPE:

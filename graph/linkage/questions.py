@@ -21,7 +21,6 @@ from graph.linkage.facts import (
     Evidence,
     Facts,
     Filters,
-    concept,
     overlap,
 )
 from graph.linkage.projection import Link, Projection, bystander_links, officer_network
@@ -82,23 +81,23 @@ def caveats(evidence: Iterable[Evidence]) -> tuple[str, ...]:
 
 def filter_caveats(f: Facts, filters: Filters) -> tuple[str, ...]:
     """What an answer under `filters` cannot say: each category, result or outcome it names that no loaded
-    source records at all (a category counting its narrower ones), so that an empty answer is never read
-    as evidence of absence.
+    source records at all, neither itself nor a narrower or matching concept (:meth:`Facts.admitted`: a
+    source's own local concept mapped onto it counts), so that an empty answer is never read as evidence
+    of absence.
 
     Notes
     -----
     Reads the inverse of three properties, built once per data version: O(1) per value after that.
     """
     out = []
-    for name, wanted, closure in (("category", filters.categories, lambda c: filters.category_closure_of(c)),
-                                  ("result", filters.results, lambda c: frozenset({c})),
-                                  ("outcome", filters.outcomes, lambda c: frozenset({c}))):
+    for name, wanted in (("category", filters.categories), ("result", filters.results),
+                         ("outcome", filters.outcomes)):
         used = f.inverse(name)
-        for iri in sorted(wanted, key=lambda c: concept(c).notation):
-            if not any(c in used for c in closure(iri)):
-                out.append(f"{name} '{concept(iri).notation}': no loaded source records this {name}"
-                           + (" (or a narrower one)" if name == "category" else "")
-                           + ", so nothing can match it; an empty answer is not evidence of absence")
+        for iri in sorted(wanted, key=lambda c: f.concept(c).notation):
+            if not any(c in used for c in f.admitted(frozenset({iri}))):
+                out.append(f"{name} '{f.concept(iri).notation}': no loaded source records this {name}"
+                           " (or a narrower or matching one)"
+                           ", so nothing can match it; an empty answer is not evidence of absence")
     return tuple(out)
 
 
@@ -174,9 +173,9 @@ def repeat_subjects(f: Facts, *, min_investigations: int = 2, min_allegations: i
             investigation_count=len(investigations),
             allegation_count=len(allegations),
             investigations=tuple(ref(f, i) for i in sorted(investigations, key=lambda i: (f.label(i), i))),
-            categories=tuple(sorted({concept(c).notation for a in allegations for c in f.categories_of(a)})),
-            results=tuple(sorted({concept(r).notation for x in findings for r in f.values(x, "result")})),
-            outcomes=tuple(sorted({concept(o).notation for x in findings for o in f.values(x, "outcome")})),
+            categories=tuple(sorted({f.concept(c).notation for a in allegations for c in f.categories_of(a)})),
+            results=tuple(sorted({f.concept(r).notation for x in findings for r in f.values(x, "result")})),
+            outcomes=tuple(sorted({f.concept(o).notation for x in findings for o in f.values(x, "outcome")})),
             evidence=evidence,
             caveats=caveats(evidence),
         )
@@ -216,8 +215,10 @@ def officers_with(f: Facts, *, unit: str | None = None, outcome: str | None = No
             if (unit and unit in f.values(posting, "unit")) or (station and station in f.values(posting, "station")):
                 found.update(f.values(posting, "officer"))
     if outcome or result:
+        outcomes = f.admitted(frozenset({outcome})) if outcome else frozenset()
+        results = f.admitted(frozenset({result})) if result else frozenset()
         for finding in f.of_type("Finding"):
-            if (outcome and outcome in f.values(finding, "outcome")) or (result and result in f.values(finding, "result")):
+            if not outcomes.isdisjoint(f.values(finding, "outcome")) or not results.isdisjoint(f.values(finding, "result")):
                 found.update(f.values(finding, "officer"))
     return found
 
@@ -313,7 +314,7 @@ def _status_during(f: Facts, officer: str, spans: list[tuple[str | None, str | N
         if (start or end) and all(overlap((start, end), span) is None for span in spans):
             continue
         status = f.value(node, "status")
-        out.append(StatusAt(concept(status).notation if status else "", start, end, f.evidence(node)))
+        out.append(StatusAt(f.concept(status).notation if status else "", start, end, f.evidence(node)))
     return tuple(sorted(out, key=lambda s: (s.start or "", s.status, s.evidence.iri)))
 
 

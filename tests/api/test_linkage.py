@@ -190,7 +190,8 @@ def test_a_filter_on_a_concept_no_source_records_says_so(bundled_client: Any) ->
     body = bundled_client.get("/linkage/repeat-subjects?min_investigations=1&category=use-of-force").get_json()
     assert body["total"] == 0
     assert body["caveats"] == [("category 'use-of-force': no loaded source records this category (or a narrower "
-                                "one), so nothing can match it; an empty answer is not evidence of absence")]
+                                "or matching one), so nothing can match it; an empty answer is not evidence of "
+                                "absence")]
     used = bundled_client.get("/linkage/repeat-subjects?min_investigations=1&outcome=dismissal").get_json()
     assert used["caveats"] == [] and used["total"] > 0
     assert bundled_client.get("/linkage/co-accused?outcome=suspension").get_json()["caveats"][0].startswith(

@@ -57,17 +57,45 @@ def test_schemes_hold_what_the_domain_requires() -> None:
     def notations(scheme: str) -> set[str]:
         return {str(G.value(m, SKOS.notation)) for m in G.subjects(SKOS.inScheme, URIRef(OV + scheme))}
 
-    standards = [m for m in G.subjects(SKOS.topConceptOf, URIRef(OV + "AllegationCategories"))]
+    standards = [m for m in G.subjects(SKOS.topConceptOf, URIRef(OV + "UKStandards"))]
     assert len(standards) == 10  # the ten Standards of Professional Behaviour
-    assert "failure-to-report" in notations("AllegationCategories")
+    assert {"failure-to-report", "use-of-force", "abuse-of-authority", "discourtesy", "offensive-language",
+            "dishonesty"} <= notations("AllegationCategories")
+    assert notations("CCRBAllegationTypes") == {"fado-force", "fado-abuse-of-authority", "fado-discourtesy",
+                                                "fado-offensive-language"}
     assert notations("FindingResults") == {"gross-misconduct-proven", "misconduct-proven", "not-proven",
                                            "no-case-to-answer", "discontinued"}
-    assert {"dismissal", "final-written-warning", "written-warning", "management-action", "reflective-practice",
-            "words-of-advice", "no-further-action", "resigned-or-retired"} <= notations("Outcomes")
+    assert {"dismissal", "suspension", "reprimand", "retraining", "no-further-action",
+            "resigned-or-retired"} <= notations("Outcomes")
+    assert {"final-written-warning", "written-warning", "management-action", "reflective-practice",
+            "words-of-advice", "dismissal-without-notice"} <= notations("UKOutcomes")
+    assert {"officer", "detective", "supervisor", "manager", "commander", "chief"} == notations("Ranks")
+    assert {"PC", "PS", "INSP", "COMM"} <= notations("UKRanks")
+    assert {"nypd-police-officer", "nypd-detective", "nypd-sergeant", "nypd-lieutenant",
+            "nypd-captain"} <= notations("NYPDRanks")
     assert {"misogynist", "racist", "homophobic", "disability-discriminatory", "sexualised",
             "violent"} <= notations("MessageCategories")
     assert {"whatsapp", "facebook"} <= notations("Platforms")
     assert {"serving", "dismissed", "resigned", "retired", "contractor-staff-role"} <= notations("EmploymentStatuses")
+
+
+MATCHES = (SKOS.exactMatch, SKOS.closeMatch, SKOS.broadMatch, SKOS.narrowMatch)
+CORE = {URIRef(OV + s) for s in ("AllegationCategories", "Outcomes", "Ranks", "FindingResults", "MessageCategories",
+                                 "Platforms", "EmploymentStatuses", "InvestigationStatuses", "EvidenceStatuses",
+                                 "PersonRoles")}
+
+
+def test_every_jurisdiction_concept_is_mapped_to_the_core_and_notations_are_unique_per_class() -> None:
+    for concept in CONCEPTS:
+        scheme = G.value(concept, SKOS.inScheme)
+        if scheme in CORE:
+            continue
+        linked = {o for p in MATCHES for o in G.objects(concept, p)} | {s for p in MATCHES for s in G.subjects(p, concept)}
+        assert any(G.value(c, SKOS.inScheme) in CORE for c in linked), f"{concept} is not mapped to the core"
+        assert not list(G.objects(concept, SKOS.broader)), f"{concept}: across schemes, say skos:broadMatch"
+    by_class: Counter[tuple[URIRef, str]] = Counter(
+        (G.value(c, RDF.type), str(G.value(c, SKOS.notation))) for c in CONCEPTS)
+    assert max(by_class.values()) == 1, [k for k, n in by_class.items() if n > 1]  # a cell's notation names one
 
 
 def test_the_model_is_aligned_to_the_standard_vocabularies() -> None:
