@@ -36,7 +36,7 @@ from graph.errors import InputError, Issue
 from graph.ingest.dialect import FileSpec, parse_file, read_table, resolve
 from graph.ingest.functions import NoMatch, Where, holds, order, parse_functions, parse_where, transform
 from graph.ingest.load import LoadReport, Progress, SourceInput, _quiet, load, plan, validate
-from graph.ingest.tables import PERSONAL, TABLES, Table
+from graph.ingest.tables import CONCEPT_CLASSES, LOCAL, PERSONAL, TABLES, Table
 from graph.iri import SOURCE_NAME
 from graph.store.database import Database
 
@@ -45,6 +45,7 @@ __all__ = [
     "Mapping",
     "Rule",
     "Value",
+    "Vocabulary",
     "dry_run",
     "import_dataset",
     "names_source",
@@ -84,7 +85,8 @@ class Value:
     template: str | None = None
     normalise: tuple[str, ...] = ()
     codes: str | None = None
-    unknown: str = "reject"  # an unknown code: reject the row, or leave the cell empty
+    scheme: str | None = None  # a [vocabularies] entry: the values are its concepts, the source's own notations
+    unknown: str = "reject"  # an unknown code: reject the row, leave the cell empty, or keep it (a scheme's)
     date: str | None = None  # strptime format of the source, such as %m/%d/%y
     required: bool = False
     reason: str | None = None  # said when a required value is blank
@@ -116,6 +118,21 @@ class Rule:
         return f"tables[{self.index}]" + (f".columns.{column}" if column else "")
 
 
+#: What a local vocabulary's concept may say besides its notation (columns of ``concepts.csv``).
+CONCEPT_KEYS = ("label", "definition", "broader", "exact_match", "close_match", "broad_match", "narrow_match")
+
+
+@dataclass(frozen=True)
+class Vocabulary:
+    """A dataset's own code list (``[vocabularies.NAME]``): SKOS concepts of the local scheme NAME, values of
+    the class `cls` (a name of :data:`graph.ingest.tables.CONCEPT_CLASSES`), by notation, each with the
+    ``concepts.csv`` cells it declares (label, definition and links onto the ontology's concepts)."""
+
+    name: str
+    cls: str
+    concepts: dict[str, dict[str, str]]
+
+
 @dataclass(frozen=True)
 class Mapping:
     """A parsed mapping file."""
@@ -128,6 +145,7 @@ class Mapping:
     files: dict[str, FileSpec]
     codes: dict[str, dict[str, str]]
     rules: tuple[Rule, ...]
+    vocabularies: dict[str, Vocabulary] = field(default_factory=dict)
 
 
 @dataclass
@@ -142,6 +160,7 @@ class ImportReport:
     disagreeing: Counter[str] = field(default_factory=Counter)  # by table: of those, rows that differed somewhere
     disagreed: Counter[tuple[str, str]] = field(default_factory=Counter)  # (table, column): merged rows that differed
     emptied: dict[tuple[str, str], Counter[str]] = field(default_factory=dict)  # (table, column) -> unknown codes
+    kept: dict[tuple[str, str], Counter[str]] = field(default_factory=dict)  # (table, column) -> undeclared, kept
     unmapped: dict[str, tuple[str, ...]] = field(default_factory=dict)  # file -> its columns that no rule reads
     filtered: Counter[tuple[str, str]] = field(default_factory=Counter)  # (table, condition): rows left out by where
     filtered_first: dict[tuple[str, str], str] = field(default_factory=dict)  # (table, condition) -> "file:line"
@@ -163,6 +182,9 @@ class ImportReport:
                 "emptied": [{"table": t, "column": c, "values": sum(v.values()),
                              "most_frequent": dict(v.most_common(_EXAMPLES))}
                             for (t, c), v in sorted(self.emptied.items())],
+                "kept": [{"table": t, "column": c, "values": sum(v.values()),
+                          "most_frequent": dict(v.most_common(_EXAMPLES))}
+                         for (t, c), v in sorted(self.kept.items())],
                 "unmapped": {f: list(c) for f, c in sorted(self.unmapped.items())},
                 "filtered": [{"table": t, "where": w, "rows": n, "first": self.filtered_first[(t, w)]}
                              for (t, w), n in sorted(self.filtered.items())],
@@ -190,6 +212,10 @@ class ImportReport:
             common = ", ".join(f"{v!r} {n:,}" for v, n in values.most_common(_EXAMPLES))
             out.append(f"  emptied {sum(values.values()):>6,} values of {table} {column}: not in the code list"
                        f" (most frequent: {common})")
+        for (table, column), values in sorted(self.kept.items()):
+            common = ", ".join(f"{v!r} {n:,}" for v, n in values.most_common(_EXAMPLES))
+            out.append(f"  kept {len(values):>9,} values of {table} {column} that its vocabulary does not declare, as "
+                       f"concepts with no match ({sum(values.values()):,} rows; most frequent: {common})")
         for (table, condition), count in sorted(self.filtered.items()):
             out.append(f"  filtered {count:>5,} rows for {table}: {condition} does not hold"
                        f" (first: {self.filtered_first[(table, condition)]})")
@@ -258,6 +284,7 @@ def read_mapping(path: str | Path) -> Mapping:
         if found is not None:
             files[str(key)] = found
     codes = {str(k): {str(c): str(v) for c, v in table.items()} for k, table in data.get("codes", {}).items()}
+    vocabularies = _vocabularies(data.get("vocabularies", {}), issue_at)
     rules = []
     targets = {str(raw.get("target")) for raw in data.get("tables", []) if isinstance(raw, dict)}
     for i, raw in enumerate(data.get("tables", [])):
@@ -311,8 +338,26 @@ def read_mapping(path: str | Path) -> Mapping:
                     issue(at, "normalise", f"unknown step {step!r}; accepted: {', '.join(_NORMALISE)}")
             if value.codes is not None and value.codes not in codes:
                 issue(at, "codes", f"names no code list of [codes]: {value.codes!r}")
-            if value.unknown not in ("reject", "empty"):
-                issue(at, "unknown", "must be 'reject' or 'empty'")
+            if value.scheme is not None:
+                vocabulary = vocabularies.get(value.scheme)
+                expected = table.by_name[column].concept if column in table.by_name else None
+                if value.codes is not None:
+                    issue(at, "scheme", "give codes (onto the ontology's concepts) or scheme (the dataset's own "
+                          "concepts, mapped in [vocabularies]), not both")
+                elif vocabulary is None:
+                    issue(at, "scheme", f"names no entry of [vocabularies]: {value.scheme!r}")
+                elif table.by_name.get(column) is None or table.by_name[column].kind != "concept":
+                    issue(at, "scheme", f"{column} does not take concepts")
+                elif CONCEPT_CLASSES.get(vocabulary.cls) != expected:
+                    wanted = next((n for n, c in CONCEPT_CLASSES.items() if c == expected), "?")
+                    issue(at, "scheme", f"[vocabularies.{value.scheme}] holds {vocabulary.cls} concepts; "
+                          f"{column} takes {wanted}")
+                if "unknown" not in spec:
+                    value = replace(value, unknown="keep")
+            if value.unknown not in ("reject", "empty", "keep"):
+                issue(at, "unknown", "must be 'reject', 'empty' or (with scheme) 'keep'")
+            elif value.unknown == "keep" and value.scheme is None:
+                issue(at, "unknown", "'keep' goes with scheme: a value kept as a concept of the dataset's own")
             if value.combine is not None and value.combine not in _COMBINE:
                 issue(at, "combine", f"unknown value {value.combine!r}; accepted: {', '.join(_COMBINE)}")
             if value.combine is not None and column.startswith("_"):
@@ -358,7 +403,39 @@ def read_mapping(path: str | Path) -> Mapping:
     if issues:
         raise InputError(issues)
     return Mapping(str(path), source, str(dataset["title"]), dataset.get("licence"), dataset.get("url"),
-                   files, codes, tuple(rules))
+                   files, codes, tuple(rules), vocabularies)
+
+
+def _vocabularies(raw: Any, issue: Callable[[str, str, str], None]) -> dict[str, Vocabulary]:
+    """The ``[vocabularies.NAME]`` of a mapping: ``class`` and ``[vocabularies.NAME.concepts]``, checked."""
+    out: dict[str, Vocabulary] = {}
+    for name, spec in (raw.items() if isinstance(raw, dict) else ()):
+        at = f"vocabularies.{name}"
+        if not isinstance(spec, dict):
+            issue(at, "vocabulary", "give class and [vocabularies.NAME.concepts]")
+            continue
+        if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9-]*", str(name)):
+            issue(at, "scheme", "a vocabulary is named with letters, digits and dashes (name it after the dataset, "
+                  "such as cpdp-category: the name is its scheme's)")
+        extra = set(spec) - {"class", "concepts"}
+        if extra:
+            issue(at, "keys", f"unknown keys {sorted(extra)}; accepted: class, concepts")
+        cls = str(spec.get("class", ""))
+        if cls not in CONCEPT_CLASSES:
+            issue(f"{at}.class", "class", f"unknown class {cls!r}; accepted: {', '.join(CONCEPT_CLASSES)}")
+        concepts: dict[str, dict[str, str]] = {}
+        for notation, cells in spec.get("concepts", {}).items():
+            where = f"{at}.concepts.{notation}"
+            if not isinstance(cells, dict):
+                issue(where, "concept", "give an inline table, such as { label = \"...\", broad_match = \"...\" }")
+                continue
+            extra = set(cells) - set(CONCEPT_KEYS)
+            if extra:
+                issue(where, "keys", f"unknown keys {sorted(extra)}; accepted: {', '.join(CONCEPT_KEYS)}")
+            concepts[str(notation).strip()] = {
+                k: ";".join(str(x) for x in v) if isinstance(v, list) else str(v) for k, v in cells.items()}
+        out[str(name)] = Vocabulary(str(name), cls, concepts)
+    return out
 
 
 def _needs(columns: dict[str, Value]) -> dict[str, list[str]]:
@@ -384,7 +461,7 @@ def _key_lines(text: str) -> dict[str, int]:
         if header:
             name = header.group(1).replace('"', "").replace("'", "")
             section = f"tables[{rule}].columns" if name == "tables.columns" else name
-            if name.startswith("files."):
+            if name.startswith(("files.", "vocabularies.")):
                 out[name] = number
             continue
         key = re.match(r"""\s*(?:"([^"]+)"|'([^']+)'|([\w\-]+))\s*=""", line)
@@ -420,7 +497,8 @@ def _cell(m: Mapping, value: Value, raw: str, made: dict[str, str]) -> str:
         if not all(parts.values()):
             return ""
         raw = value.template.format(**parts)
-        if not (value.extract or value.replace or value.split or value.normalise or value.date or value.codes):
+        if not (value.extract or value.replace or value.split or value.normalise or value.date or value.codes
+                or value.scheme):
             return raw
     raw = raw.strip()
     if not raw:
@@ -479,6 +557,12 @@ def _coded(m: Mapping, value: Value, raw: str) -> str:
             raw = _date(raw, value.date)
     except ValueError as exc:
         raise _Reject(f"{value.column}: {exc}") from None
+    if value.scheme is not None:
+        if raw not in m.vocabularies[value.scheme].concepts and value.unknown != "keep":
+            if value.unknown == "reject":
+                raise _Reject(f"{value.column}: {raw!r} is not a concept of [vocabularies.{value.scheme}]")
+            raise _Unknown(raw)
+        return f"{value.scheme}{LOCAL}{raw}"
     if value.codes is not None:
         coded = m.codes[value.codes].get(raw)
         if coded is None:
@@ -837,6 +921,7 @@ def translate(m: Mapping, folder: Path, out: Path, progress: Progress = _quiet, 
                          "; if that is expected, say empty = \"warn\" in the rule"),
                       line=rule.lines.get(""), field=rule.where())
         (report.warnings if rule.empty == "warn" or partial else report.errors).append(found)
+    written = _concept_rows(m, tables, report)
     for target, made_rows in tables.items():
         table = _TABLES[target]
         folder_out = out / (names_source(m) if table.file == PERSONAL else m.name)
@@ -848,6 +933,7 @@ def translate(m: Mapping, folder: Path, out: Path, progress: Progress = _quiet, 
                 writer.writerow([m.name, m.title, m.url or "", m.licence or ""])  # its own key: one document each
         used = {n for rule in m.rules if rule.target == target for n in rule.columns if not n.startswith("_")}
         used.add("source")  # every column a rule makes, even when every row was rejected
+        used |= written if target == "concepts" else set()
         names = [c.name for c in table.columns if c.name in used]
         with (folder_out / table.file).open("w", newline="", encoding="utf-8") as handle:
             writer = csv.writer(handle)
@@ -861,6 +947,37 @@ def translate(m: Mapping, folder: Path, out: Path, progress: Progress = _quiet, 
                                            else made.get(n, "") for n in names}
                                           for made in itertools.islice(made_rows.values(), samples)]
     return report
+
+
+def _concept_rows(m: Mapping, tables: dict[str, dict[str, dict[str, str]]], report: ImportReport) -> set[str]:
+    """Add to the ``concepts`` rows the concepts of the mapping's vocabularies, and a concept for each value
+    that a ``scheme`` column kept without its vocabulary (or a ``concepts`` rule) declaring it, counted in
+    ``report.kept``; return the ``concepts.csv`` columns they fill."""
+    if not m.vocabularies:
+        return set()
+    concepts = tables.setdefault("concepts", {})
+    filled = {"scheme", "notation", "class"}
+    for vocabulary in m.vocabularies.values():
+        for notation, cells in vocabulary.concepts.items():
+            concepts.setdefault(f"{vocabulary.name}{LOCAL}{notation}",
+                                {"scheme": vocabulary.name, "notation": notation, "class": vocabulary.cls, **cells})
+            filled |= set(cells)
+    declared = set(concepts)  # inline, or made by a concepts rule (a code list in a file)
+    for rule in m.rules:
+        for column, value in rule.columns.items():
+            if value.scheme is None or column.startswith("_"):
+                continue
+            vocabulary = m.vocabularies[value.scheme]
+            file = _TABLES[rule.target].file
+            for made in tables[rule.target].values():
+                for cell in made.get(column, "").split(";"):
+                    scheme, _, notation = cell.partition(LOCAL)
+                    if scheme != vocabulary.name or cell in declared:
+                        continue
+                    report.kept.setdefault((file, column), Counter())[notation] += 1
+                    concepts.setdefault(f"{scheme}{LOCAL}{notation}",
+                                        {"scheme": scheme, "notation": notation, "class": vocabulary.cls})
+    return filled
 
 
 def translated(m: Mapping, folder: Path, scratch: Path, *, names: bool = True,

@@ -25,7 +25,7 @@ from graph.errors import InputError, Issue
 from graph.iri import mint
 from ontology import OV, ontology_graph
 
-__all__ = ["Column", "Table", "TABLES", "PERSONAL", "Conversion", "convert", "is_tabular", "render_docs", "write_docs", "concepts"]
+__all__ = ["Column", "Table", "TABLES", "CONCEPT_CLASSES", "LOCAL", "PERSONAL", "Conversion", "convert", "is_tabular", "render_docs", "write_docs", "concepts"]
 
 _XSD = "http://www.w3.org/2001/XMLSchema#"
 _DATE = re.compile(r"^(\d{4})(?:-(\d{2})(?:-(\d{2}))?)?$")
@@ -108,6 +108,21 @@ def _org(name: str, help: str, predicate: URIRef, *, required: bool = False, man
                   predicate, required=required, many=many, refs=ORG_KINDS)
 
 
+def _match(name: str, help: str, predicate: URIRef) -> Column:
+    return Column(name, "match", help + " Notations of the row's class, or SCHEME|NOTATION of other rows of this"
+                  " file, separated by ';'.", predicate, many=True)
+
+
+#: The classes of values a local vocabulary's concepts may be (``concepts.csv`` ``class``), by name: those whose
+#: filters follow SKOS links (``Facts.admitted``) or that are only shown. Investigation and employment statuses
+#: and evidence statuses carry fixed meanings the linkage layer acts on (an investigation concluded, an officer
+#: dismissed), so they take the ontology's notations only.
+CONCEPT_CLASSES = {
+    "allegation-category": OV.AllegationCategory, "finding-result": OV.FindingResult, "outcome": OV.Outcome,
+    "rank": OV.Rank, "person-role": OV.PersonRole, "message-category": OV.MessageCategory, "platform": OV.Platform,
+}
+LOCAL = "|"  # a concept cell's SCHEME|NOTATION: a concept of a local vocabulary (concepts.csv)
+
 TABLES: tuple[Table, ...] = (
     Table("sources.csv", "source-document", "Documents that rows cite. Every other file's `source` refers here.", (
         _key(), Column("title", "text", "Title of the document.", OV.title, required=True),
@@ -116,6 +131,25 @@ TABLES: tuple[Table, ...] = (
         Column("url", "url", "Where it can be read (recorded, never fetched).", OV.url),
         Column("licence", "text", "Licence or terms of use.", OV.licence),
     ), rdf_type=OV.SourceDocument),
+    Table("concepts.csv", "concept", "A dataset's own code lists (local vocabularies): each row is a SKOS concept "
+          "of the scheme it names, kept with the source's own notation and mapped onto the ontology's concepts, so "
+          "that linkage filters on core concepts count it and the source's value is never lost. A concept cell of "
+          "another file names one as `SCHEME|NOTATION`.", (
+        Column("scheme", "scheme", "The local scheme (code list), such as `cpdp-category`: letters, digits and "
+               "dashes. Name it after the dataset: the scheme and its concepts are shared by every source that "
+               "names it.", SKOS.inScheme, required=True),
+        Column("notation", "text", "The source's own code or value, as the source writes it.", SKOS.notation,
+               required=True),
+        Column("class", "class", "What the concepts are values of.", None, required=True),
+        Column("label", "text", "A human label (default: the notation).", SKOS.prefLabel),
+        Column("definition", "text", "What the code means, in your own words.", SKOS.definition),
+        Column("broader", "match", "A broader concept of the same scheme: its notation.", SKOS.broader),
+        _match("exact_match", "Concepts it means exactly.", SKOS.exactMatch),
+        _match("close_match", "Concepts it means nearly.", SKOS.closeMatch),
+        _match("broad_match", "Broader concepts it falls under (a filter on them counts it).", SKOS.broadMatch),
+        _match("narrow_match", "Narrower concepts it covers.", SKOS.narrowMatch),
+        _source(),
+    ), rdf_type=SKOS.Concept, type_column="class", key_from=("scheme", "notation")),
     Table("organisations.csv", "organisation", "Forces, oversight bodies and other organisations.", (
         _key(), Column("type", "text", "force, oversight-body or organisation.", None, required=True),
         Column("name", "text", "The organisation's name.", OV.name, required=True),
@@ -286,6 +320,8 @@ TABLES: tuple[Table, ...] = (
 )
 
 _ORG_TYPES = {"force": OV.Force, "oversight-body": OV.OversightBody, "organisation": OV.Organisation}
+_TYPES = {"organisations.csv": _ORG_TYPES, "concepts.csv": CONCEPT_CLASSES}  # a type_column's accepted values
+_SCHEME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9-]*$")
 
 
 @cache
@@ -344,6 +380,8 @@ class _Converter:
         self.out = Conversion()
         self.issues: list[Issue] = []
         self._minted: dict[tuple[str, str], ox.NamedNode] = {}
+        self.local: dict[tuple[str, str], str] = {}  # concepts.csv: (scheme, notation) -> its class's name
+        self.schemes: set[str] = set()  # local schemes described so far
 
     def mint(self, kind: str, key: str) -> ox.NamedNode:
         """:func:`graph.iri.mint`, once per entity (rows refer to the same entities again and again)."""
@@ -351,6 +389,27 @@ class _Converter:
         if found is None:
             found = self._minted[(kind, key)] = mint(kind, key, base=self.base)
         return found
+
+    def scheme(self, name: str) -> ox.NamedNode:
+        """A local scheme's node; described (a ``skos:ConceptScheme`` with its name) the first time it is named."""
+        node = self.mint("scheme", name)
+        if name not in self.schemes:
+            self.schemes.add(name)
+            self.out.triples += [self.statement(node, _RDF_TYPE, _class_node(str(SKOS.ConceptScheme))),
+                                 self.statement(node, ox.NamedNode(str(SKOS.notation)), _lit(name))]
+        return node
+
+    def local_concept(self, value: str, expected: URIRef | None) -> ox.NamedNode:
+        """The concept SCHEME|NOTATION of ``concepts.csv``, checked to be a value of `expected` (a class)."""
+        scheme, _, notation = value.partition(LOCAL)
+        found = self.local.get((scheme.strip(), notation.strip()))
+        if found is None:
+            raise ValueError(f"{value!r} names no row of concepts.csv (scheme {scheme.strip()!r}, notation "
+                             f"{notation.strip()!r})")
+        if expected is not None and CONCEPT_CLASSES.get(found) != expected:
+            wanted = next((n for n, c in CONCEPT_CLASSES.items() if c == expected), str(expected))
+            raise ValueError(f"{value!r} is a concept of class {found}, not {wanted}")
+        return self.mint("concept", f"{scheme.strip()}{LOCAL}{notation.strip()}")
 
     def ref(self, column: Column, raw: str) -> ox.NamedNode | None:
         kind, key = column.refs[0], raw
@@ -394,11 +453,30 @@ class _Converter:
                 if not re.match(r"^https?://\S+$", value):
                     raise ValueError("must be an http(s) URL")
                 terms.append(_lit(value, "anyURI"))
+            elif kind == "scheme":
+                if not _SCHEME.match(value):
+                    raise ValueError("a scheme is named with letters, digits and dashes")
+                terms.append(self.scheme(value))
+            elif kind == "concept" and LOCAL in value and column.concept in CONCEPT_CLASSES.values():
+                terms.append(self.local_concept(value, column.concept))
             elif kind in {"concept", "evidence"}:
                 scheme = concepts(str(column.concept or _EVIDENCE_STATUS))
                 if value not in scheme:
-                    raise ValueError(f"unknown value; accepted: {', '.join(sorted(scheme))}")
+                    raise ValueError(f"unknown value; accepted: {', '.join(sorted(scheme))}"
+                                     + ("; or SCHEME|NOTATION of concepts.csv" if column.concept in CONCEPT_CLASSES.values()
+                                        else ""))
                 terms.append(_class_node(scheme[value]))
+            elif kind == "match":  # of a concepts.csv row: a core concept of its class, or another local one
+                cls = CONCEPT_CLASSES.get(row.get("class", ""))
+                if LOCAL in value or column.predicate == SKOS.broader:
+                    terms.append(self.local_concept(value if LOCAL in value else f"{row['scheme']}{LOCAL}{value}",
+                                                    None))
+                elif cls is not None:
+                    scheme = concepts(str(cls))
+                    if value not in scheme:
+                        raise ValueError(f"not a {row['class']} of the ontology; accepted: "
+                                         f"{', '.join(sorted(scheme))}, or SCHEME|NOTATION of this file")
+                    terms.append(_class_node(scheme[value]))
             elif kind == "ref":
                 if column.names_finding:
                     terms.append(self.mint("finding", f"{value}|{row['officer'].strip()}"))
@@ -464,16 +542,18 @@ class _Converter:
             assert subject is not None
         else:
             subject = self.mint(table.kind, key)
-        rdf_type = table.rdf_type
+        types = [] if table.rdf_type is None else [table.rdf_type]
         if table.type_column:
-            rdf_type = _ORG_TYPES.get(cells[table.type_column])
-            if rdf_type is None:
-                self.issues.append(Issue(table.file, "accepted values", f"unknown type; accepted: "
-                                         f"{', '.join(_ORG_TYPES)}", line=line, field=table.type_column,
+            accepted = _TYPES[table.file]
+            chosen = accepted.get(cells[table.type_column])
+            if chosen is None:
+                self.issues.append(Issue(table.file, "accepted values", f"unknown {table.type_column}; accepted: "
+                                         f"{', '.join(accepted)}", line=line, field=table.type_column,
                                          value=cells[table.type_column]))
                 return
+            types.append(chosen)
         statement = self.statement
-        triples = [] if rdf_type is None else [statement(subject, _RDF_TYPE, _class_node(str(rdf_type)))]
+        triples = [statement(subject, _RDF_TYPE, _class_node(str(t))) for t in types]
         for column, predicate in plan:
             raw = cells.get(column.name, "")
             if column.kind == "evidence" and not raw:
@@ -509,6 +589,16 @@ def convert(folder: Path, *, base: str, graph: ox.NamedNode | None = None) -> Co
         converter.issues.append(Issue(PERSONAL, "own source", "names are personal data and load as a source of "
                                       "their own: put names.csv in a folder with only sources.csv beside it "
                                       f"(this one also has {', '.join(sorted(present - {PERSONAL, 'sources.csv'}))})"))
+    concept_file = folder / "concepts.csv"
+    if concept_file.is_file():  # what concept cells may name, before any file is converted
+        try:
+            with concept_file.open(newline="", encoding="utf-8-sig") as handle:
+                for row in csv.DictReader(handle):
+                    scheme, notation = (row.get("scheme") or "").strip(), (row.get("notation") or "").strip()
+                    if scheme and notation:
+                        converter.local.setdefault((scheme, notation), (row.get("class") or "").strip())
+        except (UnicodeDecodeError, csv.Error):
+            pass  # reported when the file is converted
     for table in TABLES:
         if (folder / table.file).is_file():
             try:
@@ -534,13 +624,20 @@ def render_docs() -> str:
             value = c.kind
             if c.kind in {"concept", "evidence"}:
                 value = ", ".join(f"`{n}`" for n in sorted(concepts(str(c.concept or OV.EvidenceStatus))))
+                if c.kind == "concept" and c.concept in CONCEPT_CLASSES.values():
+                    value += ", or `SCHEME\\|NOTATION` of concepts.csv"
             elif c.kind == "ref":
                 value = "key of " + " / ".join(c.refs)
-            elif c.name == "type" and table.type_column:
-                value = ", ".join(f"`{n}`" for n in _ORG_TYPES)
+            elif c.name == table.type_column:
+                value = ", ".join(f"`{n}`" for n in _TYPES[table.file])
+            elif c.kind == "scheme":
+                value = "scheme name"
+            elif c.kind == "match":
+                value = "concept"
             if c.many:
                 value += " (several, `;`-separated)"
-            lines.append(f"| `{c.name}` | {'yes' if c.required else ''} | {value} | {c.help} |")
+            help = c.help.replace("|", "\\|")  # a | inside a table cell ends it, even inside backticks
+            lines.append(f"| `{c.name}` | {'yes' if c.required else ''} | {value} | {help} |")
         lines.append("")
     return "\n".join(lines)
 

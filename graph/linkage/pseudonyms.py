@@ -34,6 +34,9 @@ from collections.abc import Iterable, Iterator
 from pathlib import Path
 
 import pyoxigraph as ox
+from rdflib import RDFS, SKOS, URIRef
+
+from ontology import ontology_graph
 
 from graph.linkage.facts import KINDS, VOCABULARY, Facts, concept, facts
 from graph.store import heap
@@ -108,6 +111,12 @@ _LITERAL = {
     INTEGER: re.compile(r"[+-]?[0-9]{1,18}"),
 }
 
+#: The ``ov:`` classes whose instances are concepts (of a scheme): a source's own concept may carry these types
+#: and no other, so that an instance (an officer given a skos:inScheme) is never shown as a concept.
+CONCEPT_CLASSES = frozenset(str(c).rsplit("#", 1)[-1] for c in ontology_graph().transitive_subjects(
+    RDFS.subClassOf, URIRef(str(SKOS.Concept))) if str(c).startswith("https://w3id.org/oversight/ontology#"))
+_SKOS_LINKS = frozenset(n for n in VOCABULARY if n not in ("skos:notation", "skos:prefLabel"))
+
 PEOPLE = ("Officer", "PoliceStaff", "Person")
 #: What a pseudonymised view's version ends with, so caches, ETags and cursors never mix the two.
 VARIANT = View.PSEUDONYMISED.suffix
@@ -163,7 +172,15 @@ class Pseudonyms:
             digest = hmac.digest(key, subject.encode("utf-8"), "sha256").hex()[:20]
             self.alias[subject] = f"{base}{f.kind(subject)}/p-{digest}"
         self.real = {v: k for k, v in self.alias.items()}
-        self.local = frozenset(f.vocabulary)  # the sources' own concepts: shown as they are
+        # The sources' own concepts, shown as the code list gives them: subjects with a scheme, of concept classes
+        # only, and the schemes they are in.
+        self.local = frozenset(c for c in f.vocabulary if CONCEPT_CLASSES.issuperset(f.types.get(c, ())))
+        self.schemes = frozenset(f.vocabulary[c].scheme for c in self.local)
+
+    def vocabulary(self, name: str, value: str) -> bool:
+        """Whether readers see `value` of the SKOS property `name` (``skos:exactMatch``...) of a local concept:
+        a literal (notation, label), or a link to a concept or scheme, never to an instance."""
+        return name not in _SKOS_LINKS or value in self.local or value in self.schemes or value.startswith(_OV)
 
     def value(self, name: str, value: str) -> str | None:
         """`value` of property `name` as the view shows it (re-minted), or None if the view drops it."""
@@ -191,7 +208,8 @@ class Pseudonyms:
                     if shown:
                         kept[subject] = shown
             if name in READER_VOCABULARY:
-                kept = {s: objects for s, objects in values.items() if s in self.local}
+                kept = {s: shown for s, objects in values.items() if s in self.local
+                        and (shown := tuple(o for o in objects if self.vocabulary(name, o)))}
             props[name] = kept  # every property keeps its key: code reads props[name] unguarded
         types = {alias[s]: tuple(t for t in ts if t in READER_CLASSES) for s, ts in f.types.items() if s in alias}
         return Facts(f.version + VARIANT, props, types, f.runs)
@@ -203,7 +221,9 @@ class Pseudonyms:
             subject, predicate, obj = quad.subject, quad.predicate.value, quad.object
             if isinstance(subject, ox.NamedNode) and subject.value in self.local and (
                     predicate.startswith(_SKOS) and "skos:" + predicate[len(_SKOS):] in READER_VOCABULARY):
-                yield quad  # a concept of a local vocabulary, as the code list gives it
+                name = "skos:" + predicate[len(_SKOS):]
+                if isinstance(obj, ox.Literal) != (name in _SKOS_LINKS) and self.vocabulary(name, obj.value):
+                    yield quad  # a concept of a local vocabulary, as the code list gives it
                 continue
             if not isinstance(subject, ox.NamedNode) or subject.value not in alias:
                 continue

@@ -41,7 +41,7 @@ def test_riverton_imports_with_functions_lookups_and_filters(db: Any) -> None:
     assert [x.source for x in loaded] == ["riverton", "riverton-names"]
     assert report.rows_read == {"cases-2021.txt": 2, "cases-2022.txt": 1, "allegations.psv": 8, "roster.tsv": 6}
     assert report.entities == {"investigations.csv": 3, "allegations.csv": 8, "findings.csv": 5,
-                               "officers.csv": 4, "names.csv": 4}
+                               "officers.csv": 4, "names.csv": 4, "postings.csv": 4, "concepts.csv": 4}
     # every row that made nothing is counted, with its reason: rejected, filtered out, or a value emptied
     assert report.rejected == {("findings.csv", "_star: not found in column 'star' of roster"): 1,
                                ("findings.csv", "no star number"): 1}
@@ -49,13 +49,16 @@ def test_riverton_imports_with_functions_lookups_and_filters(db: Any) -> None:
     assert report.filtered == {("findings.csv", "where[0]: column 4 differs 'WITHDRAWN'"): 1,
                                ("officers.csv", "where[0]: column 'star' matches '^[0-9]{4}$'"): 1,
                                ("officers.csv", "where[1]: column 'employee_id' in findings.csv officer"): 1,
-                               ("names.csv", "where[0]: column 'star' in column 2 of allegations"): 2}
+                               ("names.csv", "where[0]: column 'star' in column 2 of allegations"): 2,
+                               ("postings.csv", "where[0]: column 'employee_id' in findings.csv officer"): 2}
     assert report.filtered_first[("officers.csv", "where[1]: column 'employee_id' in findings.csv officer")] == \
         "roster.tsv:6"
     assert report.emptied == {("findings.csv", "outcomes"): {"8 HOURS TRAINING": 1}}
     assert report.unmatched == {("allegations.csv", "categories"): {"general complaint": 1}}
-    assert report.unmapped["roster.tsv"] == ("rank", "status")  # read twice (two steps), unread by either
+    assert report.unmapped["roster.tsv"] == ("status",)  # read twice (two steps), unread by either
+    assert report.kept == {("postings.csv", "rank"): {"Probationer": 1}}  # not declared: kept, no match
     text = "\n".join(report.lines())
+    assert "kept         1 values of postings.csv rank that its vocabulary does not declare" in text
     assert "filtered     2 rows for names.csv: where[0]: column 'star' in column 2 of allegations does not hold" \
         in text and "extract found nothing (most frequent: 'general complaint' 1)" in text
 
@@ -253,3 +256,63 @@ def test_a_table_test_on_a_table_filled_by_a_filtered_rule_is_refused(tmp_path: 
         translate(m, folder, tmp_path / "out")
     (issue,) = caught.value.issues
     assert issue.field == "tables[4].where[0]" and "officers is filled by a rule that itself keeps" in issue.message
+
+
+def test_riverton_ranks_stay_in_riverton_terms_and_count_under_the_core_ranks(db: Any) -> None:
+    import_dataset(db, read_mapping(RIVERTON / "mapping.toml"), RIVERTON, user="test")
+    f = facts(db)
+    officers = {f.value(o, "identifier"): o for o in f.of_type("Officer")}
+    rank = {f.value(p, "officer"): f.value(p, "rank") for p in f.of_type("Posting")}
+    concept = {o: f.concept(rank[officers[o]]) for o in ("E100", "E101", "E102", "E103")}
+    assert {o: (c.notation, c.label) for o, c in concept.items()} == {
+        "E100": ("Sergeant", "Sergeant"), "E101": ("Officer", "Police officer"),
+        "E102": ("Probationer", "Probationer"), "E103": ("Detective", "Detective")}
+    (scheme,) = {c.scheme for c in concept.values()}
+    assert scheme.startswith("https://w3id.org/oversight/id/scheme/")  # the dataset's own scheme, not the core's
+    ranks = concepts(str(OV.Rank))
+    assert concept["E100"].iri in f.admitted(frozenset({ranks["supervisor"]}))  # exact_match
+    assert concept["E103"].iri in f.admitted(frozenset({ranks["detective"]}))  # broad_match: falls under it
+    assert concept["E101"].iri in f.admitted(frozenset({ranks["officer"]}))
+    assert concept["E102"].iri not in f.admitted(frozenset({ranks["officer"]}))  # kept with no match: never guessed
+    assert concept["E103"].iri not in f.admitted(frozenset({ranks["supervisor"]}))
+
+
+@pytest.mark.parametrize(("old", "new", "message"), [
+    ('rank = { column = "rank", scheme = "riverton-rank" }', 'rank = { column = "rank", scheme = "riverton-ranks" }',
+     "names no entry of [vocabularies]: 'riverton-ranks'"),
+    ('rank = { column = "rank", scheme = "riverton-rank" }',
+     'rank = { column = "rank", scheme = "riverton-rank", codes = "finding" }', "not both"),
+    ('class = "rank"', 'class = "outcome"', "holds outcome concepts; rank takes rank"),  # the column's line
+    ('class = "rank"', 'class = "ranks"', "unknown class 'ranks'; accepted: allegation-category"),
+    ('Sergeant = { exact_match = "supervisor" }', 'Sergeant = { same_as = "supervisor" }',
+     "unknown keys ['same_as']"),
+    ('result = { column = 4, codes = "finding" }', 'result = { column = 4, codes = "finding", unknown = "keep" }',
+     "'keep' goes with scheme"),
+])
+def test_vocabulary_mistakes_are_named_with_their_line(tmp_path: Path, old: str, new: str, message: str) -> None:
+    folder = _copy(tmp_path)
+    with pytest.raises(InputError) as caught:
+        _edit(folder, old, new)
+    (issue,) = [i for i in caught.value.issues if message in str(i)]
+    lines = (folder / "mapping.toml").read_text("utf-8").splitlines()
+    at = lines.index('rank = { column = "rank", scheme = "riverton-rank" }') if "holds" in message else lines.index(new)
+    assert issue.line == at + 1, str(issue)
+
+
+def test_a_vocabulary_match_onto_no_core_concept_is_a_cell_error(db: Any, tmp_path: Path) -> None:
+    folder = _copy(tmp_path)
+    m = _edit(folder, 'Sergeant = { exact_match = "supervisor" }', 'Sergeant = { exact_match = "sergeant" }')
+    with pytest.raises(InputError) as caught:
+        import_dataset(db, m, folder, user="test")
+    assert any(i.file == "concepts.csv" and i.field == "exact_match" and "not a rank of the ontology" in i.message
+               for i in caught.value.issues), caught.value.issues
+    assert "riverton" not in db.sources
+
+
+def test_undeclared_ranks_can_be_rejected_instead_of_kept(db: Any, tmp_path: Path) -> None:
+    folder = _copy(tmp_path)
+    m = _edit(folder, 'scheme = "riverton-rank" }', 'scheme = "riverton-rank", unknown = "reject" }')
+    report, _ = import_dataset(db, m, folder, user="test")
+    assert report.kept == {}
+    assert report.rejected[("postings.csv", "rank: 'Probationer' is not a concept of [vocabularies.riverton-rank]")] == 1
+    assert report.entities["concepts.csv"] == 3
