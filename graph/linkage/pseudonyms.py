@@ -222,7 +222,8 @@ class Pseudonyms:
             if isinstance(subject, ox.NamedNode) and subject.value in self.local and (
                     predicate.startswith(_SKOS) and "skos:" + predicate[len(_SKOS):] in READER_VOCABULARY):
                 name = "skos:" + predicate[len(_SKOS):]
-                if isinstance(obj, ox.Literal) != (name in _SKOS_LINKS) and self.vocabulary(name, obj.value):
+                if isinstance(obj, ox.Literal | ox.NamedNode) and isinstance(obj, ox.Literal) != (
+                        name in _SKOS_LINKS) and self.vocabulary(name, obj.value):
                     yield quad  # a concept of a local vocabulary, as the code list gives it
                 continue
             if not isinstance(subject, ox.NamedNode) or subject.value not in alias:
