@@ -144,7 +144,7 @@ class Row:
 
     officer: str
     complaint: str
-    allegation: str  # the allegation's key within the complaint (Philadelphia: the type; Chicago: the officer)
+    allegation: str  # the allegation's key within the complaint (Philadelphia: the type; Chicago: the code)
     result: str  # the finding's result notation, or ""
     outcomes: frozenset[str]
     categories: frozenset[str]
@@ -159,11 +159,15 @@ def _philadelphia_rows() -> list[Row]:
         received = {r["complaint_id"].strip(): datetime.strptime(r["date_received"].strip(), "%m/%d/%y").date()
                     .isoformat() for r in csv.DictReader(handle) if r["date_received"].strip()}
     result = {"Sustained Finding": "misconduct-proven", "No Sustained Findings": "not-proven"}
-    # the types as the mapping's category list puts them, with the broader categories that admit them
-    category = {"Physical Abuse": {"use-of-force"}, "Falsification": {"honesty-and-integrity"},
-                "Unprofessional Conduct": {"discreditable-conduct"}, "Criminal Allegation": {"discreditable-conduct"},
-                "Other Misconduct": {"discreditable-conduct"}, "Domestic": {"discreditable-conduct", "domestic-abuse"},
-                "Sexual Crime/Misconduct": {"discreditable-conduct", "sexual-misconduct"}}
+    # the types as the mapping's category list puts them (with the categories that admit those, _admitting)
+    direct = {"Physical Abuse": "use-of-force", "Verbal Abuse": "authority-respect-courtesy",
+              "Unprofessional Conduct": "discreditable-conduct", "Lack of Service": "neglect-of-duty",
+              "Departmental Violation": "orders-and-instructions", "Disciplinary Code Violation":
+              "orders-and-instructions", "Harassment": "bullying-harassment", "Criminal Allegation":
+              "discreditable-conduct", "Civil Rights Complaint": "discrimination", "Domestic": "domestic-abuse",
+              "Falsification": "honesty-and-integrity", "Sexual Crime/Misconduct": "sexual-misconduct",
+              "Drugs": "drug-misuse", "Other Misconduct": "discreditable-conduct"}
+    category = {kind: _admitting(notation) for kind, notation in direct.items()}
     rows = []
     with (folder / "ppd_complaint_disciplines.csv").open(encoding="utf-8-sig", newline="") as handle:
         for r in csv.DictReader(handle):
@@ -191,15 +195,51 @@ def _chicago_rows() -> list[Row]:
                "SEPARATED OTHER CASE": "dismissal", "RESIGNED": "resigned-or-retired",
                "RESIGNED -NOT SERVED": "resigned-or-retired", "REPRIMAND": "written-warning",
                "VIOLATION NOTED": "management-action"}
+    # each code's family (its first two characters), as the mapping's vocabulary maps it onto the core categories
+    family = {"01": "offensive-language", "02": "alcohol-misuse", "03": "unlawful-search-or-arrest",
+              "04": "rule-violation", "05": "use-of-force", "06": "corruption", "07": "rule-violation",
+              "08": "criminal-conduct", "10": "rule-violation", "12": "neglect-of-duty", "15": "drug-misuse",
+              "18": "use-of-force", "19": "use-of-force", "20": "use-of-force", "S0": "use-of-force",
+              "S1": "use-of-force", "S2": "use-of-force"}
     rows = []
     with gzip.open(folder / "complaints-accused.csv.gz", "rt", encoding="utf-8-sig", newline="") as handle:
         for r in csv.DictReader(handle):
             officer, complaint = str(int(float(r["UID"]))), r["cr_id"].strip()
             penalty = r["final_outcome"].strip().upper()
             outcomes = {outcome[penalty]} if penalty in outcome else {"suspension"} if "SUSPEN" in penalty else set()
-            rows.append(Row(officer, complaint, officer, result.get(r["final_finding"].strip(), ""),
-                            frozenset(outcomes), frozenset(), dated.get(complaint, "")))
+            code = r["complaint_code"].strip()
+            core = family.get(code[:2]) if code else None
+            rows.append(Row(officer, complaint, code or "uncoded", result.get(r["final_finding"].strip(), ""),
+                            frozenset(outcomes), _admitting(core) if core else frozenset(), dated.get(complaint, "")))
     return rows
+
+
+def _admitting(notation: str) -> frozenset[str]:
+    """The allegation categories whose filter counts a value that falls under the one of `notation`: itself and,
+    following the ontology's SKOS links upwards, every broader or matching category (docs/linkage.md)."""
+    from rdflib import RDF, SKOS
+
+    from ontology import OV, ontology_graph
+
+    graph = ontology_graph()
+    up = {SKOS.broader: "o", SKOS.broadMatch: "o", SKOS.narrower: "s", SKOS.narrowMatch: "s",
+          SKOS.exactMatch: "both", SKOS.closeMatch: "both"}  # (subject, object): which end admits the other
+    counted_by: dict[Any, set[Any]] = {}  # concept -> the concepts whose filter counts it directly
+    for link, end in up.items():
+        for s_, o in graph.subject_objects(link):
+            if end in ("o", "both"):
+                counted_by.setdefault(s_, set()).add(o)
+            if end in ("s", "both"):
+                counted_by.setdefault(o, set()).add(s_)
+    (start,) = [c for c in graph.subjects(RDF.type, OV.AllegationCategory) if str(graph.value(c, SKOS.notation))
+                == notation]
+    seen, todo = {start}, [start]
+    while todo:
+        for c in counted_by.get(todo.pop(), ()):
+            if c not in seen:
+                seen.add(c)
+                todo.append(c)
+    return frozenset(str(graph.value(c, SKOS.notation)) for c in seen)
 
 
 def _findings(rows: list[Row]) -> dict[tuple[str, str, str], Row]:
@@ -261,6 +301,9 @@ GRID = [  # (question, parameters): results, outcomes, categories, bases, thresh
     ("repeat-subjects", "min_investigations=1&category=use-of-force"),
     ("repeat-subjects", "min_investigations=2&category=discreditable-conduct"),
     ("repeat-subjects", "min_investigations=1&category=honesty-and-integrity"),
+    ("repeat-subjects", "min_investigations=1&category=rule-violation"),
+    ("repeat-subjects", "min_investigations=1&category=criminal-conduct"),
+    ("repeat-subjects", "min_investigations=1&category=neglect-of-duty&result=misconduct-proven"),
     ("repeat-subjects", "min_investigations=1&since=2009&until=2014"),
     ("repeat-subjects", "min_investigations=1&since=2016&until=2017"),
     ("repeat-subjects", "min_investigations=3&since=2015"),
@@ -269,6 +312,7 @@ GRID = [  # (question, parameters): results, outcomes, categories, bases, thresh
     ("co-accused", "result=misconduct-proven"),
     ("co-accused", "basis=allegation"),
     ("co-accused", "basis=allegation&category=use-of-force"),
+    ("co-accused", "basis=allegation&result=misconduct-proven"),
     ("co-accused", "min_shared=2"),
     ("co-accused", "since=2009&until=2014"),
     ("co-accused", "since=2018&basis=allegation"),

@@ -88,6 +88,7 @@ class Value:
     scheme: str | None = None  # a [vocabularies] entry: the values are its concepts, the source's own notations
     unknown: str = "reject"  # an unknown code: reject the row, leave the cell empty, or keep it (a scheme's)
     date: str | None = None  # strptime format of the source, such as %m/%d/%y
+    default: str | None = None  # what a blank cell of `column` is read as (before normalise, codes...)
     required: bool = False
     reason: str | None = None  # said when a required value is blank
     combine: str | None = None  # rows with one key that disagree here: an error (None), or first, all, prefer
@@ -328,6 +329,8 @@ def read_mapping(path: str | Path) -> Mapping:
                              "prefer": tuple(str(v) for v in spec.get("prefer", ()))})
             if sum(x is not None for x in (value.column, value.value, value.template)) + (value.row is True) != 1:
                 issue(at, "source", "give exactly one of column, value, template or row")
+            if value.default is not None and (value.column is None or not str(value.default).strip()):
+                issue(at, "default", "default goes with column: what a blank cell is read as (not blank itself)")
             if "row" in spec and value.row is not True:
                 issue(at, "row", "say row = true for the row's place in its file (FILE/LINE)")
             if isinstance(value.column, bool) or not isinstance(value.column, (str, int, type(None))) or (
@@ -500,7 +503,7 @@ def _cell(m: Mapping, value: Value, raw: str, made: dict[str, str]) -> str:
         if not (value.extract or value.replace or value.split or value.normalise or value.date or value.codes
                 or value.scheme):
             return raw
-    raw = raw.strip()
+    raw = raw.strip() or (value.default or "")
     if not raw:
         return ""
     if value.split is not None:
