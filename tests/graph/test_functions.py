@@ -316,3 +316,15 @@ def test_undeclared_ranks_can_be_rejected_instead_of_kept(db: Any, tmp_path: Pat
     assert report.kept == {}
     assert report.rejected[("postings.csv", "rank: 'Probationer' is not a concept of [vocabularies.riverton-rank]")] == 1
     assert report.entities["concepts.csv"] == 3
+
+
+def test_default_reads_a_blank_cell_as_a_value_before_the_other_functions(tmp_path: Path) -> None:
+    folder = _copy(tmp_path)
+    m = _edit(folder, '_star = { column = 2, extract = "([0-9]+)", required = true, reason = "no star number" }',
+              '_star = { column = 2, extract = "([0-9]+)", required = true, reason = "no star number", default = "#6002" }')
+    report = translate(m, folder, tmp_path / "out")
+    assert ("findings.csv", "no star number") not in report.rejected
+    assert report.entities["findings.csv"] == 6  # line 7 is now star #6002's (E103) finding
+    with pytest.raises(InputError) as caught:
+        _edit(folder, 'default = "#6002"', 'default = " "')
+    assert any("default goes with column" in i.message for i in caught.value.issues)
