@@ -31,7 +31,7 @@ from graph.linkage.pseudonyms import VARIANT, pseudonymous_facts
 from graph.linkage.questions import filter_caveats
 from graph.sparql.saved import DATE, ENTITY_ID
 from graph.store.database import Database
-from graph.store.derived import Kind
+from graph.store.derived import Kind, is_current
 from ontology import OV
 
 __all__ = ["Params", "answer", "single", "etag", "is_fresh", "view_facts", "pseudonymised", "FILTER_PARAMS", "PROJECTION_PARAMS", "PAGE_PARAMS"]
@@ -242,7 +242,7 @@ def _respond(build: Callable[[Facts], dict[str, Any]]) -> Response:
                 return (text + "\n").encode(), rows
 
             cached = db.derived.get_or_build(Kind.ANSWER, f.version, request.full_path, render,
-                                             keep=lambda: f.version == db.data_version + view)
+                                             keep=lambda: is_current(f.version, db.data_version))
         body, rows = cached
         request.environ[audit.ROWS] = rows
         response = Response(body, mimetype="application/json")

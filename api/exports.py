@@ -35,7 +35,7 @@ from graph.linkage.projection import Projection, projection
 from graph.linkage.pseudonyms import pseudonymous_facts
 from graph.sparql.engine import check, evaluate
 from graph.sparql.saved import bind, saved_query
-from graph.store.derived import Kind
+from graph.store.derived import Kind, is_current
 
 __all__ = ["bp"]
 
@@ -161,7 +161,7 @@ def export(spec: str) -> Response:
             return manifest(f, export_graph, fmt, digest.hexdigest())
 
         described = db.derived.get_or_build(Kind.MANIFEST, f.version, request.full_path, describe,
-                                            keep=lambda: f.version.startswith(db.data_version))
+                                            keep=lambda: is_current(f.version, db.data_version))
         response = Response(json.dumps(described, indent=1, sort_keys=True, ensure_ascii=False) + "\n",
                             mimetype="application/json")
     else:

@@ -18,7 +18,7 @@ from collections import OrderedDict
 from collections.abc import Callable, Hashable, Iterable
 from typing import Any, TypeVar
 
-__all__ = ["Derived", "Kind", "View"]
+__all__ = ["Derived", "Kind", "View", "is_current"]
 
 T = TypeVar("T")
 
@@ -47,6 +47,12 @@ class View(enum.Enum):
     def suffix(self) -> str:
         """What a view's facts add to the data version they were built from (their ``Facts.version``)."""
         return self.value
+
+
+def is_current(version: str, data_version: str) -> bool:
+    """Whether facts of `version` (a data version and a view's suffix) are of the data version `data_version`:
+    the one test of whether an entry built from them may be kept, for every kind and view."""
+    return any(version == data_version + view.suffix for view in View)
 
 
 class Derived:

@@ -97,3 +97,11 @@ def test_a_facts_build_racing_a_commit_reads_the_graphs_it_started_with(settings
         assert facts(db) is not built[0] and facts(db).version == db.data_version  # not installed as the newer
     finally:
         db.close()
+
+
+def test_an_entry_is_current_for_its_data_version_in_either_view_and_no_other() -> None:
+    from graph.store.derived import View, is_current
+
+    assert is_current("v2", "v2") and is_current("v2" + View.PSEUDONYMISED.suffix, "v2")
+    assert not is_current("v2", "v21") and not is_current("v21", "v2")  # never a prefix test
+    assert not is_current("v2~other", "v2")
