@@ -78,8 +78,10 @@ def settings_for(ctx: click.Context, **overrides: Any) -> dict[str, Any]:
 
 
 def open_store(settings: dict[str, Any], *, read_only: bool = False) -> Database:
-    if read_only and settings["STORE"] == "oxigraph" and not Path(settings["DATA_DIR"]).exists():
-        read_only = False  # nothing to read yet: create it
+    folder = Path(settings["DATA_DIR"])
+    if read_only and settings["STORE"] == "oxigraph" and (
+            not folder.exists() or folder.is_dir() and next(folder.iterdir(), None) is None):
+        read_only = False  # nothing to read yet (no folder, or an empty one made for it): create it
     return open_database(settings, read_only=read_only)
 
 

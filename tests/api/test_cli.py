@@ -94,3 +94,12 @@ def test_a_failing_disk_is_an_error_message_not_a_traceback(run: Any, monkeypatc
     assert "No space left on device; nothing was changed" in result.output and "Traceback" not in result.output
     monkeypatch.undo()
     assert set(json.loads(run("stats", "--format", "json").output)["sources"]) == {"ontology"}
+
+
+@pytest.mark.parametrize("command", [("stats",), ("query", "ASK {}"), ("validate", str(MINI))])
+def test_reading_commands_work_on_an_empty_folder_made_for_the_store(tmp_path: Path, command: tuple[str, ...]) -> None:
+    folder = tmp_path / "data"
+    folder.mkdir()  # a new user's `mkdir data`: no store in it yet
+    result = CliRunner().invoke(cli, ["--data-dir", str(folder), *command])
+    assert result.exit_code == 0, result.output
+    assert "cannot be opened" not in result.output
