@@ -62,14 +62,23 @@ def test_readers_keep_answering_from_the_previous_version_while_a_load_runs(serv
             outcome["status"] = response.status
             outcome["version"] = json.load(response)["data_version"]
 
+    question = server + "/linkage/repeat-subjects?min_investigations=1&limit=1"
+    status, answer = get(question)
+    assert status == 200 and answer["data_version"] == before
+    answers = {before: answer["total"]}
     loader = threading.Thread(target=put)
     loader.start()
-    seen = []
+    seen, asked = [], 0
     while loader.is_alive():
         status, body = get(server + "/health")
         assert status == 200
         seen.append(body["data_version"])
+        status, answer = get(question)  # a linkage answer, from the facts of one version, never a mix
+        assert status == 200, answer
+        assert answers.setdefault(answer["data_version"], answer["total"]) == answer["total"]
+        asked += answer["data_version"] == before
     loader.join()
+    assert asked >= 1 and set(answers) <= {before, outcome["version"]}
     assert outcome["status"] == 201
     seen.append(get(server + "/health")[1]["data_version"])
     assert seen[0] == before and seen[-1] == outcome["version"]
