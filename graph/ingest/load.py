@@ -18,7 +18,7 @@ import threading
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO, Any, cast
+from typing import IO, Any
 
 import pyoxigraph as ox
 
@@ -299,9 +299,8 @@ def _stage(db: Database, source: SourceInput, progress: Progress, *, write: bool
             phase = f"{source.name}: reading {path.name}"
             if path.is_dir():
                 progress(phase, 0, 1)
-                conversion = convert(path, base=db.base_iri, graph=graph)
-                conversions[str(path)] = conversion
-                scratch.backend.bulk_extend(cast("list[ox.Quad]", conversion.triples))  # quads: graph given
+                # quads (a graph is given), handed to the scratch store in batches as they are made
+                conversions[str(path)] = convert(path, base=db.base_iri, graph=graph, sink=scratch.backend.bulk_extend)
                 progress(phase, 1, 1)
             else:
                 try:

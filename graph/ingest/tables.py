@@ -12,6 +12,7 @@ from __future__ import annotations
 import csv
 import datetime
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import cache, cached_property
 from pathlib import Path
@@ -372,9 +373,15 @@ _EVIDENCE_STATUS = str(OV.EvidenceStatus)
 _class_node = cache(ox.NamedNode)  # classes and concepts: a few nodes, shared by every row
 
 
+#: Statements held before they are handed to a `sink` (:func:`convert`): a batch, never the whole folder.
+BATCH = 1_000_000
+
+
 class _Converter:
-    def __init__(self, folder: Path, base: str, graph: ox.NamedNode | None = None) -> None:
+    def __init__(self, folder: Path, base: str, graph: ox.NamedNode | None = None,
+                 sink: Callable[[list[Any]], None] | None = None) -> None:
         self.folder = folder
+        self.sink = sink
         self.base = base
         self.statement: Any = ox.Triple if graph is None else lambda s, p, o: ox.Quad(s, p, o, graph)
         self.out = Conversion()
@@ -389,6 +396,13 @@ class _Converter:
         if found is None:
             found = self._minted[(kind, key)] = mint(kind, key, base=self.base)
         return found
+
+    def flush(self) -> None:
+        """Hand the statements made so far to the sink (once the folder has no issue: a bad folder loads
+        nothing, but what reaches a scratch store is dropped with it)."""
+        if self.sink is not None and self.out.triples:
+            self.sink(self.out.triples)
+            self.out.triples = []
 
     def scheme(self, name: str) -> ox.NamedNode:
         """A local scheme's node; described (a ``skos:ConceptScheme`` with its name) the first time it is named."""
@@ -567,18 +581,25 @@ class _Converter:
                 continue
             triples.extend(statement(subject, predicate, term) for term in terms)
         self.out.triples.extend(triples)
+        if self.sink is not None and len(self.out.triples) >= BATCH:
+            self.flush()
         self.out.locations.setdefault(subject.value, (table.file, line))
 
 
-def convert(folder: Path, *, base: str, graph: ox.NamedNode | None = None) -> Conversion:
+def convert(folder: Path, *, base: str, graph: ox.NamedNode | None = None,
+            sink: Callable[[list[Any]], None] | None = None) -> Conversion:
     """Convert a tabular folder to statements (triples, or quads in `graph`), checking every cell.
+
+    With a `sink`, the statements are handed to it in batches of :data:`BATCH` as they are made (and the
+    returned conversion holds none), so that a large folder is never in memory whole as Python objects.
+    A sink must be a scratch store that is dropped when this raises.
 
     Raises
     ------
     InputError
         Listing every bad file, header, row and cell (file, line, column, rule).
     """
-    converter = _Converter(folder, base, graph)
+    converter = _Converter(folder, base, graph, sink)
     known = {t.file for t in TABLES}
     for path in sorted(folder.iterdir()):
         if path.suffix.lower() == ".csv" and path.name not in known:
@@ -607,6 +628,7 @@ def convert(folder: Path, *, base: str, graph: ox.NamedNode | None = None) -> Co
                 converter.issues.append(Issue(table.file, "CSV syntax", f"cannot be read as UTF-8 CSV ({exc.__class__.__name__})"))
     if converter.issues:
         raise InputError(converter.issues)
+    converter.flush()
     return converter.out
 
 
