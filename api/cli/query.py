@@ -23,6 +23,7 @@ from graph import (
 )
 from graph.export.formats import EXPORT_FORMATS
 from graph.store.stats import stats as compute_stats
+from ontology import OV
 
 __all__: list[str] = []  # commands register themselves on the group
 
@@ -122,7 +123,7 @@ def stats_cmd(ctx: click.Context, fmt: str) -> None:
         click.echo(f"{name:32}{count:>10}")
     click.echo(f"\nclass{'':27}instances")
     for cls, count in sorted(result.classes.items()):
-        click.echo(f"{cls.replace('https://w3id.org/oversight/ontology#', 'ov:'):32}{count:>10}")
+        click.echo(f"{cls.replace(str(OV), 'ov:'):32}{count:>10}")
 
 
 @cli.command("export")

@@ -20,12 +20,12 @@ from rdflib import RDF, RDFS, Namespace
 from rdflib.collection import Collection
 
 from graph.queries import internal
-from ontology import ontology_graph, shapes_graph
+from ontology import OV, ontology_graph, shapes_graph
 
 __all__ = ["Violation", "validate_graph", "confirm", "COMPONENTS", "curie"]
 
 SH = Namespace("http://www.w3.org/ns/shacl#")
-OV_NS = "https://w3id.org/oversight/ontology#"
+OV_NS = str(OV)
 
 # query name -> (SHACL constraint component, message template)
 COMPONENTS: dict[str, tuple[str, str]] = {
@@ -39,7 +39,7 @@ COMPONENTS: dict[str, tuple[str, str]] = {
 }
 
 _SHORT = {
-    "https://w3id.org/oversight/ontology#": "ov:",
+    OV_NS: "ov:",
     "http://www.w3.org/2001/XMLSchema#": "xsd:",
     "http://www.w3.org/2004/02/skos/core#": "skos:",
 }

@@ -36,7 +36,7 @@ from pathlib import Path
 import pyoxigraph as ox
 from rdflib import RDFS, SKOS, URIRef
 
-from ontology import ontology_graph
+from ontology import OV, ontology_graph
 
 from graph.linkage.facts import KINDS, VOCABULARY, Facts, concept, facts
 from graph.store import heap
@@ -114,13 +114,13 @@ _LITERAL = {
 #: The ``ov:`` classes whose instances are concepts (of a scheme): a source's own concept may carry these types
 #: and no other, so that an instance (an officer given a skos:inScheme) is never shown as a concept.
 CONCEPT_CLASSES = frozenset(str(c).rsplit("#", 1)[-1] for c in ontology_graph().transitive_subjects(
-    RDFS.subClassOf, URIRef(str(SKOS.Concept))) if str(c).startswith("https://w3id.org/oversight/ontology#"))
+    RDFS.subClassOf, URIRef(str(SKOS.Concept))) if str(c).startswith(str(OV)))
 _SKOS_LINKS = frozenset(n for n in VOCABULARY if n not in ("skos:notation", "skos:prefLabel"))
 
 PEOPLE = ("Officer", "PoliceStaff", "Person")
 #: What a pseudonymised view's version ends with, so caches, ETags and cursors never mix the two.
 VARIANT = View.PSEUDONYMISED.suffix
-_OV = "https://w3id.org/oversight/ontology#"
+_OV = str(OV)
 _XSD = "http://www.w3.org/2001/XMLSchema#"
 _RDF_TYPE = "http://www.w3.org/1999/02/22-rdf-syntax-ns#type"
 _STRING = ox.NamedNode(_XSD + "string")

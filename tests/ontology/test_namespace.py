@@ -19,3 +19,14 @@ def test_namespace_is_closed() -> None:
     assert str(OV.Officer) == "https://w3id.org/oversight/ontology#Officer"
     with pytest.raises(AttributeError):
         OV.Oficer  # noqa: B018
+
+
+def test_the_ontology_namespace_is_spelled_in_ontology_and_the_prefix_table_only() -> None:
+    """The guide's rule: code names ontology terms through OV (closed: a misspelt term fails at once), never
+    as an IRI string; graph/prefixes.py is the one table of prefixes, and stored queries declare theirs."""
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[2]
+    spelled = [str(path.relative_to(root)) for folder in ("graph", "api") for path in (root / folder).rglob("*.py")
+               if str(OV) in path.read_text("utf-8") and path != root / "graph" / "prefixes.py"]
+    assert spelled == []
