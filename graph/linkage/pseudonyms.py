@@ -111,9 +111,9 @@ _LITERAL = {
     INTEGER: re.compile(r"[+-]?[0-9]{1,18}"),
 }
 
-#: The ``ov:`` classes whose instances are concepts (of a scheme): a source's own concept may carry these types
-#: and no other, so that an instance (an officer given a skos:inScheme) is never shown as a concept.
-CONCEPT_CLASSES = frozenset(str(c).rsplit("#", 1)[-1] for c in ontology_graph().transitive_subjects(
+#: The ``ov:`` classes whose instances are concepts (of a scheme): a source's own concept carries one of these
+#: types and no other, so that an instance (an officer given a skos:inScheme) is never shown as a concept.
+_CONCEPT_TYPES = frozenset(str(c).rsplit("#", 1)[-1] for c in ontology_graph().transitive_subjects(
     RDFS.subClassOf, URIRef(str(SKOS.Concept))) if str(c).startswith(str(OV)))
 _SKOS_LINKS = frozenset(n for n in VOCABULARY if n not in ("skos:notation", "skos:prefLabel"))
 
@@ -172,15 +172,21 @@ class Pseudonyms:
             digest = hmac.digest(key, subject.encode("utf-8"), "sha256").hex()[:20]
             self.alias[subject] = f"{base}{f.kind(subject)}/p-{digest}"
         self.real = {v: k for k, v in self.alias.items()}
-        # The sources' own concepts, shown as the code list gives them: subjects with a scheme, of concept classes
-        # only, and the schemes they are in.
-        self.local = frozenset(c for c in f.vocabulary if CONCEPT_CLASSES.issuperset(f.types.get(c, ())))
-        self.schemes = frozenset(f.vocabulary[c].scheme for c in self.local)
+        # The sources' own concepts, shown as the code list gives them: subjects with a scheme, typed with concept
+        # classes only (as the shapes require of a value), and the schemes they are in, which are typed nothing
+        # of ours (a scheme is no instance).
+        typed = f.types
+        self.local = frozenset(c for c in f.vocabulary if typed.get(c) and _CONCEPT_TYPES.issuperset(typed[c]))
+        in_scheme = f.props.get("skos:inScheme", {})
+        self.schemes = frozenset(s for c in self.local for s in in_scheme.get(c, ()) if not typed.get(s))
 
     def vocabulary(self, name: str, value: str) -> bool:
         """Whether readers see `value` of the SKOS property `name` (``skos:exactMatch``...) of a local concept:
-        a literal (notation, label), or a link to a concept or scheme, never to an instance."""
-        return name not in _SKOS_LINKS or value in self.local or value in self.schemes or value.startswith(_OV)
+        a link to a concept or scheme, never to an instance; a literal (notation, label) that is not the real
+        IRI of a visible instance written as text."""
+        if name not in _SKOS_LINKS:
+            return value not in self.alias
+        return value in self.local or value in self.schemes or value.startswith(_OV)
 
     def value(self, name: str, value: str) -> str | None:
         """`value` of property `name` as the view shows it (re-minted), or None if the view drops it."""

@@ -65,27 +65,39 @@ def test_local_concepts_keep_the_source_value_and_count_under_the_core_ones(db: 
 
 def test_readers_see_local_concepts_but_never_an_instance_dressed_as_one(db: Database, tmp_path: Path) -> None:
     load(db, plan([_folder(tmp_path)]), user="t")
-    # Another source gives an officer a scheme and a label, and links a concept to that officer.
-    officer = next(o for o in facts(db).of_type("Officer"))
-    concept = facts(db).values(next(a for a in facts(db).of_type("Allegation")
-                                    if facts(db).values(a, "category")), "category")[0]
+    f = facts(db)
+    officer = next(o for o in f.of_type("Officer"))
+    concept = f.values(next(a for a in f.of_type("Allegation") if f.values(a, "category")), "category")[0]
     skos = "http://www.w3.org/2004/02/skos/core#"
+    untyped = "https://w3id.org/oversight/id/officer/0123456789abcdef0123"  # an IRI no source types
+    # Another source dresses instances as concepts and points concepts at them, every way SKOS allows:
+    # an officer (and an untyped IRI) given a scheme and a label; a concept linked to the officer, put in the
+    # officer as its scheme (sorted first), given the officer as broader, and the officer's IRI as its
+    # notation and label, as an IRI and as text.
     rogue = tmp_path / "rogue.nt"
     rogue.write_text(
         f'<{officer}> <{skos}inScheme> <https://example.org/scheme> .\n'
         f'<{officer}> <{skos}prefLabel> "A real name" .\n'
-        f'<{concept}> <{skos}exactMatch> <{officer}> .\n', encoding="utf-8")
+        f'<{untyped}> <{skos}inScheme> <https://example.org/scheme> .\n'
+        f'<{untyped}> <{skos}prefLabel> "Another real name" .\n'
+        f'<{concept}> <{skos}exactMatch> <{officer}> .\n'
+        f'<{concept}> <{skos}inScheme> <{officer}> .\n'
+        f'<{concept}> <{skos}inScheme> <https://a.example/first> .\n'
+        f'<{concept}> <{skos}broader> <{officer}> .\n'
+        f'<{concept}> <{skos}notation> <{officer}> .\n'
+        f'<{concept}> <{skos}prefLabel> "{officer}" .\n', encoding="utf-8")
     load(db, plan([rogue], source="rogue", title="rogue"), user="t")
     view, pseudonyms = pseudonymous_facts(db, tmp_path)
-    assert concept in pseudonyms.local and officer not in pseudonyms.local
-    assert view.concept(concept).notation == "D-RACE"
+    assert concept in pseudonyms.local and officer not in pseudonyms.local and untyped not in pseudonyms.local
+    assert "D-RACE" in view.values(concept, "skos:notation")
     labels = {v for values in view.props["skos:prefLabel"].values() for v in values}
-    assert "Racial discrimination" in labels and "A real name" not in labels
-    links = {v for name in ("skos:exactMatch", "skos:inScheme", "skos:broader")
-             for values in view.props[name].values() for v in values}
-    assert officer not in links and "https://example.org/scheme" not in links
+    assert "Racial discrimination" in labels and not labels & {"A real name", "Another real name"}
+    shown_values = {v for values in view.props.values() for objects in values.values() for v in objects}
+    assert officer not in shown_values and untyped not in shown_values
+    assert view.concept(concept).scheme != officer
     shown = list(pseudonyms.quads(db.backend.quads()))
-    assert not any(officer in (q.subject.value, getattr(q.object, "value", None)) for q in shown)
+    assert not any(officer in (q.subject.value, q.object.value) or untyped == q.subject.value  # type: ignore[union-attr]
+                   for q in shown)
     assert any(q.subject.value == concept and q.predicate.value == skos + "notation" for q in shown)
 
 
