@@ -36,7 +36,7 @@ from graph.errors import InputError, Issue
 from graph.ingest.dialect import FileSpec, parse_file, read_table, resolve
 from graph.ingest.functions import NoMatch, Where, holds, order, parse_functions, parse_where, transform
 from graph.ingest.load import LoadReport, Progress, SourceInput, _quiet, load, plan, validate
-from graph.ingest.tables import CONCEPT_CLASSES, LOCAL, PERSONAL, TABLES, Table
+from graph.ingest.tables import CLASS_NAMES, CONCEPT_CLASSES, LOCAL, PERSONAL, SCHEME_NAME, TABLES, Table
 from graph.iri import SOURCE_NAME
 from graph.store.database import Database
 
@@ -352,9 +352,9 @@ def read_mapping(path: str | Path) -> Mapping:
                 elif table.by_name.get(column) is None or table.by_name[column].kind != "concept":
                     issue(at, "scheme", f"{column} does not take concepts")
                 elif CONCEPT_CLASSES.get(vocabulary.cls) != expected:
-                    wanted = next((n for n, c in CONCEPT_CLASSES.items() if c == expected), "?")
+                    takes = CLASS_NAMES[expected] if expected in CLASS_NAMES else "the ontology's concepts only"
                     issue(at, "scheme", f"[vocabularies.{value.scheme}] holds {vocabulary.cls} concepts; "
-                          f"{column} takes {wanted}")
+                          f"{column} takes {takes}")
                 if "unknown" not in spec:
                     value = replace(value, unknown="keep")
             if value.unknown not in ("reject", "empty", "keep"):
@@ -417,7 +417,7 @@ def _vocabularies(raw: Any, issue: Callable[[str, str, str], None]) -> dict[str,
         if not isinstance(spec, dict):
             issue(at, "vocabulary", "give class and [vocabularies.NAME.concepts]")
             continue
-        if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9-]*", str(name)):
+        if not SCHEME_NAME.match(str(name)):
             issue(at, "scheme", "a vocabulary is named with letters, digits and dashes (name it after the dataset, "
                   "such as cpdp-category: the name is its scheme's)")
         extra = set(spec) - {"class", "concepts"}

@@ -26,7 +26,7 @@ from graph.errors import InputError, Issue
 from graph.iri import mint
 from ontology import OV, ontology_graph
 
-__all__ = ["Column", "Table", "TABLES", "CONCEPT_CLASSES", "LOCAL", "PERSONAL", "Conversion", "convert", "is_tabular", "render_docs", "write_docs", "concepts"]
+__all__ = ["Column", "Table", "TABLES", "CONCEPT_CLASSES", "CLASS_NAMES", "LOCAL", "SCHEME_NAME", "PERSONAL", "Conversion", "convert", "is_tabular", "render_docs", "write_docs", "concepts"]
 
 _XSD = "http://www.w3.org/2001/XMLSchema#"
 _DATE = re.compile(r"^(\d{4})(?:-(\d{2})(?:-(\d{2}))?)?$")
@@ -122,7 +122,9 @@ CONCEPT_CLASSES = {
     "allegation-category": OV.AllegationCategory, "finding-result": OV.FindingResult, "outcome": OV.Outcome,
     "rank": OV.Rank, "person-role": OV.PersonRole, "message-category": OV.MessageCategory, "platform": OV.Platform,
 }
+CLASS_NAMES = {cls: name for name, cls in CONCEPT_CLASSES.items()}  # the other way: class -> its name
 LOCAL = "|"  # a concept cell's SCHEME|NOTATION: a concept of a local vocabulary (concepts.csv)
+SCHEME_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9-]*$")  # a local scheme's name
 
 TABLES: tuple[Table, ...] = (
     Table("sources.csv", "source-document", "Documents that rows cite. Every other file's `source` refers here.", (
@@ -322,7 +324,6 @@ TABLES: tuple[Table, ...] = (
 
 _ORG_TYPES = {"force": OV.Force, "oversight-body": OV.OversightBody, "organisation": OV.Organisation}
 _TYPES = {"organisations.csv": _ORG_TYPES, "concepts.csv": CONCEPT_CLASSES}  # a type_column's accepted values
-_SCHEME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9-]*$")
 
 
 @cache
@@ -415,15 +416,13 @@ class _Converter:
 
     def local_concept(self, value: str, expected: URIRef | None) -> ox.NamedNode:
         """The concept SCHEME|NOTATION of ``concepts.csv``, checked to be a value of `expected` (a class)."""
-        scheme, _, notation = value.partition(LOCAL)
-        found = self.local.get((scheme.strip(), notation.strip()))
+        scheme, _, notation = (part.strip() for part in value.partition(LOCAL))
+        found = self.local.get((scheme, notation))
         if found is None:
-            raise ValueError(f"{value!r} names no row of concepts.csv (scheme {scheme.strip()!r}, notation "
-                             f"{notation.strip()!r})")
+            raise ValueError(f"{value!r} names no row of concepts.csv (scheme {scheme!r}, notation {notation!r})")
         if expected is not None and CONCEPT_CLASSES.get(found) != expected:
-            wanted = next((n for n, c in CONCEPT_CLASSES.items() if c == expected), str(expected))
-            raise ValueError(f"{value!r} is a concept of class {found}, not {wanted}")
-        return self.mint("concept", f"{scheme.strip()}{LOCAL}{notation.strip()}")
+            raise ValueError(f"{value!r} is a concept of class {found}, not {CLASS_NAMES[expected]}")
+        return self.mint("concept", f"{scheme}{LOCAL}{notation}")
 
     def ref(self, column: Column, raw: str) -> ox.NamedNode | None:
         kind, key = column.refs[0], raw
@@ -468,17 +467,16 @@ class _Converter:
                     raise ValueError("must be an http(s) URL")
                 terms.append(_lit(value, "anyURI"))
             elif kind == "scheme":
-                if not _SCHEME.match(value):
+                if not SCHEME_NAME.match(value):
                     raise ValueError("a scheme is named with letters, digits and dashes")
                 terms.append(self.scheme(value))
-            elif kind == "concept" and LOCAL in value and column.concept in CONCEPT_CLASSES.values():
+            elif kind == "concept" and LOCAL in value and column.concept in CLASS_NAMES:
                 terms.append(self.local_concept(value, column.concept))
             elif kind in {"concept", "evidence"}:
                 scheme = concepts(str(column.concept or _EVIDENCE_STATUS))
                 if value not in scheme:
                     raise ValueError(f"unknown value; accepted: {', '.join(sorted(scheme))}"
-                                     + ("; or SCHEME|NOTATION of concepts.csv" if column.concept in CONCEPT_CLASSES.values()
-                                        else ""))
+                                     + ("; or SCHEME|NOTATION of concepts.csv" if column.concept in CLASS_NAMES else ""))
                 terms.append(_class_node(scheme[value]))
             elif kind == "match":  # of a concepts.csv row: a core concept of its class, or another local one
                 cls = CONCEPT_CLASSES.get(row.get("class", ""))
@@ -646,7 +644,7 @@ def render_docs() -> str:
             value = c.kind
             if c.kind in {"concept", "evidence"}:
                 value = ", ".join(f"`{n}`" for n in sorted(concepts(str(c.concept or OV.EvidenceStatus))))
-                if c.kind == "concept" and c.concept in CONCEPT_CLASSES.values():
+                if c.kind == "concept" and c.concept in CLASS_NAMES:
                     value += ", or `SCHEME\\|NOTATION` of concepts.csv"
             elif c.kind == "ref":
                 value = "key of " + " / ".join(c.refs)
