@@ -25,7 +25,7 @@ from api import audit
 from api.database import get_db
 from graph.errors import BadParameter, NotFound
 from graph.export.formats import generator
-from graph.linkage.facts import KINDS, Facts, Filters, concepts_of, facts, lower, upper
+from graph.linkage.facts import KINDS, Facts, Filters, facts, lower, upper
 from graph.linkage.projection import BASES, EDGE_KINDS, Projection
 from graph.linkage.pseudonyms import VARIANT, pseudonymous_facts
 from graph.linkage.questions import filter_caveats
@@ -33,8 +33,9 @@ from graph.sparql.saved import DATE, ENTITY_ID
 from graph.store.database import Database
 from graph.store.derived import Kind, is_current
 from ontology import OV
+from ontology.concepts import by_notation
 
-__all__ = ["Params", "answer", "single", "etag", "is_fresh", "view_facts", "pseudonymised", "FILTER_PARAMS", "PROJECTION_PARAMS", "PAGE_PARAMS"]
+__all__ = ["entity_id", "Params", "answer", "single", "etag", "is_fresh", "view_facts", "pseudonymised", "FILTER_PARAMS", "PROJECTION_PARAMS", "PAGE_PARAMS"]
 
 PAGE_PARAMS = ("limit", "cursor")
 FILTER_PARAMS = ("since", "until", "category", "result", "outcome")
@@ -90,7 +91,7 @@ class Params:
         return raw
 
     def concepts(self, name: str, concept_class: URIRef) -> frozenset[str]:
-        known = concepts_of(concept_class)
+        known = by_notation(concept_class)
         out = set()
         for notation in self.many(name):
             if notation not in known:

@@ -24,9 +24,10 @@ from rdflib.namespace import RDF, SKOS
 
 from graph.errors import InputError, Issue
 from graph.iri import mint
-from ontology import OV, ontology_graph
+from ontology import OV
+from ontology.concepts import by_notation
 
-__all__ = ["Column", "Table", "TABLES", "CONCEPT_CLASSES", "CLASS_NAMES", "LOCAL", "SCHEME_NAME", "PERSONAL", "Conversion", "convert", "is_tabular", "render_docs", "write_docs", "concepts"]
+__all__ = ["Column", "Table", "TABLES", "CONCEPT_CLASSES", "CLASS_NAMES", "LOCAL", "SCHEME_NAME", "PERSONAL", "Conversion", "convert", "is_tabular", "render_docs", "write_docs"]
 
 _XSD = "http://www.w3.org/2001/XMLSchema#"
 _DATE = re.compile(r"^(\d{4})(?:-(\d{2})(?:-(\d{2}))?)?$")
@@ -326,14 +327,6 @@ _ORG_TYPES = {"force": OV.Force, "oversight-body": OV.OversightBody, "organisati
 _TYPES = {"organisations.csv": _ORG_TYPES, "concepts.csv": CONCEPT_CLASSES}  # a type_column's accepted values
 
 
-@cache
-def concepts(concept_class: str) -> dict[str, str]:
-    """Notation -> concept IRI for every concept of `concept_class` in the ontology."""
-    graph = ontology_graph()
-    return {str(graph.value(c, SKOS.notation)): str(c)
-            for c in graph.subjects(RDF.type, URIRef(concept_class))}
-
-
 @dataclass
 class Conversion:
     """A converted folder: the statements, and where each node came from."""
@@ -473,22 +466,22 @@ class _Converter:
             elif kind == "concept" and LOCAL in value and column.concept in CLASS_NAMES:
                 terms.append(self.local_concept(value, column.concept))
             elif kind in {"concept", "evidence"}:
-                scheme = concepts(str(column.concept or _EVIDENCE_STATUS))
+                scheme = by_notation(str(column.concept or _EVIDENCE_STATUS))
                 if value not in scheme:
                     raise ValueError(f"unknown value; accepted: {', '.join(sorted(scheme))}"
                                      + ("; or SCHEME|NOTATION of concepts.csv" if column.concept in CLASS_NAMES else ""))
-                terms.append(_class_node(scheme[value]))
+                terms.append(_class_node(scheme[value].iri))
             elif kind == "match":  # of a concepts.csv row: a core concept of its class, or another local one
                 cls = CONCEPT_CLASSES.get(row.get("class", ""))
                 if LOCAL in value or column.predicate == SKOS.broader:
                     terms.append(self.local_concept(value if LOCAL in value else f"{row['scheme']}{LOCAL}{value}",
                                                     None))
                 elif cls is not None:
-                    scheme = concepts(str(cls))
+                    scheme = by_notation(str(cls))
                     if value not in scheme:
                         raise ValueError(f"not a {row['class']} of the ontology; accepted: "
                                          f"{', '.join(sorted(scheme))}, or SCHEME|NOTATION of this file")
-                    terms.append(_class_node(scheme[value]))
+                    terms.append(_class_node(scheme[value].iri))
             elif kind == "ref":
                 if column.names_finding:
                     terms.append(self.mint("finding", f"{value}|{row['officer'].strip()}"))
@@ -643,7 +636,7 @@ def render_docs() -> str:
         for c in table.columns:
             value = c.kind
             if c.kind in {"concept", "evidence"}:
-                value = ", ".join(f"`{n}`" for n in sorted(concepts(str(c.concept or OV.EvidenceStatus))))
+                value = ", ".join(f"`{n}`" for n in sorted(by_notation(str(c.concept or OV.EvidenceStatus))))
                 if c.kind == "concept" and c.concept in CLASS_NAMES:
                     value += ", or `SCHEME\\|NOTATION` of concepts.csv"
             elif c.kind == "ref":

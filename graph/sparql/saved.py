@@ -13,9 +13,10 @@ from typing import Any
 import pyoxigraph as ox
 
 from graph.errors import BadParameter, NotFound
-from graph.linkage.facts import KINDS, Facts, concepts_of
+from graph.linkage.facts import KINDS, Facts
 from graph.queries import QueryText, all_saved
 from ontology import OV
+from ontology.concepts import by_notation
 
 __all__ = ["saved_query", "bind", "example", "DATE", "ENTITY_ID"]
 
@@ -48,7 +49,7 @@ def _term(f: Facts, name: str, kind: str, raw: str) -> Any:
     if base == "string":
         return ox.Literal(raw)
     if base == "concept":
-        known = concepts_of(OV[detail]) if detail else {}
+        known = by_notation(OV[detail]) if detail else {}
         if raw not in known:
             raise BadParameter(name, f"unknown value {raw!r}", accepted=sorted(known))
         return ox.NamedNode(known[raw].iri)

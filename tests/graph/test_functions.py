@@ -16,12 +16,12 @@ import pytest
 
 from graph.errors import InputError
 from graph.ingest.mapping import dry_run, import_dataset, read_mapping, translate
-from graph.ingest.tables import concepts
 from graph.linkage.facts import facts
 from ontology import OV
+from ontology.concepts import by_notation
 
 RIVERTON = Path(__file__).resolve().parents[1] / "data" / "riverton"
-OUTCOMES = concepts(str(OV.Outcome))
+OUTCOMES = {n: c.iri for n, c in by_notation(str(OV.Outcome)).items()}
 
 
 def _copy(tmp_path: Path) -> Path:
@@ -269,7 +269,7 @@ def test_riverton_ranks_stay_in_riverton_terms_and_count_under_the_core_ranks(db
         "E102": ("Probationer", "Probationer"), "E103": ("Detective", "Detective")}
     (scheme,) = {c.scheme for c in concept.values()}
     assert scheme.startswith("https://w3id.org/oversight/id/scheme/")  # the dataset's own scheme, not the core's
-    ranks = concepts(str(OV.Rank))
+    ranks = {n: c.iri for n, c in by_notation(str(OV.Rank)).items()}
     assert concept["E100"].iri in f.admitted(frozenset({ranks["supervisor"]}))  # exact_match
     assert concept["E103"].iri in f.admitted(frozenset({ranks["detective"]}))  # broad_match: falls under it
     assert concept["E101"].iri in f.admitted(frozenset({ranks["officer"]}))

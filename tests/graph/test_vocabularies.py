@@ -11,15 +11,15 @@ import pyoxigraph as ox
 import pytest
 
 from graph import Database, InputError, load, plan
-from graph.ingest.tables import concepts
 from graph.linkage.facts import Filters, facts
 from graph.linkage.pseudonyms import pseudonymous_facts
 from graph.linkage.questions import co_accused, filter_caveats, repeat_subjects
 from ontology import OV
+from ontology.concepts import by_notation
 from tests.conftest import MINI
 
-CATEGORY = concepts(str(OV.AllegationCategory))
-OUTCOME = concepts(str(OV.Outcome))
+CATEGORY = {n: c.iri for n, c in by_notation(str(OV.AllegationCategory)).items()}
+OUTCOME = {n: c.iri for n, c in by_notation(str(OV.Outcome)).items()}
 CONCEPTS = """scheme,notation,class,label,definition,broader,exact_match,close_match,broad_match,narrow_match,source
 mini-cat,D,allegation-category,Discrimination (any),,,,,discrimination,,doc1
 mini-cat,D-RACE,allegation-category,Racial discrimination,,D,,,,,doc1
