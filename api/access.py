@@ -49,6 +49,7 @@ from api.problems import problem
 from graph.errors import BadParameter, NotFound
 
 __all__ = [
+    "SPARQL_MAX_BODY",
     "COOKIE",
     "PUBLIC",
     "ROLES",

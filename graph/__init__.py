@@ -25,6 +25,7 @@ from graph.ingest.load import (
     plan,
     validate,
 )
+from graph.linkage.facts import LISTENER
 from graph.store.backend import open_backend
 from graph.store.database import Database, SourceRecord
 
@@ -46,6 +47,7 @@ def open_database(settings: dict[str, Any], *, read_only: bool = False) -> Datab
         Open without writing (for queries while a service holds the store).
     """
     db = Database(open_backend(settings, read_only=read_only), base_iri=settings["BASE_IRI"])
+    db.listeners.append(LISTENER)  # loads index the linkage facts as they go
     if not db.backend.is_read_only:
         db.collect_garbage()  # orphans of loads that were interrupted, even by kill -9
         install_ontology(db)

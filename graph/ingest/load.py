@@ -16,7 +16,7 @@ import re
 import shutil
 import threading
 from collections.abc import Callable, Iterable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
 
@@ -26,15 +26,13 @@ from graph.errors import InputError, Issue, NotFound, StorageFull, is_disk_full
 from graph.ingest.tables import Conversion, convert, is_tabular
 from graph.ingest.validation import Violation, confirm, curie, validate_graph
 from graph.iri import SOURCE_NAME, graph_iri, run_iri
-from graph.linkage.facts import Facts, Folded, prepare, read_run, save_run, seed
 from graph.queries import internal
-from graph.store import heap
 from graph.store.backend import Backend, OxigraphBackend
-from graph.store.database import ONTOLOGY_SOURCE, Database, RunRecord
+from graph.store.database import ONTOLOGY_SOURCE, Database, LoadListener, RunRecord
 from ontology import turtle
 
 __all__ = ["SourceInput", "LoadReport", "plan", "load", "validate", "delete", "install_ontology", "RDF_SUFFIXES",
-           "Progress", "room"]
+           "Progress", "quiet", "room"]
 
 log = logging.getLogger(__name__)
 
@@ -55,7 +53,8 @@ _QUAD_FORMATS = {ox.RdfFormat.TRIG, ox.RdfFormat.N_QUADS, ox.RdfFormat.JSON_LD}
 Progress = Callable[[str, int, int], None]  # (phase, done, total)
 
 
-def _quiet(phase: str, done: int, total: int) -> None:
+def quiet(phase: str, done: int, total: int) -> None:
+    """A :data:`Progress` that reports nothing."""
     return None
 
 
@@ -159,8 +158,7 @@ class _Staged:
     run: ox.NamedNode
     checksum: str
     triples: int
-    folded: Folded | None = None  # what graph.linkage.facts reads, taken from the fast scratch store
-    prepared: Facts | None = None  # the linkage facts of the data once this is committed
+    heard: list[tuple[LoadListener, Any]] = field(default_factory=list)  # the database's listeners, what they staged
 
 
 def _syntax_issue(path: Path, exc: SyntaxError) -> Issue:
@@ -278,7 +276,7 @@ class _Writer(threading.Thread):
 
 
 def _stage(db: Database, source: SourceInput, progress: Progress, *, write: bool = True,
-           prepare_facts: bool = False) -> _Staged:
+           alone: bool = False) -> _Staged:
     """Parse and validate `source` in a scratch in-memory store and, if `write`, bulk-load it into a
     new graph of `db` that no query reads until :meth:`Database.commit` names it.
 
@@ -325,14 +323,13 @@ def _stage(db: Database, source: SourceInput, progress: Progress, *, write: bool
             raise InputError([_violation_issue(v, conversions, fallback) for v in violations],
                              f"{source.name}: {len(violations)} violation(s) of the shapes; nothing was loaded")
         triples = int(next(iter(scratch.query(internal("count-statements").text, graphs=[graph])))["statements"].value)
-        folded = prepared = None
-        if write:  # beside the disk write: the linkage facts, so the first question after the load is fast
-            progress(f"{source.name}: indexing for linkage", 0, 1)
-            with heap.building():
-                folded = read_run(scratch.backend, graph)
-                save_run(db, run_node.value, folded)
-                prepared = prepare(db, source.name, run_node.value, folded) if prepare_facts else None
-            progress(f"{source.name}: indexing for linkage", 1, 1)
+        heard: list[tuple[LoadListener, Any]] = []
+        if write:  # beside the disk write: what is derived from the run (the linkage facts) is made from the scratch store
+            for listener in db.listeners:
+                progress(f"{source.name}: {listener.phase}", 0, 1)
+                heard.append((listener, listener.staged(db, source.name, run_node.value, scratch.backend, graph,
+                                                        alone=alone)))
+                progress(f"{source.name}: {listener.phase}", 1, 1)
         if writer is not None:
             progress(f"{source.name}: writing", 0, 1)
             writer.join()
@@ -342,7 +339,7 @@ def _stage(db: Database, source: SourceInput, progress: Progress, *, write: bool
         if checksum(source.paths) != digest:  # what was written must be what was validated
             raise InputError([Issue(source.paths[0].name, "unchanged", "the input changed while it was being "
                                     "loaded; load it again once it is complete")])
-        return _Staged(source, graph, run_node, digest, triples, folded, prepared)
+        return _Staged(source, graph, run_node, digest, triples, heard)
     except BaseException:
         if writer is not None:
             writer.join()  # a bulk load cannot be cancelled: let it end, then drop what it wrote
@@ -393,7 +390,7 @@ def _full(exc: BaseException) -> StorageFull:
 
 
 def load(db: Database, sources: list[SourceInput], *, user: str,
-         progress: Progress = _quiet, reserve: int = 0) -> list[LoadReport]:
+         progress: Progress = quiet, reserve: int = 0) -> list[LoadReport]:
     """Validate and load `sources`, all or nothing.
 
     Every source is staged and validated first; only if all are valid does one
@@ -414,7 +411,7 @@ def load(db: Database, sources: list[SourceInput], *, user: str,
         staged: list[_Staged] = []
         try:
             for source in sources:
-                staged.append(_stage(db, source, progress, prepare_facts=len(sources) == 1))
+                staged.append(_stage(db, source, progress, alone=len(sources) == 1))
             replaced = set(db.sources)
             now = db.now()
             progress("committing", 0, 1)
@@ -426,8 +423,8 @@ def load(db: Database, sources: list[SourceInput], *, user: str,
             ])
             progress("committing", 1, 1)
             for s in staged:
-                if s.folded is not None:
-                    seed(db, s.run.value, s.folded, s.prepared)
+                for listener, token in s.heard:
+                    listener.committed(db, s.run.value, token)
                 log.info("loaded source %s: %d statements; data version %s", s.source.name, s.triples, version)
         except BaseException as exc:
             for s in staged:
@@ -441,7 +438,7 @@ def load(db: Database, sources: list[SourceInput], *, user: str,
             for s in staged]
 
 
-def validate(db: Database, sources: list[SourceInput], *, progress: Progress = _quiet) -> list[LoadReport]:
+def validate(db: Database, sources: list[SourceInput], *, progress: Progress = quiet) -> list[LoadReport]:
     """Check `sources` as :func:`load` would, without loading them.
 
     Writes nothing, so it works on a read-only store and while a service holds the store.

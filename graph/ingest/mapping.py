@@ -35,7 +35,7 @@ from typing import Any
 from graph.errors import InputError, Issue
 from graph.ingest.dialect import FileSpec, parse_file, read_table, resolve
 from graph.ingest.functions import NoMatch, Where, holds, order, parse_functions, parse_where, transform
-from graph.ingest.load import LoadReport, Progress, SourceInput, _quiet, load, plan, validate
+from graph.ingest.load import LoadReport, Progress, SourceInput, quiet, load, plan, validate
 from graph.ingest.tables import CLASS_NAMES, CONCEPT_CLASSES, LOCAL, PERSONAL, SCHEME_NAME, TABLES, Table
 from graph.iri import SOURCE_NAME
 from graph.store.database import Database
@@ -785,7 +785,7 @@ def _looked_up(report: ImportReport, table: Table, column: str, value: Value, jo
     return found
 
 
-def translate(m: Mapping, folder: Path, out: Path, progress: Progress = _quiet, *, rows: int | None = None,
+def translate(m: Mapping, folder: Path, out: Path, progress: Progress = quiet, *, rows: int | None = None,
               samples: int = 0) -> ImportReport:
     """Write tabular folders in `out` from the dataset in `folder`; rows are rejected, with reasons, never guessed.
 
@@ -984,7 +984,7 @@ def _concept_rows(m: Mapping, tables: dict[str, dict[str, dict[str, str]]], repo
 
 
 def translated(m: Mapping, folder: Path, scratch: Path, *, names: bool = True,
-               progress: Progress = _quiet) -> tuple[ImportReport, list[SourceInput]]:
+               progress: Progress = quiet) -> tuple[ImportReport, list[SourceInput]]:
     """Translate the dataset in `folder` with `m` into `scratch` and plan its sources, loading nothing.
 
     Parameters
@@ -1024,7 +1024,7 @@ def translated(m: Mapping, folder: Path, scratch: Path, *, names: bool = True,
 
 
 def import_dataset(db: Database, m: Mapping, folder: Path, *, user: str, names: bool = True,
-                   progress: Progress = _quiet) -> tuple[ImportReport, list[LoadReport]]:
+                   progress: Progress = quiet) -> tuple[ImportReport, list[LoadReport]]:
     """Translate the dataset in `folder` with `m` and load it, all or nothing, as the source ``m.name``
     and, if the mapping makes names and `names` is true, the source :func:`names_source`."""
     with tempfile.TemporaryDirectory(prefix="oversight-import-") as scratch:
@@ -1039,7 +1039,7 @@ _OUTSIDE = "sh:ClassConstraintComponent"
 
 
 def dry_run(db: Database, m: Mapping, folder: Path, *, rows: int = 1000, samples: int = 3,
-            progress: Progress = _quiet) -> tuple[ImportReport, list[Issue], int]:
+            progress: Progress = quiet) -> tuple[ImportReport, list[Issue], int]:
     """Translate and validate the first `rows` rows of each file with `m`; load nothing.
 
     Returns

@@ -37,18 +37,17 @@ from pathlib import Path
 from sys import intern
 
 import pyoxigraph as ox
-from rdflib import URIRef
-from rdflib.namespace import RDF, SKOS
+from rdflib.namespace import OWL, RDF, SKOS
 
-from graph.ingest.tables import concepts
 from graph.iri import local_id
 from graph.store import heap
 from graph.store.backend import Backend
 from graph.store.database import ONTOLOGY_SOURCE, Database
 from graph.store.derived import Kind
 from ontology import OV, ontology_graph
+from ontology.concepts import Concept, all_concepts, concept, links
 
-__all__ = ["Facts", "Evidence", "Concept", "Filters", "VOCABULARY", "facts", "seed", "warm", "prepare", "save_run", "read_run", "read_pairs", "fold_pairs", "lower", "upper",
+__all__ = ["LISTENER", "KINDS", "OFFICER_CLASSES", "classes", "Facts", "Evidence", "Concept", "Filters", "VOCABULARY", "facts", "seed", "warm", "prepare", "save_run", "read_run", "read_pairs", "fold_pairs", "lower", "upper",
            "overlap", "PREDICATES", "Pairs", "Folded"]
 
 log = logging.getLogger(__name__)
@@ -86,6 +85,18 @@ KINDS = {
     "Recommendation": "recommendation", "Role": "role",
 }
 OFFICER_CLASSES = ("Officer", "PoliceStaff")
+
+
+@cache
+def classes() -> frozenset[str]:
+    """The local names of the ontology's classes: what the accessor's class arguments may name."""
+    return frozenset(str(c)[len(_OV):] for c in ontology_graph().subjects(RDF.type, OWL.Class) if str(c).startswith(_OV))
+
+
+def _known(names: Iterable[str]) -> None:
+    unknown = sorted(set(names) - classes())
+    if unknown:  # a misspelt class would otherwise match nothing, silently
+        raise ValueError(f"not a class of the ontology: {', '.join(unknown)}")
 
 
 def read_pairs(backend: Backend, graph: ox.NamedNode) -> Pairs:
@@ -180,26 +191,6 @@ _ENDED = frozenset({str(OV.Concluded), str(OV.InvestigationDiscontinued)})
 
 
 # --------------------------------------------------------------------------- concepts
-@dataclass(frozen=True)
-class Concept:
-    """A SKOS concept of the ontology: its IRI, its notation (what the API and CSV take) and its label."""
-
-    iri: str
-    notation: str
-    label: str
-    scheme: str
-
-
-@cache
-def _concepts() -> dict[str, Concept]:
-    graph = ontology_graph()
-    out = {}
-    for c in graph.subjects(SKOS.notation, None):
-        out[str(c)] = Concept(str(c), str(graph.value(c, SKOS.notation)),
-                              str(graph.value(c, SKOS.prefLabel) or ""), str(graph.value(c, SKOS.inScheme) or ""))
-    return out
-
-
 #: How each SKOS link makes a filter on one concept admit another: (admits, is admitted), "s" the subject, "o" the
 #: object. A filter admits narrower concepts (skos:broader, skos:narrower and skos:broadMatch, skos:narrowMatch
 #: across schemes) and concepts said to match (skos:exactMatch, skos:closeMatch: either way round).
@@ -228,26 +219,15 @@ def _walk(children: Mapping[str, Collection[str]], start: Iterable[str]) -> froz
 
 @cache
 def _ontology_links() -> dict[str, frozenset[str]]:
-    graph = ontology_graph()
     children: dict[str, set[str]] = defaultdict(set)
-    _admit_links(((name, str(s), str(o)) for name in _ADMITS for s, o in graph.subject_objects(SKOS[name])), children)
+    _admit_links(links(), children)
     return {c: frozenset(v) for c, v in children.items()}
 
 
 @cache
 def _narrower_closure() -> dict[str, frozenset[str]]:
-    links = _ontology_links()
-    return {c: _walk(links, (c,)) for c in _concepts()}
-
-
-def concept(iri: str) -> Concept:
-    """The concept `iri`; unknown IRIs get their local name as notation and label."""
-    return _concepts().get(iri) or Concept(iri, iri.rsplit("#", 1)[-1], iri.rsplit("#", 1)[-1], "")
-
-
-def concepts_of(concept_class: URIRef) -> dict[str, Concept]:
-    """Notation -> concept for every concept of `concept_class` (``OV.Outcome``...)."""
-    return {notation: concept(iri) for notation, iri in concepts(str(concept_class)).items()}
+    admits = _ontology_links()
+    return {c: _walk(admits, (c,)) for c in all_concepts()}
 
 
 # --------------------------------------------------------------------------- filters and evidence
@@ -396,6 +376,9 @@ class Facts:
         return self.inverse(name).get(obj, ())
 
     def is_a(self, subject: str, cls: str) -> bool:
+        """Whether `subject` is of class `cls` (a local name; ValueError if the ontology has no such class)."""
+        if cls not in classes():
+            _known((cls,))
         return cls in self.types.get(subject, ())
 
     def of_type(self, *classes: str) -> tuple[str, ...]:
@@ -403,6 +386,7 @@ class Facts:
         key = ("type", "|".join(classes))
         found = self._inverse.get(key)
         if found is None:
+            _known(classes)
             wanted = set(classes)
             found = {"": tuple(sorted(s for s, t in self.types.items() if not wanted.isdisjoint(t)))}
             with self._lock:
@@ -439,7 +423,7 @@ class Facts:
 
     def concept(self, iri: str) -> Concept:
         """The concept `iri`: of the ontology, else of a loaded source's vocabulary (:func:`concept` otherwise)."""
-        found = _concepts().get(iri)
+        found = all_concepts().get(iri)
         return found if found is not None else self.vocabulary.get(iri) or concept(iri)
 
     @cached_property
@@ -718,6 +702,28 @@ def _install(db: Database, built: Facts, parts: dict[str, Folded]) -> None:
             _forget_saved(db, set(built.runs))
         finally:
             db.write_lock.release()
+
+
+class _Indexer:
+    """Hears of loads (:class:`~graph.store.database.LoadListener`): folds and saves each new run's pairs from the
+    load's fast scratch store and, for a load of one source, prepares the next version's facts, so the first
+    question after a load is fast."""
+
+    phase = "indexing for linkage"
+
+    def staged(self, db: Database, source: str, run: str, staged: Backend, graph: ox.NamedNode, *,
+               alone: bool) -> tuple[Folded, Facts | None]:
+        with heap.building():
+            folded = read_run(staged, graph)
+            save_run(db, run, folded)
+            return folded, prepare(db, source, run, folded) if alone else None
+
+    def committed(self, db: Database, run: str, token: tuple[Folded, Facts | None]) -> None:
+        seed(db, run, *token)
+
+
+#: The listener :func:`graph.open_database` adds to every database it opens.
+LISTENER = _Indexer()
 
 
 def warm(db: Database) -> threading.Thread:

@@ -36,12 +36,12 @@ from pathlib import Path
 import pyoxigraph as ox
 from rdflib import RDFS, SKOS, URIRef
 
-from ontology import OV, ontology_graph
-
-from graph.linkage.facts import KINDS, VOCABULARY, Facts, concept, facts
+from graph.linkage.facts import KINDS, VOCABULARY, Facts, facts
 from graph.store import heap
 from graph.store.database import Database
 from graph.store.derived import Kind, View
+from ontology import OV, ontology_graph
+from ontology.concepts import concept
 
 __all__ = [
     "BOOLEAN",

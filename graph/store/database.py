@@ -25,7 +25,7 @@ from collections import Counter
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import pyoxigraph as ox
 from rdflib import Dataset
@@ -39,7 +39,7 @@ from graph.store.derived import Derived
 from graph.store.snapshots import Snapshots
 from ontology import OV
 
-__all__ = ["Database", "Pin", "SourceRecord", "RunRecord", "ONTOLOGY_SOURCE", "COMPACT_EVERY"]
+__all__ = ["Database", "LoadListener", "Pin", "SourceRecord", "RunRecord", "ONTOLOGY_SOURCE", "COMPACT_EVERY"]
 
 log = logging.getLogger(__name__)
 
@@ -141,6 +141,29 @@ class Pin:
         self.release()
 
 
+class LoadListener(Protocol):
+    """What keeps data derived from loads (the linkage facts) hears of each load: a hook, in the spirit of
+    datasette's plugin hooks, so that loading never imports what is built from it.
+
+    A listener is added to :attr:`Database.listeners` where the database is opened (:func:`graph.open_database`).
+    """
+
+    #: What a load's progress calls the listener's work (``indexing for linkage``).
+    phase: str
+
+    def staged(self, db: Database, source: str, run: str, staged: Backend, graph: ox.NamedNode, *,
+               alone: bool) -> Any:
+        """A run of `source` is valid and being written: `graph` of the fast scratch store `staged` holds it.
+
+        Called beside the disk write, before the commit. `alone` is whether the load holds only this source
+        (so what the data will be after the commit is known). What is returned is given to :meth:`committed`.
+        An exception fails the load, which then changes nothing.
+        """
+
+    def committed(self, db: Database, run: str, token: Any) -> None:
+        """The load that staged `run` is committed; `token` is what :meth:`staged` returned."""
+
+
 class Database:
     """The store with its sources. Create with :func:`graph.open_database`.
 
@@ -157,6 +180,8 @@ class Database:
         self._pins_lock = threading.Lock()
         #: What is derived from the data (facts, projections, answers...), by kind and data version.
         self.derived = Derived()
+        #: Told of every load (see :class:`LoadListener`).
+        self.listeners: list[LoadListener] = []
         path = getattr(backend, "path", None)
         #: Read-only checkpoints for the SPARQL workers (:mod:`graph.sparql.workers`), one per data version.
         self.snapshots = Snapshots(backend, None if path is None else Path(path) / "snapshots")
