@@ -41,12 +41,30 @@ def local_id(iri: str) -> str:
 
 
 def source_iri(name: str, *, base: str) -> NamedNode:
-    """The IRI describing the loaded source `name` in the metadata graph."""
+    """The IRI describing the loaded source `name` in the metadata graph.
+
+    Parameters
+    ----------
+    name : str
+        The source's name (:data:`SOURCE_NAME`).
+    base : str
+        The deployment's base IRI (setting ``OVERSIGHT_BASE_IRI``).
+    """
     return NamedNode(f"{base}source/{name}")
 
 
 def graph_iri(name: str, run: str, *, base: str) -> NamedNode:
-    """The named graph holding source `name` as written by ingest run `run`."""
+    """The named graph holding source `name` as written by ingest run `run`.
+
+    Parameters
+    ----------
+    name : str
+        The source's name (:data:`SOURCE_NAME`).
+    run : str
+        The run's opaque id (:func:`run_iri`): every load of a source writes a new graph.
+    base : str
+        The deployment's base IRI (setting ``OVERSIGHT_BASE_IRI``).
+    """
     return NamedNode(f"{base}graph/{name}/{run}")
 
 

@@ -138,7 +138,20 @@ def _csv_zip(export: ExportGraph, describe: dict[str, Any]) -> Iterator[bytes]:
 
 def view_quads(db: Database, export: ExportGraph, *, with_meta: bool,
                names: Pseudonyms | None = None) -> Iterator[ox.Quad]:
-    """:func:`_view_quads`, or, with `names`, its pseudonymised view (never the metadata graph)."""
+    """:func:`_view_quads`, or, with `names`, its pseudonymised view (never the metadata graph).
+
+    Parameters
+    ----------
+    db : Database
+        The store the statements are read from (its current sources, pinned while they are read).
+    export : ExportGraph
+        The view whose statements are wanted.
+    with_meta : bool
+        Add the metadata graph to the ``full`` view (for the formats with named graphs); ignored with `names`.
+    names : Pseudonyms, optional
+        A reader's pseudonyms: the statements about the real nodes behind `export`'s are read, and
+        rewritten as readers see them (:meth:`~graph.linkage.pseudonyms.Pseudonyms.quads`).
+    """
     if names is None:
         return _view_quads(db, export, with_meta=with_meta, real=lambda s: s)
     return names.quads(_view_quads(db, export, with_meta=False, real=lambda s: names.real.get(s, s)))
@@ -205,7 +218,21 @@ def _rdf(quads: Iterable[ox.Quad], fmt: Format) -> Iterator[bytes]:
 
 def body(export: ExportGraph, fmt: Format, *, flavour: str = "plain", quads: Iterable[ox.Quad] = (),
          describe: dict[str, Any] | None = None) -> Iterator[bytes]:
-    """The export's body in `fmt`, in chunks. RDF formats write `quads`; CSV embeds `describe`."""
+    """The export's body in `fmt`, in chunks. RDF formats write `quads`; CSV embeds `describe`.
+
+    Parameters
+    ----------
+    export : ExportGraph
+        The view's nodes and edges, which the graph formats and CSV write.
+    fmt : Format
+        One of :data:`EXPORT_FORMATS`.
+    flavour : str
+        GraphML's: ``plain`` or ``yed`` (:func:`graph.export.graphml.graphml`); the other formats ignore it.
+    quads : iterable of Quad
+        The statements an RDF format writes (:func:`view_quads`); the other formats ignore them.
+    describe : dict, optional
+        What the CSV zip holds as ``manifest.json`` (:func:`manifest`), each file's checksum added.
+    """
     if fmt.is_rdf:
         yield from _rdf(quads, fmt)
     elif fmt.name == "csv":
@@ -225,7 +252,19 @@ def body(export: ExportGraph, fmt: Format, *, flavour: str = "plain", quads: Ite
 
 
 def manifest(f: Facts, export: ExportGraph, fmt: Format, sha256: str | None) -> dict[str, Any]:
-    """What an export holds: view, parameters, data version, counts, checksum, when, by what, sources cited."""
+    """What an export holds: view, parameters, data version, counts, checksum, when, by what, sources cited.
+
+    Parameters
+    ----------
+    f : Facts
+        The facts the export was made from; the sources it cites are described from them.
+    export : ExportGraph
+        The export.
+    fmt : Format
+        Its format.
+    sha256 : str or None
+        The body's SHA-256 (hex), when known; None leaves it out (the manifest inside a CSV zip).
+    """
     counted, cited = survey(export)
     out: dict[str, Any] = {
         "view": export.view, "format": fmt.name, "media_type": fmt.media_type, "parameters": export.parameters,

@@ -58,7 +58,16 @@ def _ids(export: ExportGraph) -> dict[str, str]:
 
 
 def graphml(export: ExportGraph, *, flavour: str = "plain") -> Iterator[str]:
-    """The export as GraphML, in chunks. `flavour` is ``plain`` or ``yed``."""
+    """The export as GraphML, in chunks. `flavour` is ``plain`` or ``yed``.
+
+    Parameters
+    ----------
+    export : ExportGraph
+        The view written: its declared attributes as ``<key>`` elements, then its nodes and edges in order.
+    flavour : str
+        ``yed`` also draws each node as a yEd shape, labelled and coloured by its type; anything else
+        writes plain GraphML.
+    """
     yed = flavour == "yed"
     yield '<?xml version="1.0" encoding="UTF-8"?>\n'
     yield ('<graphml xmlns="http://graphml.graphdrawing.org/xmlns"'
@@ -102,7 +111,15 @@ _GEXF_TYPES = {"string": "string", "int": "integer", "double": "double", "boolea
 
 
 def gexf(export: ExportGraph, *, generator: str = "oversight-graph") -> Iterator[str]:
-    """The export as GEXF 1.3 with typed attributes and ``viz`` colours by type, in chunks."""
+    """The export as GEXF 1.3 with typed attributes and ``viz`` colours by type, in chunks.
+
+    Parameters
+    ----------
+    export : ExportGraph
+        The view written; its ``label`` and ``weight`` attributes become GEXF's own node label and edge weight.
+    generator : str
+        The ``<creator>`` in the file's ``<meta>`` (:func:`graph.export.formats.generator`).
+    """
     yield '<?xml version="1.0" encoding="UTF-8"?>\n'
     yield ('<gexf xmlns="http://gexf.net/1.3" xmlns:viz="http://gexf.net/1.3/viz"'
            ' xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance"'

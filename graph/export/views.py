@@ -145,6 +145,17 @@ def constructed(f: Facts, name: str, triples: list[Any], parameters: dict[str, s
 
     Literal-valued triples have no place in a node-and-edge graph; the RDF formats keep them all
     (``extra["triples"]``).
+
+    Parameters
+    ----------
+    f : Facts
+        The facts that label the nodes and name the sources of the nodes and edges.
+    name : str
+        The saved query's name: the view is ``query/{name}``.
+    triples : list of Triple
+        What the query built (pyoxigraph triples), also kept whole in ``extra["triples"]``.
+    parameters : dict
+        The query parameters given, recorded in the export.
     """
     edges = sorted({(t.subject.value, t.object.value, t.predicate.value.rsplit("#", 1)[-1].rsplit("/", 1)[-1])
                     for t in triples if hasattr(t.object, "value") and type(t.object).__name__ == "NamedNode"

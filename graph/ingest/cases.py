@@ -25,7 +25,15 @@ def bundled_path() -> Path:
 
 
 def load_bundled(db: Database, *, user: str = "oversight") -> list[LoadReport]:
-    """Load the bundled case as source ``charing-cross``."""
+    """Load the bundled case as source ``charing-cross``.
+
+    Parameters
+    ----------
+    db : Database
+        The store it is loaded into (:func:`graph.ingest.load.load`: all or nothing, replacing an earlier load).
+    user : str
+        Who loads it, recorded as the run's ``loaded_by``.
+    """
     source = SourceInput(BUNDLED_SOURCE, (bundled_path(),),
                          title="IOPC linked investigations at Charing Cross police station (demo case)",
                          licence="Facts from public reporting; illustrative assignments marked in the data",

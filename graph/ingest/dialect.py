@@ -53,7 +53,22 @@ class FileSpec:
 
 
 def parse_file(raw: Any, issue: Callable[[str, str], None]) -> FileSpec | None:
-    """A ``[files]`` entry (a name, or a dialect table) as a :class:`FileSpec`; problems go to `issue(rule, message)`."""
+    """A ``[files]`` entry (a name, or a dialect table) as a :class:`FileSpec`; problems go to `issue(rule, message)`.
+
+    Parameters
+    ----------
+    raw : Any
+        The TOML value: a file name, or a table of ``url`` or ``urls``, ``columns`` and the dialect keys
+        (:data:`KEYS`).
+    issue : callable
+        Called with ``(rule, message)`` for each problem.
+
+    Returns
+    -------
+    FileSpec or None
+        None when `raw` is neither a name nor a table, or a key is unknown or of the wrong type; otherwise
+        the spec, even when other problems were told to `issue`.
+    """
     if isinstance(raw, str):
         return FileSpec((raw,))
     if not isinstance(raw, dict):
@@ -97,7 +112,20 @@ def parse_file(raw: Any, issue: Callable[[str, str], None]) -> FileSpec | None:
 
 
 def resolve(spec: FileSpec, folder: Path) -> list[Path]:
-    """The files `spec` names in `folder`, globs expanded (sorted); each name or glob must match a file."""
+    """The files `spec` names in `folder`, globs expanded (sorted); each name or glob must match a file.
+
+    Parameters
+    ----------
+    spec : FileSpec
+        The ``[files]`` entry: file names or globs (``*``, ``?``, ``[...]``), relative to `folder`.
+    folder : Path
+        The dataset's folder.
+
+    Raises
+    ------
+    InputError
+        When a name or glob matches no file.
+    """
     out: list[Path] = []
     for url in spec.urls:
         found = sorted(p for p in folder.glob(url) if p.is_file()) if any(c in url for c in "*?[") else \
@@ -120,6 +148,16 @@ def read_table(path: Path, spec: FileSpec, name: str) -> tuple[list[str], int, I
     row, and an iterator over its data rows as ``(line, cells)``, read only as asked for.
 
     `name` is how messages name the file. Raises :class:`InputError` for a file that cannot be read.
+
+    Parameters
+    ----------
+    path : Path
+        The file (a ``.gz`` file is decompressed as it is read).
+    spec : FileSpec
+        Its dialect: encoding (a UTF-8 byte-order mark is skipped), delimiter, quoting, rows to skip before
+        the header, and a header or ``columns``.
+    name : str
+        How messages name the file.
     """
     handle = _open(path, spec.encoding)
     reader = csv.reader(handle, delimiter=spec.delimiter, quotechar=spec.quote_char,

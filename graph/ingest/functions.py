@@ -61,7 +61,17 @@ def _check_regex(pattern: Any, at: str, key: str, issue: Say) -> bool:
 def parse_functions(spec: dict[str, Any], at: str, issue: Say) -> dict[str, Any]:
     """The ``extract``, ``replace`` and ``split`` of a column's spec, checked; problems go to `issue`.
 
-    Returns the keyword arguments they give to the column's ``Value`` (``replace`` as pairs)."""
+    Returns the keyword arguments they give to the column's ``Value`` (``replace`` as pairs).
+
+    Parameters
+    ----------
+    spec : dict
+        The column's (or condition's) TOML table; only its ``extract``, ``replace`` and ``split`` are read.
+    at : str
+        How messages name it (``tables[2].columns.officer``).
+    issue : callable
+        Called with ``(where, rule, message)`` for each problem.
+    """
     out: dict[str, Any] = {}
     if "extract" in spec and _check_regex(spec["extract"], at, "extract", issue):
         if _regex(spec["extract"]).groups > 1:
@@ -92,6 +102,16 @@ def parse_functions(spec: dict[str, Any], at: str, issue: Say) -> dict[str, Any]
 
 def transform(raw: str, extract: str | None, replace: tuple[tuple[str, str], ...]) -> str:
     """`raw` (trimmed, not blank) through ``extract`` then each ``replace``, trimmed again.
+
+    Parameters
+    ----------
+    raw : str
+        The value, trimmed and not blank.
+    extract : str or None
+        A regular expression: the text of its one group, or else the whole match, becomes the value
+        (None: no ``extract``).
+    replace : tuple of (str, str)
+        ``(pattern, replacement)`` pairs, applied in order as :meth:`re.Pattern.sub` applies them.
 
     Raises
     ------
@@ -237,7 +257,18 @@ def parse_where(raw: Any, at: str, issue: Say, *, files: Iterable[str], tables: 
 def holds(condition: Where, value: str, members: frozenset[str] | set[str] | None = None) -> bool:
     """Whether `value` (already made: trimmed, transformed, normalised) passes `condition`.
 
-    `members` are the values ``in`` tests against. A number test on a value that is not a number fails."""
+    `members` are the values ``in`` tests against. A number test on a value that is not a number fails.
+
+    Parameters
+    ----------
+    condition : Where
+        The condition; its ``negate`` inverts the result (but a number test on a value that is not a
+        number fails either way).
+    value : str
+        The row's value for the condition's column.
+    members : set of str, optional
+        The values ``in`` tests against: another file's column, or what a table was given (None: none).
+    """
     operator, operand = condition.operator, condition.operand
     if operator == "equals":
         found = value == operand

@@ -54,7 +54,15 @@ Progress = Callable[[str, int, int], None]  # (phase, done, total)
 
 
 def quiet(phase: str, done: int, total: int) -> None:
-    """A :data:`Progress` that reports nothing."""
+    """A :data:`Progress` that reports nothing.
+
+    Parameters
+    ----------
+    phase : str
+        What is being done (``committing``, ``NAME: validating``...).
+    done, total : int
+        Steps done, and steps in all (0: not known).
+    """
     return None
 
 
@@ -95,6 +103,16 @@ def _source_name(path: Path) -> str:
 def plan(paths: Iterable[Path], *, source: str | None = None, title: str | None = None,
          licence: str | None = None) -> list[SourceInput]:
     """Turn CLI paths into sources: one per path, or all into `source` when given.
+
+    Parameters
+    ----------
+    paths : iterable of Path
+        Files in an RDF syntax (known by their suffix, :data:`RDF_SUFFIXES`) and folders of the tabular format.
+    source : str, optional
+        One source name for all the paths. Without it each path is a source named after it (lower case,
+        its suffix removed, spaces and underscores made hyphens).
+    title, licence : str, optional
+        How each planned source is described.
 
     Raises
     ------
@@ -367,6 +385,15 @@ def room(db: Database, sources: Iterable[SourceInput], *, reserve: int) -> None:
     log need. A store in memory is never refused. A load that fills the volume anyway fails with
     :class:`~graph.errors.StorageFull` and changes nothing.
 
+    Parameters
+    ----------
+    db : Database
+        The store; the free space is that of its backend's folder.
+    sources : iterable of SourceInput
+        What is to be loaded: the bytes of all their files count.
+    reserve : int
+        Bytes to keep free beyond the estimate (``DISK_RESERVE_BYTES``).
+
     Raises
     ------
     StorageFull
@@ -396,6 +423,19 @@ def load(db: Database, sources: list[SourceInput], *, user: str,
     Every source is staged and validated first; only if all are valid does one
     atomic commit make them current (replacing earlier loads of the same names).
     With `reserve`, a load the volume has no room for is refused first (:func:`room`).
+
+    Parameters
+    ----------
+    db : Database
+        The store.
+    sources : list of SourceInput
+        The sources to load (:func:`plan`).
+    user : str
+        Who loads them, recorded as each run's ``loaded_by``.
+    progress : callable
+        Told ``(phase, done, total)`` as the load goes (:data:`Progress`; default :func:`quiet`).
+    reserve : int
+        Bytes the volume must keep free beyond the estimate (:func:`room`); 0, the default, skips the check.
 
     Raises
     ------
@@ -442,6 +482,15 @@ def validate(db: Database, sources: list[SourceInput], *, progress: Progress = q
     """Check `sources` as :func:`load` would, without loading them.
 
     Writes nothing, so it works on a read-only store and while a service holds the store.
+
+    Parameters
+    ----------
+    db : Database
+        The store: references to what its current sources describe are valid.
+    sources : list of SourceInput
+        The sources to check (:func:`plan`), each on its own.
+    progress : callable
+        Told ``(phase, done, total)`` as the check goes (default :func:`quiet`).
     """
     reports = []
     for source in sources:
@@ -453,6 +502,15 @@ def validate(db: Database, sources: list[SourceInput], *, progress: Progress = q
 
 def delete(db: Database, name: str, *, user: str) -> str:
     """Remove the source `name` (one atomic commit); return the new data version.
+
+    Parameters
+    ----------
+    db : Database
+        The store.
+    name : str
+        The source to remove (never the ontology's).
+    user : str
+        Who removes it, recorded as the deletion run's ``loaded_by``.
 
     Raises
     ------

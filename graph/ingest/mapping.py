@@ -801,6 +801,21 @@ def translate(m: Mapping, folder: Path, out: Path, progress: Progress = quiet, *
     A rule that makes no row (all rejected, or an empty file) is an error too, unless it says
     ``empty = "warn"``. `rows` reads only the first rows of each file (a dry run); `samples` keeps that
     many rows made per table in ``report.samples``.
+
+    Parameters
+    ----------
+    m : Mapping
+        The mapping (:func:`read_mapping`).
+    folder : Path
+        The dataset's own files.
+    out : Path
+        Where the tabular folders ``{name}`` and ``{name}-names`` are written (made if missing).
+    progress : callable
+        Told ``(phase, done, total)`` every 50,000 lines of a file (default :func:`~graph.ingest.load.quiet`).
+    rows : int, optional
+        Read only this many data rows of each file (a dry run); None reads them all.
+    samples : int
+        Rows made per table kept in ``report.samples``, names withheld (default 0: none).
     """
     report = ImportReport()
     tables: dict[str, dict[str, dict[str, str]]] = {rule.target: {} for rule in m.rules}
@@ -1026,7 +1041,32 @@ def translated(m: Mapping, folder: Path, scratch: Path, *, names: bool = True,
 def import_dataset(db: Database, m: Mapping, folder: Path, *, user: str, names: bool = True,
                    progress: Progress = quiet) -> tuple[ImportReport, list[LoadReport]]:
     """Translate the dataset in `folder` with `m` and load it, all or nothing, as the source ``m.name``
-    and, if the mapping makes names and `names` is true, the source :func:`names_source`."""
+    and, if the mapping makes names and `names` is true, the source :func:`names_source`.
+
+    Parameters
+    ----------
+    db : Database
+        The store.
+    m : Mapping
+        The mapping (:func:`read_mapping`).
+    folder : Path
+        The dataset's own files.
+    user : str
+        Who loads it, recorded as each run's ``loaded_by``.
+    names : bool
+        Load the names the mapping makes, as their own source; false leaves them out (counted in the report).
+    progress : callable
+        Told ``(phase, done, total)`` as files are read and loaded (default :func:`~graph.ingest.load.quiet`).
+
+    Returns
+    -------
+    The translation's report (:func:`translate`), and a load report per source loaded.
+
+    Raises
+    ------
+    InputError
+        When the translation finds errors or a source breaks the shapes; nothing is loaded.
+    """
     with tempfile.TemporaryDirectory(prefix="oversight-import-") as scratch:
         report, sources = translated(m, folder, Path(scratch), names=names, progress=progress)
         loaded = load(db, sources, user=user, progress=progress)
@@ -1042,12 +1082,32 @@ def dry_run(db: Database, m: Mapping, folder: Path, *, rows: int = 1000, samples
             progress: Progress = quiet) -> tuple[ImportReport, list[Issue], int]:
     """Translate and validate the first `rows` rows of each file with `m`; load nothing.
 
+    Parameters
+    ----------
+    db : Database
+        The store the translation is validated against (read, never written).
+    m : Mapping
+        The mapping (:func:`read_mapping`).
+    folder : Path
+        The dataset's own files.
+    rows : int
+        Data rows read from each file (default 1000).
+    samples : int
+        Rows made per table kept in ``report.samples`` (default 3).
+    progress : callable
+        Told ``(phase, done, total)`` as files are read and validated (default :func:`~graph.ingest.load.quiet`).
+
     Returns
     -------
     the report (with `samples` rows made per table in ``report.samples``); the problems that a full import
     would also have (the report's errors, then cell and shape violations); and how many references name
     an entity that the rows read do not describe (expected when only part of each file is read, so not
     counted as problems).
+
+    Raises
+    ------
+    InputError
+        When a file lacks a column a rule names (:func:`translate`).
     """
     with tempfile.TemporaryDirectory(prefix="oversight-dry-run-") as scratch:
         report = translate(m, folder, Path(scratch), progress, rows=rows, samples=samples)

@@ -585,6 +585,17 @@ def convert(folder: Path, *, base: str, graph: ox.NamedNode | None = None,
     returned conversion holds none), so that a large folder is never in memory whole as Python objects.
     A sink must be a scratch store that is dropped when this raises.
 
+    Parameters
+    ----------
+    folder : Path
+        A folder of the tabular format (``docs/data-format.md``).
+    base : str
+        The deployment's base IRI, which the entities' IRIs are minted under.
+    graph : NamedNode, optional
+        Make quads in this graph (default: triples).
+    sink : callable, optional
+        Takes each batch of statements as it is made (such as a scratch store's ``bulk_extend``).
+
     Raises
     ------
     InputError

@@ -264,6 +264,16 @@ def confirm(db_query: Callable[..., Any], violations: list[Violation], *, contex
     a reference to an officer another source describes, or a minimum count
     met with values from another source, is then confirmed against the
     current graphs. One small query per such violation.
+
+    Parameters
+    ----------
+    db_query : callable
+        :meth:`graph.store.database.Database.query` of the store holding the other sources.
+    violations : list of Violation
+        What validating the staged source on its own found (:func:`validate_graph`).
+    context : list of NamedNode
+        The graphs that may type a referenced node as its class requires, or hold the values a minimum
+        count lacks (other sources, the ontology); empty: every violation is kept.
     """
     if not context:
         return violations

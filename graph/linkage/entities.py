@@ -26,7 +26,22 @@ TIMELINE_KINDS = {"officers": OFFICER_CLASSES, "investigations": ("Investigation
 
 
 def entity(f: Facts, kind: str, local: str) -> str:
-    """The IRI of the `kind` (``officers``, ``investigations``, ``chat-groups``) whose local id is `local`."""
+    """The IRI of the `kind` (``officers``, ``investigations``, ``chat-groups``) whose local id is `local`.
+
+    Parameters
+    ----------
+    f : Facts
+        The facts (the real ones, or a view's).
+    kind : str
+        A key of :data:`TIMELINE_KINDS`, which gives the classes the entity may be of.
+    local : str
+        The id: the local part of the entity's IRI.
+
+    Raises
+    ------
+    NotFound
+        When no entity of that kind has the id.
+    """
     found = f.find(local, *TIMELINE_KINDS[kind])
     if found is None:
         raise NotFound(f"no {kind[:-1].replace('-', ' ')} with id {local!r}")
@@ -69,7 +84,22 @@ def _summary(f: Facts, officer: str) -> OfficerSummary:
 def list_officers(f: Facts, *, station: str | None = None, status: str | None = None,
                   outcome: str | None = None, category: str | None = None) -> list[OfficerSummary]:
     """Officers and staff, by IRI, optionally only those ever posted to `station`, with current employment
-    `status`, with a finding of `outcome`, or a subject of an allegation of `category` (concept IRIs)."""
+    `status`, with a finding of `outcome`, or a subject of an allegation of `category` (concept IRIs).
+
+    Parameters
+    ----------
+    f : Facts
+        The facts (the real ones, or a view's).
+    station : IRI, optional
+        Keep officers with a posting at this station, at any time.
+    status : IRI, optional
+        Keep officers with an employment status of this concept and no end date (the concept itself only).
+    outcome : IRI, optional
+        Keep officers with a finding of this outcome, or of a narrower or matching one (:meth:`Facts.admitted`).
+    category : IRI, optional
+        Keep officers who are subjects of a finding on an allegation of this category, or of a narrower or
+        matching one.
+    """
     out = []
     wanted = f.admitted(frozenset({category})) if category else frozenset()
     outcomes = f.admitted(frozenset({outcome})) if outcome else frozenset()
@@ -160,7 +190,15 @@ def _membership(f: Facts, node: str) -> Membership:
 
 
 def officer_detail(f: Facts, officer: str) -> OfficerDetail:
-    """Everything recorded about `officer`, each item with its evidence."""
+    """Everything recorded about `officer`, each item with its evidence.
+
+    Parameters
+    ----------
+    f : Facts
+        The facts (the real ones, or a view's).
+    officer : IRI
+        The officer or member of police staff (:func:`entity`).
+    """
     linked = f.referrers(officer, "officer")
     postings, allegations, statuses, barred = [], [], [], []
     for node in linked:
@@ -259,13 +297,31 @@ def _inv_summary(f: Facts, inv: str) -> InvestigationSummary:
 
 
 def list_investigations(f: Facts, *, inquiry: str | None = None, status: str | None = None) -> list[InvestigationSummary]:
-    """Investigations by IRI, optionally of one `inquiry` or `status` (IRIs)."""
+    """Investigations by IRI, optionally of one `inquiry` or `status` (IRIs).
+
+    Parameters
+    ----------
+    f : Facts
+        The facts (the real ones, or a view's).
+    inquiry : IRI, optional
+        Keep the investigations of this inquiry.
+    status : IRI, optional
+        Keep the investigations whose status is this concept (the concept itself only).
+    """
     return [_inv_summary(f, i) for i in f.of_type("Investigation")
             if (not inquiry or f.value(i, "inquiry") == inquiry) and (not status or f.value(i, "status") == status)]
 
 
 def investigation_detail(f: Facts, inv: str) -> InvestigationDetail:
-    """An investigation with its allegations, their subjects, findings and outcomes."""
+    """An investigation with its allegations, their subjects, findings and outcomes.
+
+    Parameters
+    ----------
+    f : Facts
+        The facts (the real ones, or a view's).
+    inv : IRI
+        The investigation (:func:`entity`).
+    """
     allegations = []
     for a in sorted(f.referrers(inv, "investigation"), key=lambda a: (f.label(a), a)):
         subjects = []
@@ -319,7 +375,15 @@ def list_chat_groups(f: Facts) -> list[Ref]:
 
 
 def chat_group_detail(f: Facts, group: str) -> ChatGroupDetail:
-    """A chat group with its members (and their dates) and its messages (categories only, no content)."""
+    """A chat group with its members (and their dates) and its messages (categories only, no content).
+
+    Parameters
+    ----------
+    f : Facts
+        The facts (the real ones, or a view's).
+    group : IRI
+        The chat group (:func:`entity`).
+    """
     members = sorted((_membership(f, n) for n in f.referrers(group, "group") if f.is_a(n, "ChatMembership")),
                      key=lambda m: (m.member.label, m.member.iri, lower(m.start) or ""))
     messages = sorted((MessageItem(ref(f, n), _opt(f, f.value(n, "sender")), f.value(n, "sentAt"),
@@ -356,6 +420,16 @@ def timeline(f: Facts, kind: str, iri: str) -> list[TimelineEvent]:
     """The dated (and undated) facts about an officer, investigation or chat group, in order.
 
     Ordered by the earliest day each start can mean; undated events come last.
+
+    Parameters
+    ----------
+    f : Facts
+        The facts (the real ones, or a view's).
+    kind : str
+        ``officers``, ``investigations`` or ``chat-groups``: which statements about `iri` are its events (an
+        investigation or a chat group is one itself; an officer is not).
+    iri : IRI
+        The officer, investigation or chat group (:func:`entity`).
     """
     nodes = {iri} if kind != "officers" else set()
     for name in _STATEMENTS[kind]:

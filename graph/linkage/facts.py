@@ -100,7 +100,15 @@ def _known(names: Iterable[str]) -> None:
 
 
 def read_pairs(backend: Backend, graph: ox.NamedNode) -> Pairs:
-    """Every value of the :data:`PREDICATES`, and every ``ov:`` type, in one graph of `backend`."""
+    """Every value of the :data:`PREDICATES`, and every ``ov:`` type, in one graph of `backend`.
+
+    Parameters
+    ----------
+    backend : Backend
+        The store scanned (the disk store, or a load's scratch store).
+    graph : NamedNode
+        The source graph read.
+    """
     # Strings are interned: an IRI is one object however many statements name it, here, in the facts
     # folded from these pairs, and (marshal keeps the sharing) in the file they are saved to.
     out: Pairs = {}
@@ -151,7 +159,15 @@ def fold_pairs(pairs: Pairs) -> Folded:
 
 
 def read_run(backend: Backend, graph: ox.NamedNode) -> Folded:
-    """The folded pairs of one source graph."""
+    """The folded pairs of one source graph.
+
+    Parameters
+    ----------
+    backend : Backend
+        The store scanned (the disk store, or a load's scratch store).
+    graph : NamedNode
+        The source graph read.
+    """
     return fold_pairs(read_pairs(backend, graph))
 
 
@@ -178,7 +194,17 @@ def upper(date: str | None) -> str | None:
 
 
 def overlap(a: tuple[str | None, str | None], b: tuple[str | None, str | None]) -> tuple[str | None, str | None] | None:
-    """The overlap of two intervals of partial dates (None ends are open), or None if they are disjoint."""
+    """The overlap of two intervals of partial dates (None ends are open), or None if they are disjoint.
+
+    Parameters
+    ----------
+    a, b : tuple of (str or None, str or None)
+        ``(start, end)`` as partial dates (``2016``, ``2016-03``...); None for an open end.
+
+    Returns
+    -------
+    ``(first day, last day)`` as full dates (either None where both intervals are open at that end), or None.
+    """
     lo = max((x for x in (lower(a[0]), lower(b[0])) if x), default=None)
     hi = min((x for x in (upper(a[1]), upper(b[1])) if x), default=None)
     if lo and hi and lo > hi:
@@ -607,6 +633,15 @@ def save_run(db: Database, run: str, folded: Folded) -> None:
 
     A run's graph never changes once written, so the file never goes stale; files of runs that are no
     longer current are removed when the facts are next built. Failing to write is logged, not raised.
+
+    Parameters
+    ----------
+    db : Database
+        The store; nothing is kept for a store in memory or one opened read-only.
+    run : str
+        The run's IRI (the file is named by its local id).
+    folded : dict
+        The run's folded pairs (:func:`fold_pairs`).
     """
     target = _saved_path(db, run)
     if target is None or db.backend.is_read_only:
@@ -666,7 +701,19 @@ def _run(db: Database, run: str, graph: ox.NamedNode) -> Folded:
 
 def prepare(db: Database, source: str, run: str, folded: Folded) -> Facts:
     """The facts the data will have once run `run` of `source` is committed: its pairs folded with those
-    of the other current sources. A load builds them while its disk write runs (see :func:`seed`)."""
+    of the other current sources. A load builds them while its disk write runs (see :func:`seed`).
+
+    Parameters
+    ----------
+    db : Database
+        The store: the runs of its current sources are folded with the new one.
+    source : str
+        The source being loaded; its current run, if any, is left out (the new run replaces it).
+    run : str
+        The new run's IRI.
+    folded : dict
+        The new run's folded pairs (:func:`read_run` of the load's scratch store).
+    """
     _, sources = db.current()
     parts = {rec.run: _run(db, rec.run, rec.graph) for name, rec in sorted(sources.items())
              if name not in (ONTOLOGY_SOURCE, source)}
@@ -676,7 +723,20 @@ def prepare(db: Database, source: str, run: str, folded: Folded) -> Facts:
 
 def seed(db: Database, run: str, folded: Folded, prepared: Facts | None = None) -> None:
     """After a commit: remember the folded pairs a load read from its fast scratch store (see
-    :func:`_remember`), and install the facts it prepared if they are those of the version now current."""
+    :func:`_remember`), and install the facts it prepared if they are those of the version now current.
+
+    Parameters
+    ----------
+    db : Database
+        The store, just committed.
+    run : str
+        The IRI of the run the load committed.
+    folded : dict
+        Its folded pairs.
+    prepared : Facts, optional
+        What :func:`prepare` built for the load (a load of one source): installed only if the current
+        sources' runs are exactly those it was built from.
+    """
     _remember(db, run, folded)
     version, sources = db.current()
     runs = {r.run for n, r in sources.items() if n != ONTOLOGY_SOURCE}

@@ -42,7 +42,17 @@ class Path:
 
 
 def without_hubs(graph: nx.Graph, *, ignore: tuple[str, ...] = (), max_degree: int | None = None) -> nx.Graph:
-    """A view of `graph` without the nodes in `ignore` and those of degree above `max_degree`."""
+    """A view of `graph` without the nodes in `ignore` and those of degree above `max_degree`.
+
+    Parameters
+    ----------
+    graph : networkx.Graph
+        A projection (:func:`graph.linkage.projection.projection`); it is not changed.
+    ignore : tuple of IRI
+        Nodes left out (such as a unit that links everyone).
+    max_degree : int, optional
+        Nodes of a higher degree in `graph` are left out too (None: none for their degree).
+    """
     drop = set(ignore)
     if max_degree is not None:
         drop |= {n for n, d in graph.degree() if d > max_degree}
@@ -84,9 +94,26 @@ def _undirected(graph: nx.Graph) -> nx.Graph:
 def paths(f: Facts, graph: nx.Graph, source: str, target: str, *, limit: int = 1) -> list[Path]:
     """Up to `limit` shortest paths from `source` to `target` (ignoring direction), each hop explained.
 
+    Parameters
+    ----------
+    f : Facts
+        The facts the projection was made from, which label the nodes and explain the links.
+    graph : networkx.Graph
+        The projection the facts were made into, perhaps without its hubs (:func:`without_hubs`); direction
+        is ignored.
+    source, target : IRI
+        The two ends; both must be nodes of `graph`.
+    limit : int
+        Most paths returned (default 1), the first in IRI order of the first 10,000 shortest paths found.
+
     Returns
     -------
     list of Path, in a stable order (by the IRIs along them); empty when no path exists.
+
+    Raises
+    ------
+    BadParameter
+        (``from`` or ``to``) When an end is not a node of `graph`.
     """
     g = _undirected(graph)
     for end in (source, target):
@@ -118,6 +145,21 @@ class ConnectingNetwork:
 
 def connecting_network(f: Facts, graph: nx.Graph, terminals: list[str]) -> ConnectingNetwork:
     """The smallest subgraph joining `terminals` (i2's Find Connecting Network).
+
+    Parameters
+    ----------
+    f : Facts
+        The facts the projection was made from, which label the nodes and explain the links.
+    graph : networkx.Graph
+        The projection the facts were made into, perhaps without its hubs (:func:`without_hubs`); direction
+        is ignored.
+    terminals : list of IRI
+        The nodes to join (officers, or any entity in the full graph); each must be a node of `graph`.
+
+    Raises
+    ------
+    BadParameter
+        (``officers``) When some of `terminals` are not nodes of `graph`.
 
     Notes
     -----
@@ -167,9 +209,30 @@ def clusters(f: Facts, graph: nx.Graph, *, method: str = "components", k: int = 
              min_size: int = 2) -> list[Cluster]:
     """Connected components, the `k`-core's components, or Louvain communities (fixed `seed`).
 
+    Parameters
+    ----------
+    f : Facts
+        The facts the projection was made from, which label the nodes and explain the links.
+    graph : networkx.Graph
+        The projection the facts were made into, perhaps without its hubs (:func:`without_hubs`); direction
+        is ignored.
+    method : str
+        ``components``, ``k-core`` or ``louvain`` (:data:`METHODS`).
+    k : int
+        With ``k-core``: the least degree of a member within the core (default 2).
+    seed : int
+        With ``louvain``: the random seed, so that the same data gives the same communities.
+    min_size : int
+        Clusters with fewer members are left out (default 2).
+
     Returns
     -------
     list of Cluster with at least `min_size` members, largest first, ties by the first member's IRI.
+
+    Raises
+    ------
+    ValueError
+        For another `method`.
     """
     g = _undirected(graph)
     if method == "components":
@@ -202,6 +265,27 @@ def centrality(f: Facts, graph: nx.Graph, *, measure: str = "degree", limit: int
 
     Betweenness is exact unless `sample` pivots are asked for (then seeded). Eigenvector centrality that
     does not converge raises ``ValueError``. Scores are rounded to 9 digits so answers are byte-stable.
+
+    Parameters
+    ----------
+    f : Facts
+        The facts the projection was made from, which label the nodes and explain the links.
+    graph : networkx.Graph
+        The projection the facts were made into, perhaps without its hubs (:func:`without_hubs`); direction
+        is ignored.
+    measure : str
+        ``degree``, ``betweenness``, ``closeness`` or ``eigenvector`` (:data:`MEASURES`).
+    limit : int
+        How many of the highest ranked are returned (default 20).
+    sample : int, optional
+        With ``betweenness``: estimate from this many pivots, when that is fewer than the nodes (None: exact).
+    seed : int
+        The random seed of the pivots.
+
+    Raises
+    ------
+    ValueError
+        For another `measure`, or when eigenvector centrality does not converge.
     """
     g = _undirected(graph)  # on the full graph, one edge per pair is what the measures mean
     if measure == "degree":

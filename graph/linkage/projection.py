@@ -170,6 +170,14 @@ def bystander_links(f: Facts, filters: Filters) -> list[Link]:
     allegations it ``ov:concerns``; when none is recorded, to the subjects of the other allegations of
     the same investigation. Dates, results and outcomes in `filters` apply to the bystander's finding;
     categories to the conduct that went unreported.
+
+    Parameters
+    ----------
+    f : Facts
+        The facts (the real ones, or a view's).
+    filters : Filters
+        Which findings count: its dates, results and outcomes those of the bystanders, its categories
+        those of the allegations they failed to report (see above).
     """
     own = Filters(filters.date_from, filters.date_to, results=filters.results, outcomes=filters.outcomes)
     conduct = Filters(categories=filters.categories)
@@ -204,6 +212,13 @@ def officer_network(f: Facts, p: Projection) -> nx.Graph:
     Nodes are officers and staff (IRIs) with ``id``, ``iri``, ``label`` and ``type``; edges have
     ``links`` (list of :class:`Link`), ``weight`` (how many links), ``kind`` (the kinds, ``;``-joined)
     and one weight per kind (``co-accused`` ...). Edges between the same two officers merge.
+
+    Parameters
+    ----------
+    f : Facts
+        The facts (the real ones, or a view's).
+    p : Projection
+        Which edge kinds, on what basis, under which filters, and the largest group that is not a hub.
 
     Notes
     -----
@@ -264,7 +279,23 @@ def full_graph(f: Facts) -> nx.MultiDiGraph:
 
 def projection(db: Database, p: Projection | None = None, *, full: bool = False,
                f: Facts | None = None) -> tuple[Facts, nx.Graph]:
-    """The projection `p` (or the full graph) of the facts `f` (default: the current ones), cached."""
+    """The projection `p` (or the full graph) of the facts `f` (default: the current ones), cached.
+
+    Parameters
+    ----------
+    db : Database
+        The store, whose derived cache keeps the projection.
+    p : Projection, optional
+        The officer network built (default: :class:`Projection`'s defaults); ignored with `full`.
+    full : bool
+        Build the full typed graph (:func:`full_graph`) instead of an officer network.
+    f : Facts, optional
+        The facts projected (default: the current ones, :func:`~graph.linkage.facts.facts`).
+
+    Returns
+    -------
+    The facts used, and the graph: shared with every caller that asks for it, so never to be changed.
+    """
     current: Facts = f if f is not None else facts(db)
     f = current
 

@@ -260,6 +260,17 @@ def pseudonymous_facts(db: Database, data_dir: str | os.PathLike[str]) -> tuple[
 
     Kept as the facts of the version ``{version}~pseudonymised``, so projections and answers built
     on it are cached apart from the real ones.
+
+    Parameters
+    ----------
+    db : Database
+        The store: its current facts are the real ones pseudonymised.
+    data_dir : str or path-like
+        The data folder, where the deployment's pseudonym key is kept (:func:`secret`).
+
+    Returns
+    -------
+    The view's facts, and the :class:`Pseudonyms` that made them (which rewrite statements for readers).
     """
     real = facts(db)
     version = real.version + VARIANT

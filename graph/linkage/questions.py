@@ -70,7 +70,15 @@ class Ref:
 
 
 def ref(f: Facts, iri: str) -> Ref:
-    """`iri` as a :class:`Ref`."""
+    """`iri` as a :class:`Ref`.
+
+    Parameters
+    ----------
+    f : Facts
+        The facts that give its kind and label.
+    iri : IRI
+        Any node.
+    """
     return Ref(f.kind(iri), local_id(iri), iri, f.label(iri))
 
 
@@ -84,6 +92,13 @@ def filter_caveats(f: Facts, filters: Filters) -> tuple[str, ...]:
     source records at all, neither itself nor a narrower or matching concept (:meth:`Facts.admitted`: a
     source's own local concept mapped onto it counts), so that an empty answer is never read as evidence
     of absence.
+
+    Parameters
+    ----------
+    f : Facts
+        The facts the answer is computed on.
+    filters : Filters
+        The answer's filters; only their categories, results and outcomes are looked at.
 
     Notes
     -----
@@ -208,7 +223,22 @@ class CoAccused:
 
 def officers_with(f: Facts, *, unit: str | None = None, outcome: str | None = None,
                   result: str | None = None, station: str | None = None) -> set[str]:
-    """Officers posted to `unit` or `station` (at any time), or with a finding of `result` or `outcome`."""
+    """Officers posted to `unit` or `station` (at any time), or with a finding of `result` or `outcome`.
+
+    Parameters
+    ----------
+    f : Facts
+        The facts (the real ones, or a view's).
+    unit, station : IRI, optional
+        Officers with a posting to this unit, or at this station, at any time.
+    outcome, result : IRI, optional
+        Officers with a finding of this outcome, or of this result, or of a narrower or matching one
+        (:meth:`Facts.admitted`).
+
+    Returns
+    -------
+    set of IRI, the union of what each parameter given selects (empty when none is given).
+    """
     found: set[str] = set()
     if unit or station:
         for posting in f.of_type("Posting"):
@@ -395,7 +425,15 @@ class Bystander:
 
 
 def bystanders(f: Facts, *, filters: Filters | None = None) -> list[Bystander]:
-    """Who failed to report or challenge whose conduct (see :func:`graph.linkage.projection.bystander_links`)."""
+    """Who failed to report or challenge whose conduct (see :func:`graph.linkage.projection.bystander_links`).
+
+    Parameters
+    ----------
+    f : Facts
+        The facts (the real ones, or a view's).
+    filters : Filters, optional
+        As for :func:`~graph.linkage.projection.bystander_links` (default: every finding counts).
+    """
     out = []
     for link in bystander_links(f, filters or Filters()):
         own, theirs = link.evidence

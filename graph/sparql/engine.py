@@ -116,6 +116,13 @@ def check(text: str) -> Checked:
 def canonical(text: str, parameter: str = "query") -> str:
     """The one text both the check and the engine read: escapes resolved, LF line ends.
 
+    Parameters
+    ----------
+    text : str
+        The query or update, as given.
+    parameter : str
+        The request parameter the errors name (``query`` or ``update``).
+
     Raises
     ------
     BadParameter
@@ -196,6 +203,18 @@ def graphs_for(checked: Checked, *, default_uris: tuple[str, ...] | list[str], n
     every one of them and `meta` as named graphs. A graph named that is not one of the
     service's is read as an empty graph (:data:`EMPTY_GRAPH`): never dereferenced, and never
     another graph of the store (a replaced run, a load being staged).
+
+    Parameters
+    ----------
+    checked : Checked
+        The checked query, with the graphs of its ``FROM`` and ``FROM NAMED`` clauses.
+    default_uris, named_uris : list of str
+        The Protocol's ``default-graph-uri`` and ``named-graph-uri`` (empty: not given); either one given
+        overrides the ``FROM`` clauses.
+    graphs : list of str
+        The IRIs of the current source graphs.
+    meta : str
+        The IRI of the metadata graph.
     """
     own = {*graphs, meta}
     if default_uris or named_uris:
@@ -329,6 +348,13 @@ def run_query(store: ox.Store, job: Job) -> tuple[str, str | None, int, bool]:
     """Check and evaluate `job` on `store` (inside a worker), writing its results to ``job.output``.
 
     Returns (form, media written or None when the client accepts no format for that form, rows, truncated).
+
+    Parameters
+    ----------
+    store : pyoxigraph.Store
+        The store the worker opened read-only (``job.store``).
+    job : Job
+        The query, its dataset, bindings, media types, row limit and output file.
     """
     checked = check(job.text) if job.checked else _unchecked(job.text)
     media = job.results_media if checked.form in ("SELECT", "ASK") else job.graph_media
@@ -380,6 +406,20 @@ def run_update(store: ox.Store, job: Job) -> tuple[str, str | None, int, bool]:
 
     The update sees the source's statements as its default graph; the result is written to
     ``job.output`` as N-Triples, for the service to validate and load.
+
+    Parameters
+    ----------
+    store : pyoxigraph.Store
+        The store the worker opened read-only; only ``job.update_graph`` is read from it.
+    job : Job
+        The update, the graph it changes (None: a source that does not exist yet, which starts empty) and
+        the output file.
+
+    Raises
+    ------
+    BadParameter
+        (``update``) When the update is refused (:func:`check_update`), fails to evaluate, or leaves
+        statements in a named graph (``GRAPH``, ``WITH``).
     """
     text = check_update(job.text) if job.checked else job.text
     scratch = ox.Store()
@@ -459,6 +499,28 @@ def update_source(db: Database, pool: Pool, name: str, text: str, *, user: str, 
     source. The result is validated and committed like any load (all or nothing;
     :func:`graph.ingest.load.load`), with the same title and licence. A source that does not exist yet
     starts empty.
+
+    Parameters
+    ----------
+    db : Database
+        The store.
+    pool : Pool
+        The workers the update runs in.
+    name : str
+        The source updated (the caller checks that it is a source name, and not the ontology's).
+    text : str
+        The SPARQL Update.
+    user : str
+        Who updates it, recorded as the run's ``loaded_by``.
+    timeout : float
+        Seconds the worker may take.
+    client : str
+        Who asks (a token, or an address): the pool bounds the jobs each client has running.
+
+    Returns
+    -------
+    LoadReport
+        Of the source's new version (:func:`graph.ingest.load.load`).
 
     Raises
     ------

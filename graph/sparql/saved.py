@@ -67,7 +67,25 @@ def _term(f: Facts, name: str, kind: str, raw: str) -> Any:
 
 
 def bind(query: QueryText, raw: Mapping[str, str], f: Facts) -> dict[str, Any]:
-    """RDF terms for the parameters of `query` from their text values `raw` (every parameter required)."""
+    """RDF terms for the parameters of `query` from their text values `raw` (every parameter required).
+
+    Parameters
+    ----------
+    query : QueryText
+        The saved query (:func:`saved_query`), with its declared parameters and their types.
+    raw : mapping of str to str
+        The values given, by parameter name (trimmed here).
+    f : Facts
+        The facts entity ids are looked up in, and IRIs of a declared class checked against.
+
+    Raises
+    ------
+    BadParameter
+        For a name that is not a parameter of the query, a parameter missing or blank, or a value not of its
+        declared type.
+    NotFound
+        For an id or IRI that names no entity of the parameter's classes.
+    """
     declared = {name: kind for name, kind, _ in query.params}
     for name in raw:
         if name not in declared:
@@ -88,6 +106,14 @@ def example(query: QueryText, f: Facts) -> str:
     class most statements point to, bound by a ``BIND`` at the start of the outer ``WHERE`` (the
     value is checked by its declared type first, like any other). A parameter with no
     example stays a variable.
+
+    Parameters
+    ----------
+    query : QueryText
+        The saved query.
+    f : Facts
+        The facts that give an ``iri:Class`` parameter its example entity (:meth:`Facts.most_referred`),
+        and check each value.
     """
     given = dict(query.examples)
     binds = []

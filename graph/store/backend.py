@@ -225,7 +225,16 @@ BACKENDS: dict[str, Callable[[dict[str, Any], bool], Backend]] = {
 
 
 def open_backend(settings: dict[str, Any], *, read_only: bool = False) -> Backend:
-    """Open the store that `settings` (see :mod:`graph.settings`) names."""
+    """Open the store that `settings` (see :mod:`graph.settings`) names.
+
+    Parameters
+    ----------
+    settings : dict
+        Resolved settings: ``STORE`` (``oxigraph``, ``memory`` or ``sparql``) and what that kind needs
+        (``DATA_DIR`` for ``oxigraph``).
+    read_only : bool
+        Open an ``oxigraph`` store read-only; the other kinds ignore it.
+    """
     return BACKENDS[settings["STORE"]](settings, read_only)
 
 

@@ -51,7 +51,15 @@ class View(enum.Enum):
 
 def is_current(version: str, data_version: str) -> bool:
     """Whether facts of `version` (a data version and a view's suffix) are of the data version `data_version`:
-    the one test of whether an entry built from them may be kept, for every kind and view."""
+    the one test of whether an entry built from them may be kept, for every kind and view.
+
+    Parameters
+    ----------
+    version : str
+        A version of the facts (``Facts.version``): a data version followed by a view's suffix (:class:`View`).
+    data_version : str
+        The store's data version now.
+    """
     return any(version == data_version + view.suffix for view in View)
 
 
