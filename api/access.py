@@ -299,6 +299,15 @@ def admits_body(app: Flask, method: str, path: str, headers: dict[str, str]) -> 
     headers: the request then reaches the app without its body, and the app refuses it (401,
     403, 413) as it would have anyway. `headers` are keyed as waitress keys them (``AUTHORIZATION``,
     ``CONTENT_LENGTH``).
+
+    Parameters
+    ----------
+    app : Flask
+        The application: its ``MAX_UPLOAD_BYTES`` and ``AUTH`` settings, its routes and its tokens decide.
+    method, path : str
+        The request line's method and path, matched against the app's routes.
+    headers : dict
+        The request headers, keyed as waitress keys them (``AUTHORIZATION``, ``CONTENT_LENGTH``, ``COOKIE``).
     """
     try:
         length = int(headers.get("CONTENT_LENGTH") or 0)

@@ -142,6 +142,26 @@ class Params:
 
 
 def entity_id(f: Facts, raw: str, name: str, *classes: str) -> str:
+    """The IRI of the entity of one of `classes` whose id is `raw`, given in the request parameter `name`.
+
+    Parameters
+    ----------
+    f : Facts
+        The facts the request sees (the real ones, or the pseudonymised view's).
+    raw : str
+        The id given: the local part of an entity's IRI (:data:`~graph.sparql.saved.ENTITY_ID`).
+    name : str
+        The request parameter it came from, named in the errors.
+    *classes : str
+        Ontology classes the entity may be of (none: any class of :data:`~graph.linkage.facts.KINDS`).
+
+    Raises
+    ------
+    BadParameter
+        When `raw` is not an id.
+    NotFound
+        When no entity of those classes has that id.
+    """
     if not ENTITY_ID.fullmatch(raw):
         raise BadParameter(name, "must be an id: the local part of an entity's IRI")
     found = f.find(raw, *(classes or tuple(KINDS)))
@@ -256,7 +276,21 @@ def _respond(build: Callable[[Facts], dict[str, Any]]) -> Response:
 
 def answer(params: Params, question: str, compute: Callable[[Facts], Sequence[Any]], *,
            parameters: dict[str, Any] | None = None) -> Response:
-    """A paginated list answer: ``items`` (one page), ``total``, ``next`` cursor and the cited ``sources``."""
+    """A paginated list answer: ``items`` (one page), ``total``, ``next`` cursor and the cited ``sources``.
+
+    Parameters
+    ----------
+    params : Params
+        The request's checked parameters; ``limit`` (1 to 1000, default 100) and ``cursor`` are read here.
+    question : str
+        The question's name, given back as ``question``.
+    compute : callable
+        ``(facts) -> sequence``: every item of the answer, in order, from the facts the request sees. It
+        runs only when no answer is cached for this data version and URL.
+    parameters : dict, optional
+        What the answer says it was asked (``parameters``); by default the request's query parameters,
+        repeated values comma-joined.
+    """
     limit = params.integer("limit", 100, 1, MAX_LIMIT)
 
     def build(f: Facts) -> dict[str, Any]:

@@ -84,7 +84,15 @@ def _canonical(record: dict[str, Any]) -> bytes:
 
 
 def clip(text: str, limit: int = _PATH_CHARS) -> str:
-    """`text`, or its first `limit` characters and a marker giving its length and SHA-256."""
+    """`text`, or its first `limit` characters and a marker giving its length and SHA-256.
+
+    Parameters
+    ----------
+    text : str
+        What a record would hold: a path, a method, a parameter's name or value.
+    limit : int
+        Most characters kept (default 1024, for a path or parameter value in a request record).
+    """
     if len(text) <= limit:
         return text
     digest = hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()
@@ -283,6 +291,13 @@ def scan(path: str | os.PathLike[str], since: Scan | None = None) -> Scan:
 
     Counts whole lines and takes the last one's hash; it does not check the chain (``verify`` does).
     A log replaced or made shorter is read again from its start.
+
+    Parameters
+    ----------
+    path : str or path-like
+        The audit log; a log that does not exist is empty (``Scan()``).
+    since : Scan, optional
+        What an earlier call returned for this log (default: read from the start).
     """
     since = since or Scan()
     if not os.path.exists(path):

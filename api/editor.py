@@ -85,7 +85,28 @@ def extract(data: bytes, root: str | os.PathLike[str]) -> Path:
 
 def install(root: str | os.PathLike[str], registry: str = "https://registry.npmjs.org", *,
             timeout: float = 60) -> Path:
-    """Download, verify and unpack the editor under `root` unless it is there already."""
+    """Download, verify and unpack the editor under `root` unless it is there already.
+
+    Parameters
+    ----------
+    root : str or path-like
+        The editor folder (``EDITOR_DIR``); this version's files go in :func:`folder`.
+    registry : str
+        The npm registry's base URL (``NPM_REGISTRY``).
+    timeout : float
+        Seconds the download may wait on the registry, to connect or for each read (default 60).
+
+    Returns
+    -------
+    Path
+        The folder holding :data:`FILES`.
+
+    Raises
+    ------
+    EditorError
+        When the download fails or is larger than 20 MB, or the tarball does not match its pinned integrity
+        or lacks one of :data:`FILES`.
+    """
     if installed(root):
         return folder(root)
     url = tarball_url(registry)

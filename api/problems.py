@@ -58,7 +58,22 @@ _SAFE_5XX = (StoreUnavailable, Saturated, TimeLimit, SandboxRefused, StorageFull
 
 def problem(status: int, title: str, detail: str | None = None, *, type_: str = "about:blank",
             **extra: Any) -> Response:
-    """A ``application/problem+json`` response."""
+    """A ``application/problem+json`` response.
+
+    Parameters
+    ----------
+    status : int
+        The HTTP status, also the document's ``status``.
+    title : str
+        A short summary of the problem type (``title``).
+    detail : str, optional
+        What went wrong this time (``detail``); left out when empty.
+    type_ : str
+        The problem type's IRI (``type``; default ``about:blank``).
+    **extra
+        Further members (``issues``, ``parameter``, ``accepted``...), added last: they would replace the
+        members above, ``instance`` (the request's path) included.
+    """
     body: dict[str, Any] = {"type": type_, "title": title, "status": status}
     if detail:
         body["detail"] = detail

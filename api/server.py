@@ -146,7 +146,17 @@ class _Channel(HTTPChannel):
 
 
 def make_server(app: Flask, settings: dict[str, Any]) -> Any:
-    """A waitress server for `app` with the bounds of `settings`; ``.run()`` serves until stopped."""
+    """A waitress server for `app` with the bounds of `settings`; ``.run()`` serves until stopped.
+
+    Parameters
+    ----------
+    app : Flask
+        The application served; :func:`api.access.admits_body` tells the parser whether to read each body.
+    settings : dict
+        Resolved settings: ``HOST``, ``PORT``, ``THREADS``, ``CONNECTION_LIMIT``, ``CHANNEL_TIMEOUT`` and
+        ``MAX_UPLOAD_BYTES`` (:func:`adjustments`), and ``HEADER_TIMEOUT``, the seconds a client may take
+        to send its headers.
+    """
     def screen(method: str, path: str, headers: dict[str, str]) -> bool:
         return admits_body(app, method, path, headers)
 

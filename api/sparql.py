@@ -291,6 +291,17 @@ def run(text: str, bindings: dict[str, Any], *, default_uris: list[str] | None =
     See :func:`graph.sparql.engine.evaluate`; refusals and failures become problems through
     :mod:`api.problems` (503 with ``Retry-After`` when every worker is busy, 429 past a client's
     share, 503 at the time limit, 400 when the engine fails).
+
+    Parameters
+    ----------
+    text : str
+        The query: a client's, or a saved one's (at most 100,000 characters: :func:`graph.sparql.engine.canonical`).
+    bindings : dict
+        Variable name -> pyoxigraph term, substituted before evaluation (a saved query's parameters;
+        empty for ``/sparql``).
+    default_uris, named_uris : list of str, optional
+        The Protocol's ``default-graph-uri`` and ``named-graph-uri``, if given
+        (:func:`graph.sparql.engine.graphs_for`).
     """
     settings = current_app.config
     canonical(text)  # empty or too long: refused here, before a worker is asked

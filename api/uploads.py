@@ -35,6 +35,18 @@ _METHODS = {zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED}
 def write_body(body: bytes, media_type: str, folder: Path, *, max_bytes: int) -> Path:
     """Write `body` under `folder` and return the path to load (a file, or a folder of CSV files).
 
+    Parameters
+    ----------
+    body : bytes
+        The request body.
+    media_type : str
+        Its media type, a key of :data:`MEDIA_TYPES`: an RDF syntax, written as one file with that
+        syntax's suffix, or ``application/zip``, unpacked into a folder.
+    folder : Path
+        A scratch folder; the file ``body.SUFFIX`` or the folder ``body`` is made in it.
+    max_bytes : int
+        Most bytes the members of a zip may unpack to, all together (``MAX_UPLOAD_BYTES``).
+
     Raises
     ------
     InputError

@@ -78,6 +78,16 @@ def settings_for(ctx: click.Context, **overrides: Any) -> dict[str, Any]:
 
 
 def open_store(settings: dict[str, Any], *, read_only: bool = False) -> Database:
+    """Open the store `settings` names for a command (:func:`graph.open_database`).
+
+    Parameters
+    ----------
+    settings : dict
+        Resolved settings (:func:`settings_for`).
+    read_only : bool
+        Open without writing, so that a command can read while a service holds the store. An ``oxigraph``
+        store whose folder does not exist yet, or is empty, is opened read-write instead, which creates it.
+    """
     folder = Path(settings["DATA_DIR"])
     if read_only and settings["STORE"] == "oxigraph" and (
             not folder.exists() or folder.is_dir() and next(folder.iterdir(), None) is None):

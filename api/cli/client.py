@@ -26,6 +26,27 @@ MEDIA = {".ttl": "text/turtle", ".trig": "application/trig", ".nt": "application
 
 
 def put_source(server: str, source: SourceInput, token: str) -> None:
+    """Load `source` through the service at `server` (``PUT /sources/{name}``) and say what it did.
+
+    Parameters
+    ----------
+    server : str
+        The service's base URL (``--server``).
+    source : SourceInput
+        A planned source (:func:`graph.ingest.load.plan`) of exactly one path. A folder is sent as a zip of
+        its top-level CSV files, a file as it is, with the media type of its suffix (:data:`MEDIA`); its
+        title and licence, if any, go as query parameters.
+    token : str
+        A bearer token for the service (empty: none is sent).
+
+    Raises
+    ------
+    InputError
+        When `source` has more than one path.
+    SystemExit
+        With status 1 when the service refuses the load (its problem and issues are printed), 3 when it
+        cannot be reached.
+    """
     if len(source.paths) != 1:
         raise InputError([], "with --server, give one file or folder per source")
     path = source.paths[0]
