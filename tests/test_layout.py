@@ -138,3 +138,75 @@ def test_the_facts_accessor_refuses_a_misspelt_class() -> None:
                  lambda: f.most_referred("Officer", "Oficer")):
         with pytest.raises(ValueError, match="not a class of the ontology"):
             call()
+
+
+def _is_click_command(node: ast.FunctionDef | ast.AsyncFunctionDef) -> bool:
+    """Whether a decorator makes `node` a click command or group (``@cli.command``, ``@click.group``...)."""
+    for decorator in node.decorator_list:
+        target = decorator.func if isinstance(decorator, ast.Call) else decorator
+        if isinstance(target, ast.Attribute) and target.attr in {"command", "group"}:
+            return True
+    return False
+
+
+def _documented_parameters(doc: str) -> list[str] | None:
+    """The names a numpydoc ``Parameters`` section gives (``a, b : int`` gives two, ``*args`` gives args), or None
+    when the docstring has no such section."""
+    lines = doc.splitlines()
+    start = next((i + 2 for i, line in enumerate(lines[:-1])
+                  if line == "Parameters" and re.fullmatch(r"-{3,}", lines[i + 1])), None)
+    if start is None:
+        return None
+    names: list[str] = []
+    section = lines[start:]
+    for i, line in enumerate(section):
+        if line.strip() and i + 1 < len(section) and re.fullmatch(r"-{3,}", section[i + 1].strip()):
+            break  # the next section's heading
+        if line and not line[0].isspace():  # descriptions are indented; names are not
+            head = line.split(" : ", 1)[0].removesuffix(" :")
+            names += [name.strip().lstrip("*") for name in head.split(",") if name.strip()]
+    return names
+
+
+def _parameter_problems(path: Path) -> list[str]:
+    """Public functions of two or more arguments (self and cls aside) without a ``Parameters`` section, click
+    commands excepted; and, in any function, a documented name that is not one of its parameters."""
+    tree = ast.parse(path.read_text("utf-8"))
+    public = _all(path)
+    out = []
+    for node in tree.body:
+        if (isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef) and not node.name.startswith("_")
+                and (public is None or node.name in public) and not _is_click_command(node)):
+            a = node.args
+            counted = [x.arg for x in (*a.posonlyargs, *a.args, *a.kwonlyargs) if x.arg not in ("self", "cls")]
+            if len(counted) >= 2 and _documented_parameters(ast.get_docstring(node) or "") is None:
+                out.append(f"{node.lineno} {node.name}({', '.join(counted)}): no Parameters section")
+    for node in ast.walk(tree):
+        if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef):
+            a = node.args
+            real = {x.arg for x in (*a.posonlyargs, *a.args, *a.kwonlyargs, a.vararg, a.kwarg) if x is not None}
+            for name in _documented_parameters(ast.get_docstring(node) or "") or []:
+                if name not in real:
+                    out.append(f"{node.lineno} {node.name}: documents {name!r}, which is not a parameter")
+    return out
+
+
+def test_public_functions_document_their_parameters() -> None:
+    """The guide's numpydoc docstrings: a public function of two or more arguments says what each is (click
+    commands aside: click documents their options), and no docstring names a parameter the function lacks."""
+    wrong = [f"{path.relative_to(ROOT)}:{problem}" for path in MODULES.values() for problem in _parameter_problems(path)]
+    assert not wrong, "\n".join(wrong)
+
+
+def test_the_parameter_check_sees_a_missing_section_and_a_stale_name(tmp_path: Path) -> None:
+    module = tmp_path / "bad.py"
+    module.write_text('__all__ = ["undocumented", "stale", "command", "single"]\n\n\n'
+                      'def undocumented(a, b):\n    """No sections."""\n\n\n'
+                      'def stale(a, *rest, b):\n    """Renamed.\n\n    Parameters\n    ----------\n'
+                      '    a, c : int\n        One was renamed.\n    *rest\n        Kept.\n\n'
+                      '    Returns\n    -------\n    d : int\n    """\n\n\n'
+                      '@cli.command("x")\ndef command(ctx, option):\n    pass\n\n\n'
+                      'def single(self, a):\n    pass\n\n\n'
+                      'def _private(a, b):\n    pass\n')
+    assert [p.split(" ", 1)[1] for p in _parameter_problems(module)] == [
+        "undocumented(a, b): no Parameters section", "stale: documents 'c', which is not a parameter"]
