@@ -90,8 +90,9 @@ def test_the_layering_check_sees_a_backwards_import(tmp_path: Path) -> None:
 
 def _all(path: Path) -> set[str] | None:
     for node in ast.parse(path.read_text("utf-8")).body:
-        if isinstance(node, ast.Assign) and any(getattr(t, "id", None) == "__all__" for t in node.targets):
-            return set(ast.literal_eval(node.value))
+        targets = node.targets if isinstance(node, ast.Assign) else [node.target] if isinstance(node, ast.AnnAssign) else []
+        if any(getattr(t, "id", None) == "__all__" for t in targets) and node.value is not None:  # type: ignore[attr-defined]
+            return set(ast.literal_eval(node.value))  # type: ignore[attr-defined]
     return None
 
 

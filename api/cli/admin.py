@@ -20,8 +20,6 @@ from graph import (
 )
 from graph.settings import SETTINGS, resolve
 
-__all__ = ["token_group", "token_create", "token_list", "token_revoke", "audit_group", "audit_verify", "audit_show", "settings_cmd"]  # commands, registered on the group as imported
-
 __all__: list[str] = []  # commands register themselves on the group
 
 @cli.group("token")

@@ -25,8 +25,6 @@ from graph.export.formats import EXPORT_FORMATS
 from graph.store.stats import stats as compute_stats
 from ontology import OV
 
-__all__ = ["query_cmd", "stats_cmd", "export_cmd"]  # commands, registered on the group as imported
-
 __all__: list[str] = []  # commands register themselves on the group
 
 def _table(results: dict[str, Any]) -> str:

@@ -16,8 +16,6 @@ from api.cli.base import (
     settings_for,
 )
 
-__all__ = ["serve_cmd", "editor_cmd"]  # commands, registered on the group as imported
-
 __all__: list[str] = []  # commands register themselves on the group
 
 def _loopback(host: str) -> bool:

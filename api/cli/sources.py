@@ -25,8 +25,6 @@ from graph import (
 )
 from graph import validate as validate_sources
 
-__all__ = ["load_cmd", "validate_cmd", "import_cmd"]  # commands, registered on the group as imported
-
 __all__: list[str] = []  # commands register themselves on the group
 
 @cli.command("load")

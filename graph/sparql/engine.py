@@ -10,8 +10,8 @@
   queries), line ends become LF, and a text whose resolution leaves another escape is refused.
 * Only SPARQL 1.1 queries run here (updates go through loads). The query is parsed
   with rdflib's SPARQL 1.1 grammar: ``SERVICE`` anywhere in it is refused (and, as a
-  backstop, anywhere in the text that a service could follow it), and ``FROM`` / ``FROM
-  NAMED`` may name only the service's own graphs.
+  backstop, anywhere in the text that a service could follow it); a graph that ``FROM`` / ``FROM
+  NAMED`` names and the service does not hold is an empty graph (never fetched).
 * The dataset is always given explicitly: by the Protocol's ``default-graph-uri``
   / ``named-graph-uri``, else the query's ``FROM`` clauses, else the union of the
   current source graphs as the default graph and every source graph and the
@@ -471,7 +471,7 @@ def evaluate(db: Database, pool: Pool, text: str, *, timeout: float, rows: int, 
     Raises
     ------
     BadParameter
-        Refused by :func:`check`, or naming graphs that are not this service's.
+        Refused by :func:`check` (a graph the service does not hold is not refused: it reads as empty).
     graph.errors.Saturated, graph.errors.ClientBusy, graph.errors.TimeLimit, graph.errors.EvaluationFailed
         See :meth:`graph.sparql.workers.Pool.run`.
     """
