@@ -26,16 +26,19 @@ See docs/decisions/2026-12-02-reader-allowlist.md.
 
 from __future__ import annotations
 
+import contextlib
 import hmac
 import os
 import re
 import secrets
+import tempfile
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 
 import pyoxigraph as ox
 from rdflib import RDFS, SKOS, URIRef
 
+from graph.errors import ConfigError
 from graph.linkage.facts import KINDS, VOCABULARY, Facts, facts
 from graph.store import heap
 from graph.store.database import Database
@@ -127,19 +130,35 @@ _STRING = ox.NamedNode(_XSD + "string")
 
 
 def secret(data_dir: str | os.PathLike[str]) -> bytes:
-    """The deployment's pseudonym key (32 random bytes, made on first use, mode 0600)."""
+    """The deployment's pseudonym key (32 random bytes, made on first use, mode 0600).
+
+    The key is written whole to a private temporary file, then linked into place, which fails if another
+    process made one meanwhile (then that one is used): no reader ever sees a partly written key.
+
+    Raises
+    ------
+    ConfigError
+        The key file exists but is not 32 bytes (damaged, or emptied by hand): pseudonyms made with it would not
+        be those readers saw before, and an empty key would make them guessable, so nothing is shown.
+    """
     path = Path(data_dir) / "access" / "pseudonym.key"
-    try:
-        return path.read_bytes()
-    except FileNotFoundError:
+    if not path.exists():
         path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+        fd, partial = tempfile.mkstemp(prefix=".pseudonym-", dir=path.parent)  # mode 0600
         try:
-            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        except FileExistsError:  # made by another process meanwhile
-            return path.read_bytes()
-        with os.fdopen(fd, "wb") as out:
-            out.write(secrets.token_bytes(32))
-        return path.read_bytes()
+            with os.fdopen(fd, "wb") as out:
+                out.write(secrets.token_bytes(32))
+                out.flush()
+                os.fsync(out.fileno())
+            with contextlib.suppress(FileExistsError):  # made by another process meanwhile: theirs is the key
+                os.link(partial, path)
+        finally:
+            os.unlink(partial)
+    key = path.read_bytes()
+    if len(key) != 32:
+        raise ConfigError("the pseudonym key (access/pseudonym.key in the data folder) is damaged: restore it from "
+                          "a backup; deleting it makes new pseudonyms for every instance")
+    return key
 
 
 def visible_classes(counts: dict[str, int]) -> dict[str, int]:

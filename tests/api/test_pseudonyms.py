@@ -7,6 +7,7 @@ from __future__ import annotations
 import io
 import zipfile
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pyoxigraph as ox
@@ -14,7 +15,7 @@ import pytest
 
 from api.access import Tokens
 from graph.linkage.facts import facts
-from graph.linkage.pseudonyms import PEOPLE, READER_PROPERTIES
+from graph.linkage.pseudonyms import PEOPLE, READER_PROPERTIES, secret
 from ontology import OV, ontology_graph
 
 QUESTIONS = ["/officers?limit=500", "/investigations?limit=500", "/chat-groups", "/linkage/repeat-subjects",
@@ -146,3 +147,20 @@ def test_another_deployment_has_other_pseudonyms(served: tuple[Any, Any, Any], t
     assert here.alias == again.alias and set(here.alias.values()).isdisjoint(there.alias.values())
     quads = list(here.quads(db.backend.quads()))
     assert quads and all(isinstance(q.subject, ox.NamedNode) and q.subject.value in here.real for q in quads)
+
+
+def test_the_key_is_made_whole_once_and_a_damaged_one_is_refused(tmp_path: Path) -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    from graph.errors import ConfigError
+
+    with ThreadPoolExecutor(8) as pool:  # first use from many threads at once: one key, never a partial one
+        keys = set(pool.map(lambda _: secret(tmp_path / "many"), range(32)))
+    assert len(keys) == 1 and len(next(iter(keys))) == 32
+    folder = tmp_path / "many" / "access"
+    assert sorted(p.name for p in folder.iterdir()) == ["pseudonym.key"]  # no temporary file left
+    assert (folder / "pseudonym.key").stat().st_mode & 0o077 == 0
+
+    (folder / "pseudonym.key").write_bytes(b"")  # emptied (a crash mid-write in the old code left this)
+    with pytest.raises(ConfigError, match="damaged"):
+        secret(tmp_path / "many")
