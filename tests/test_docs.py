@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pyoxigraph as ox
 
-from graph.ingest.tables import BEGIN, END, render_docs
+from graph.ingest.reference import BEGIN, END, render_docs
 from graph.queries import PARAM_TYPES, all_internal
 from graph.settings import SETTINGS
 

@@ -23,7 +23,7 @@ from typing import IO, Any
 import pyoxigraph as ox
 
 from graph.errors import InputError, Issue, NotFound, StorageFull, is_disk_full
-from graph.ingest.tables import Conversion, convert, is_tabular
+from graph.ingest.converter import Conversion, convert, is_tabular
 from graph.ingest.validation import Violation, confirm, curie, validate_graph
 from graph.iri import SOURCE_NAME, graph_iri, run_iri
 from graph.queries import internal

@@ -65,7 +65,7 @@ def test_a_facts_build_racing_a_commit_reads_the_graphs_it_started_with(settings
     and they are not installed as the facts of the newer version."""
     import threading
 
-    import graph.linkage.facts as module
+    import graph.linkage.facts.cache as module
 
     db = open_database(settings)
     try:

@@ -22,7 +22,7 @@ from rdflib.compare import isomorphic
 
 from graph import Database, InputError, StoreLocked, delete, load, open_database, plan
 from graph.ingest.cases import bundled_path
-from graph.ingest.tables import convert
+from graph.ingest.converter import convert
 from graph.settings import resolve
 from tests.conftest import MINI
 

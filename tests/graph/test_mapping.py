@@ -10,8 +10,8 @@ import pytest
 
 from graph import plan
 from graph.errors import InputError
+from graph.ingest.converter import convert
 from graph.ingest.mapping import import_dataset, read_mapping
-from graph.ingest.tables import convert
 from graph.linkage.facts import facts
 from graph.linkage.pseudonyms import pseudonymous_facts
 

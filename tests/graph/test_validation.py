@@ -14,7 +14,7 @@ from rdflib import RDF, Literal, Namespace, URIRef
 
 from graph import Database
 from graph.ingest.cases import bundled_path
-from graph.ingest.tables import convert
+from graph.ingest.converter import convert
 from graph.ingest.validation import validate_graph
 from ontology import ontology_graph, shapes_graph
 from tests.conftest import MINI
