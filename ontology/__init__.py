@@ -1,7 +1,8 @@
 """The oversight-graph ontology as data: OWL + SKOS (``oversight.ttl``) and SHACL (``shapes.ttl``).
 
 The Turtle files are package data, parsed once and checked when first used.
-Code refers to terms through :data:`OV`, the generated closed namespace.
+Code refers to terms through :data:`OV`, the generated closed namespace (rdflib terms), or :data:`OX`, the
+same terms as pyoxigraph nodes.
 """
 
 from __future__ import annotations
@@ -11,9 +12,9 @@ from importlib import resources
 
 from rdflib import Graph, Namespace
 
-from ontology.namespace import OV
+from ontology.namespace import OV, OX
 
-__all__ = ["OV", "ONTOLOGY_IRI", "SHAPES", "ontology_graph", "shapes_graph", "turtle"]
+__all__ = ["OV", "OX", "ONTOLOGY_IRI", "SHAPES", "ontology_graph", "shapes_graph", "turtle"]
 
 ONTOLOGY_IRI = "https://w3id.org/oversight/ontology"
 SHAPES = Namespace("https://w3id.org/oversight/shapes#")

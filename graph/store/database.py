@@ -37,7 +37,7 @@ from graph.queries import internal
 from graph.store.backend import Backend, rdflib_dataset
 from graph.store.derived import Derived
 from graph.store.snapshots import Snapshots
-from ontology import OV
+from ontology import OX
 
 __all__ = ["Database", "LoadListener", "Pin", "SourceRecord", "RunRecord", "ONTOLOGY_SOURCE", "COMPACT_EVERY"]
 
@@ -52,10 +52,6 @@ _RDFS_LABEL = ox.NamedNode("http://www.w3.org/2000/01/rdf-schema#label")
 _PROV = "http://www.w3.org/ns/prov#"
 _XSD = "http://www.w3.org/2001/XMLSchema#"
 _DCT_TITLE = ox.NamedNode("http://purl.org/dc/terms/title")
-
-
-def _n(term: Any) -> ox.NamedNode:
-    return ox.NamedNode(str(term))
 
 
 @dataclass(frozen=True)
@@ -299,24 +295,24 @@ class Database:
                              + hashlib.sha256(record.loaded_by.encode()).hexdigest()[:20])
         run = record.run
         quads = [
-            ox.Quad(src, _RDF_TYPE, _n(OV.Source), g),
-            ox.Quad(src, _n(OV.identifier), ox.Literal(record.source), g),
+            ox.Quad(src, _RDF_TYPE, OX.Source, g),
+            ox.Quad(src, OX.identifier, ox.Literal(record.source), g),
             ox.Quad(agent, _RDF_TYPE, ox.NamedNode(_PROV + "Agent"), g),
             ox.Quad(agent, _RDFS_LABEL, ox.Literal(record.loaded_by), g),
-            ox.Quad(run, _RDF_TYPE, _n(OV.IngestRun), g),
-            ox.Quad(run, _n(OV.loadedSource), src, g),
-            ox.Quad(run, _n(OV.sequence), ox.Literal(str(sequence), datatype=ox.NamedNode(_XSD + "integer")), g),
-            ox.Quad(run, _n(OV.graph), record.graph, g),
+            ox.Quad(run, _RDF_TYPE, OX.IngestRun, g),
+            ox.Quad(run, OX.loadedSource, src, g),
+            ox.Quad(run, OX.sequence, ox.Literal(str(sequence), datatype=ox.NamedNode(_XSD + "integer")), g),
+            ox.Quad(run, OX.graph, record.graph, g),
             ox.Quad(run, ox.NamedNode(_PROV + "endedAtTime"),
                     ox.Literal(record.loaded_at, datatype=ox.NamedNode(_XSD + "dateTime")), g),
             ox.Quad(run, ox.NamedNode(_PROV + "wasAssociatedWith"), agent, g),
-            ox.Quad(run, _n(OV.tripleCount), ox.Literal(str(record.triples), datatype=ox.NamedNode(_XSD + "integer")), g),
+            ox.Quad(run, OX.tripleCount, ox.Literal(str(record.triples), datatype=ox.NamedNode(_XSD + "integer")), g),
             ox.Quad(record.graph, ox.NamedNode(_PROV + "wasGeneratedBy"), run, g),
         ]
         if record.is_deletion:
-            quads.append(ox.Quad(run, _n(OV.isDeletion), ox.Literal("true", datatype=ox.NamedNode(_XSD + "boolean")), g))
-        for pred, value in ((_DCT_TITLE, record.title), (_n(OV.origin), record.origin),
-                            (_n(OV.checksum), record.checksum), (_n(OV.licence), record.licence)):
+            quads.append(ox.Quad(run, OX.isDeletion, ox.Literal("true", datatype=ox.NamedNode(_XSD + "boolean")), g))
+        for pred, value in ((_DCT_TITLE, record.title), (OX.origin, record.origin),
+                            (OX.checksum, record.checksum), (OX.licence, record.licence)):
             if value:
                 quads.append(ox.Quad(run, pred, ox.Literal(value), g))
         return quads
