@@ -124,10 +124,13 @@ def resolve(spec: FileSpec, folder: Path) -> list[Path]:
     Raises
     ------
     InputError
-        When a name or glob matches no file.
+        When a name or glob matches no file, or names a place outside `folder` (absolute, ``..``, ``~``).
     """
     out: list[Path] = []
     for url in spec.urls:
+        if Path(url).is_absolute() or ".." in Path(url).parts or url.startswith("~"):
+            raise InputError([Issue(url, "inside the dataset folder",
+                                    "files are named relative to the dataset's folder, without '..'")])
         found = sorted(p for p in folder.glob(url) if p.is_file()) if any(c in url for c in "*?[") else \
             ([folder / url] if (folder / url).is_file() else [])
         if not found:

@@ -1,9 +1,10 @@
 """Ingest: stage each source into a fresh graph, validate it, then commit all sources at once.
 
 Formats: Turtle, TriG, N-Triples, N-Quads, JSON-LD (parsed by Oxigraph, which
-never fetches a remote ``@context``) and the tabular CSV folder
-(:mod:`graph.ingest.tables`). Quads of TriG, N-Quads and JSON-LD named graphs all
-go into the source's own graph. RDF/XML is refused (XML entity attacks).
+never fetches a remote ``@context``), RDF/XML (without a DOCTYPE: no entity can be
+declared, see :func:`refuse_xml_declarations`) and the tabular CSV folder
+(:mod:`graph.ingest.converter`). Quads of TriG, N-Quads and JSON-LD named graphs all
+go into the source's own graph.
 """
 
 from __future__ import annotations

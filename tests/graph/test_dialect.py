@@ -119,3 +119,17 @@ def test_the_headerless_fixture_is_what_the_docs_describe(tmp_path: Path) -> Non
     (tmp_path / "d" / "complaints-2021.txt").write_bytes(b"title\nN21-1;'01.01.2021';;''\n")  # the glob finds it
     report = translate(read_mapping(tmp_path / "d" / "mapping.toml"), tmp_path / "d", tmp_path / "out")
     assert report.rows_read["complaints-2021.txt"] == 1 and report.entities["investigations.csv"] == 5
+
+
+@pytest.mark.parametrize("name", ["/etc/passwd", "../outside.csv", "sub/../../outside.csv", "~/x.csv", "../*.csv"])
+def test_files_outside_the_dataset_folder_are_refused(tmp_path: Path, name: str) -> None:
+    """A mapping names files inside its dataset's folder only: an absolute path, '..' or '~' is an input error
+    naming the entry (not a traceback, and never a file read from elsewhere)."""
+    from graph.ingest.dialect import FileSpec, resolve
+
+    (tmp_path / "outside.csv").write_text("a\n1\n")
+    folder = tmp_path / "dataset"
+    folder.mkdir()
+    with pytest.raises(InputError) as error:
+        resolve(FileSpec((name,)), folder)
+    assert error.value.issues[0].rule == "inside the dataset folder"

@@ -54,6 +54,7 @@ def test_partial_dates_bound_intervals() -> None:
     assert overlap(("2016", "2016"), ("2017", None)) is None
     assert overlap((None, None), (None, None)) == (None, None)
     assert (lower("2016Z"), upper("2016-03+01:00")) == ("2016-01-01", "2016-03-31")  # timezones ignored
+    assert (lower("-0500"), upper("-0500-03")) == ("-0500-01-01", "-0500-03-31")  # a year before year 1
 
 
 def test_repeat_subjects_are_the_officers_in_several_investigations(bundled: Facts) -> None:

@@ -18,13 +18,13 @@ def _day(date: str | None) -> str | None:
 def lower(date: str | None) -> str | None:
     """The first day a partial date (``2016``, ``2016-03``, ``2016-03-01``, a date-time) can mean."""
     day = _day(date)
-    return day + "-01-01"[len(day) - 4:] if day and len(day) < 10 else day
+    return day + "-01-01"[len(day.lstrip("-")) - 4:] if day and len(day.lstrip("-")) < 10 else day
 
 
 def upper(date: str | None) -> str | None:
     """The last day a partial date can mean (months end on the 31st: only the order matters)."""
     day = _day(date)
-    return day + "-12-31"[len(day) - 4:] if day and len(day) < 10 else day
+    return day + "-12-31"[len(day.lstrip("-")) - 4:] if day and len(day.lstrip("-")) < 10 else day
 
 
 def overlap(a: tuple[str | None, str | None], b: tuple[str | None, str | None]) -> tuple[str | None, str | None] | None:
