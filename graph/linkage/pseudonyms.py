@@ -27,6 +27,7 @@ See docs/decisions/2026-12-02-reader-allowlist.md.
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import hmac
 import os
 import re
@@ -133,7 +134,8 @@ def secret(data_dir: str | os.PathLike[str]) -> bytes:
     """The deployment's pseudonym key (32 random bytes, made on first use, mode 0600).
 
     The key is written whole to a private temporary file, then linked into place, which fails if another
-    process made one meanwhile (then that one is used): no reader ever sees a partly written key.
+    process made one meanwhile (then that one is used; where the filesystem has no hard links, it is moved into
+    place under a file lock, if no key is there by then): no reader ever sees a partly written key.
 
     Raises
     ------
@@ -150,10 +152,18 @@ def secret(data_dir: str | os.PathLike[str]) -> bytes:
                 out.write(secrets.token_bytes(32))
                 out.flush()
                 os.fsync(out.fileno())
-            with contextlib.suppress(FileExistsError):  # made by another process meanwhile: theirs is the key
+            try:
                 os.link(partial, path)
+            except FileExistsError:  # made by another process meanwhile: theirs is the key
+                pass
+            except OSError:  # a filesystem without hard links: the same, under a lock the instances share
+                with open(path.parent / ".pseudonym.lock", "a") as lock:
+                    fcntl.flock(lock, fcntl.LOCK_EX)
+                    if not path.exists():
+                        os.replace(partial, path)
         finally:
-            os.unlink(partial)
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(partial)
     key = path.read_bytes()
     if len(key) != 32:
         raise ConfigError("the pseudonym key (access/pseudonym.key in the data folder) is damaged: restore it from "

@@ -5,6 +5,7 @@ The attacks with foreign predicates and real datasets are in test_reader_view.py
 from __future__ import annotations
 
 import io
+import os
 import zipfile
 from collections.abc import Iterator
 from pathlib import Path
@@ -164,3 +165,19 @@ def test_the_key_is_made_whole_once_and_a_damaged_one_is_refused(tmp_path: Path)
     (folder / "pseudonym.key").write_bytes(b"")  # emptied (a crash mid-write in the old code left this)
     with pytest.raises(ConfigError, match="damaged"):
         secret(tmp_path / "many")
+
+
+def test_the_key_is_made_once_where_the_filesystem_has_no_hard_links(tmp_path: Path, monkeypatch: Any) -> None:
+    """Some filesystems (FAT, several network and object-store mounts) refuse hard links with EPERM/ENOTSUP: the
+    key is then moved into place under a lock, still one key for all first users and no temporary file left."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    def no_links(source: Any, target: Any) -> None:
+        raise PermissionError(1, "Operation not permitted")
+
+    monkeypatch.setattr(os, "link", no_links)
+    with ThreadPoolExecutor(8) as pool:
+        keys = set(pool.map(lambda _: secret(tmp_path / "fat"), range(32)))
+    assert len(keys) == 1 and len(next(iter(keys))) == 32
+    assert sorted(p.name for p in (tmp_path / "fat" / "access").iterdir()) == [".pseudonym.lock", "pseudonym.key"]
+    assert secret(tmp_path / "fat") in keys
