@@ -268,7 +268,8 @@ def update() -> Response:
         raise BadParameter("source", "give the one source to update, such as ?source=charing-cross")
     db = get_db()
     report = update_source(db, get_pool(), names[0], text, user=g.who["name"],
-                           timeout=current_app.config["SPARQL_TIMEOUT"], client=client_key())
+                           timeout=current_app.config["SPARQL_TIMEOUT"], client=client_key(),
+                           reserve=current_app.config["DISK_RESERVE_BYTES"])
     warm(db)
     return jsonify({**report.as_dict(), "data_version": db.data_version})
 

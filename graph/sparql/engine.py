@@ -491,7 +491,7 @@ def evaluate(db: Database, pool: Pool, text: str, *, timeout: float, rows: int, 
 
 
 def update_source(db: Database, pool: Pool, name: str, text: str, *, user: str, timeout: float,
-                  client: str = "") -> Any:
+                  client: str = "", reserve: int = 0) -> Any:
     """Apply the update `text` to the statements of source `name` and load the result as its new version.
 
     The update is checked (:func:`check_update`) and run in a worker of `pool`, on a scratch store
@@ -516,6 +516,8 @@ def update_source(db: Database, pool: Pool, name: str, text: str, *, user: str, 
         Seconds the worker may take.
     client : str
         Who asks (a token, or an address): the pool bounds the jobs each client has running.
+    reserve : int
+        Bytes the volume must keep free, as for any load (:func:`graph.ingest.load.room`).
 
     Returns
     -------
@@ -540,4 +542,4 @@ def update_source(db: Database, pool: Pool, name: str, text: str, *, user: str, 
         sources = [replace(s, origin="SPARQL Update (/sparql/update)",
                            title=record.title if record else None, licence=record.licence if record else None)
                    for s in plan([path], source=name)]
-        return load(db, sources, user=user)[0]
+        return load(db, sources, user=user, reserve=reserve)[0]

@@ -123,3 +123,18 @@ def test_reserve_refuses_a_load_before_anything_is_written(tmp_path: Path) -> No
                                       **{"Content-Type": "application/n-triples"})
             assert status == 507 and "nothing was loaded" in problem["detail"], problem
             assert call(url + "/sources")[2] == before
+
+
+def test_every_write_route_keeps_the_reserve(tmp_path: Path) -> None:
+    """The reserve is kept by every way of writing a source, the SPARQL Update route included (it once skipped it):
+    with more reserve asked than any disk has, each is refused with 507 and nothing changes."""
+    with serving(tmp_path / "store", DISK_RESERVE_BYTES=str(1 << 50), SPARQL_UPDATE="true") as url:
+        before = call(url + "/sources")[2]
+        status, _, problem = call(url + "/sources/tiny", "PUT", b"<urn:a> <urn:b> <urn:c> .\n",
+                                  **{"Content-Type": "application/n-triples"})
+        assert status == 507, problem
+        update = b'PREFIX ov: <https://w3id.org/oversight/ontology#> INSERT DATA { <urn:x> ov:title "t" }'
+        status, _, problem = call(url + "/sparql/update?source=tiny", "POST", update,
+                                  **{"Content-Type": "application/sparql-update"})
+        assert status == 507 and "nothing was loaded" in problem["detail"], problem
+        assert call(url + "/sources")[2] == before
