@@ -209,25 +209,20 @@ class ImportReport:
             out.append(f"  merged {count:>7,} rows into others of {table} with the same key"
                        + (f"; {self.disagreeing[table]:,} of them disagreed ({columns})" if columns else
                           "; all agreed"))
-        for (table, column), values in sorted(self.emptied.items()):
-            common = ", ".join(f"{v!r} {n:,}" for v, n in values.most_common(_EXAMPLES))
-            out.append(f"  emptied {sum(values.values()):>6,} values of {table} {column}: not in the code list"
-                       f" (most frequent: {common})")
+
+        def common(values: Counter[str]) -> str:
+            return ", ".join(f"{v!r} {n:,}" for v, n in values.most_common(_EXAMPLES))
+
+        for why, counts in (("not in the code list", self.emptied), ("extract found nothing", self.unmatched),
+                            ("key not found by the lookup", self.not_found)):
+            out += [f"  emptied {sum(values.values()):>6,} values of {table} {column}: {why}"
+                    f" (most frequent: {common(values)})" for (table, column), values in sorted(counts.items())]
         for (table, column), values in sorted(self.kept.items()):
-            common = ", ".join(f"{v!r} {n:,}" for v, n in values.most_common(_EXAMPLES))
             out.append(f"  kept {len(values):>9,} values of {table} {column} that its vocabulary does not declare, as "
-                       f"concepts with no match ({sum(values.values()):,} rows; most frequent: {common})")
+                       f"concepts with no match ({sum(values.values()):,} rows; most frequent: {common(values)})")
         for (table, condition), count in sorted(self.filtered.items()):
             out.append(f"  filtered {count:>5,} rows for {table}: {condition} does not hold"
                        f" (first: {self.filtered_first[(table, condition)]})")
-        for (table, column), values in sorted(self.unmatched.items()):
-            common = ", ".join(f"{v!r} {n:,}" for v, n in values.most_common(_EXAMPLES))
-            out.append(f"  emptied {sum(values.values()):>6,} values of {table} {column}: extract found nothing"
-                       f" (most frequent: {common})")
-        for (table, column), values in sorted(self.not_found.items()):
-            common = ", ".join(f"{v!r} {n:,}" for v, n in values.most_common(_EXAMPLES))
-            out.append(f"  emptied {sum(values.values()):>6,} values of {table} {column}: key not found by the lookup"
-                       f" (most frequent: {common})")
         for where, count in sorted(self.ambiguous.items()):
             out.append(f"  lookup: {count:,} keys of {where} are on several rows; the first row of each is used")
         for file, unread in sorted(self.unmapped.items()):
