@@ -1,7 +1,7 @@
 """Hostile clients against a real `oversight serve` (auth on): the figures in docs/benchmarks.md.
 
-Run from the repository root: ``.venv/bin/python bench/abuse.py``. It starts its own server on a
-free loopback port in a temporary folder, and every loop is bounded.
+Run from the repository root: ``.venv/bin/python bench/abuse.py``. It starts its own server (bench/common.py's
+``serve``: the bundled case, auth on) on a free loopback port in a temporary folder, and every loop is bounded.
 
 - 40 requests with a 200 KB path: bytes the audit log grew by;
 - a 150 MB anonymous PUT sent whole (urllib): seconds to its answer;
@@ -24,15 +24,15 @@ import urllib.parse
 import urllib.request
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-
-from tests.conftest import serving  # noqa: E402
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from common import serve, stop  # noqa: E402  # bench/common.py
 
 
 def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp) / "served"
-        with serving(folder, AUTH="true") as url:
+        proc, url = serve(folder, log=Path(tmp) / "served.log", env={"STORE": "oxigraph", "AUTH": "true"}, timeout=60)
+        try:
             parsed = urllib.parse.urlsplit(url)
             log = folder / "audit" / "audit.jsonl"
             conn = http.client.HTTPConnection(parsed.hostname, parsed.port, timeout=30)
@@ -81,6 +81,8 @@ def main() -> None:
                       f"{time.monotonic() - started:.1f} s ({error})")
             for sock in slow:
                 sock.close()
+        finally:
+            stop(proc, timeout=15)
 
 
 if __name__ == "__main__":

@@ -34,13 +34,8 @@ ROOT = BENCH.parent
 REAL = ROOT.parent / "shared" / "data" / "realdata" / "chicago-cpdp" / "complaints-accused.csv.gz"
 XSD = ROOT.parent / "shared" / "graphml-xsd" / "graphml.xsd"
 sys.path.insert(0, str(ROOT))
-
-
-def _rss_mb() -> float:
-    for line in Path("/proc/self/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
-            return int(line.split()[1]) / 1024
-    return 0.0
+sys.path.insert(0, str(BENCH))
+from common import rss_mb  # noqa: E402  # bench/common.py
 
 
 def _chicago_facts():  # type: ignore[no-untyped-def]
@@ -99,11 +94,11 @@ def child(method: str, source: str) -> dict:
         plain.add_edges_from(export.edges())
     import threading
 
-    before, samples, done = _rss_mb(), [], threading.Event()
+    before, samples, done = rss_mb(), [], threading.Event()
 
     def sample() -> None:  # RSS every 10 ms while the writer runs: its peak growth
         while not done.is_set():
-            samples.append(_rss_mb())
+            samples.append(rss_mb())
             time.sleep(0.01)
 
     sampler = threading.Thread(target=sample, daemon=True)

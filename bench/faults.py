@@ -29,7 +29,6 @@ import os
 import random
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import threading
@@ -39,7 +38,11 @@ from pathlib import Path
 from typing import Any
 
 BENCH = Path(__file__).resolve().parent
+sys.path.insert(0, str(BENCH))
+from common import MAX_UPLOAD_BYTES, serve, stop  # noqa: E402  # bench/common.py
+
 OUT = BENCH / "out"
+SERVER = {"STORE": "oxigraph", "LOAD_BUNDLED": "false", "AUTH": "true", "MAX_UPLOAD_BYTES": MAX_UPLOAD_BYTES}
 WORK = OUT / "faults-run"
 Snapshot = dict[str, Any]
 
@@ -100,27 +103,6 @@ def load(folder: Path, file: Path, source: str) -> subprocess.Popen[bytes]:
                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
 
 
-def serve(folder: Path, log: Path) -> tuple[subprocess.Popen[bytes], str]:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = int(s.getsockname()[1])
-    env = {**os.environ, "OVERSIGHT_DATA_DIR": str(folder), "OVERSIGHT_PORT": str(port), "OVERSIGHT_STORE": "oxigraph",
-           "OVERSIGHT_LOAD_BUNDLED": "false", "OVERSIGHT_AUTH": "true", "OVERSIGHT_MAX_UPLOAD_BYTES": str(4 * 1024**3)}
-    with log.open("ab") as handle:
-        proc = subprocess.Popen([sys.executable, "-m", "api", "serve"], env=env, stdout=handle, stderr=subprocess.STDOUT)
-    url = f"http://127.0.0.1:{port}"
-    for _ in range(600):
-        try:
-            urllib.request.urlopen(url + "/health", timeout=2).read()
-            return proc, url
-        except OSError:
-            if proc.poll() is not None:
-                raise RuntimeError(f"server exited; see {log}") from None
-            time.sleep(0.1)
-    proc.kill()
-    raise RuntimeError("server did not start in 60 s")
-
-
 def put(url: str, token: str, file: Path, result: dict[str, Any]) -> None:
     request = urllib.request.Request(url + "/sources/synthetic", data=file.read_bytes(), method="PUT", headers={
         "Content-Type": "application/n-triples", "Authorization": f"Bearer {token}"})
@@ -140,7 +122,7 @@ def crash_put(folder: Path, file: Path, delay: float | None, log: Path) -> dict[
     from api.access import Tokens
 
     token = Tokens(folder).create("steward", "faults steward")[1]
-    proc, url = serve(folder, log)
+    proc, url = serve(folder, log=log, env=SERVER, timeout=60)
     result: dict[str, Any] = {"health_before": health(url)}
     sender = threading.Thread(target=put, args=(url, token, file, result))
     start = time.perf_counter()
@@ -155,12 +137,11 @@ def crash_put(folder: Path, file: Path, delay: float | None, log: Path) -> dict[
         sender.join()
     proc.wait(60)
     result["server_exit"] = proc.returncode
-    proc, url = serve(folder, log)  # the restart after the crash
+    proc, url = serve(folder, log=log, env=SERVER, timeout=60)  # the restart after the crash
     try:
         result["health_after"] = health(url)
     finally:
-        proc.terminate()
-        proc.wait(60)
+        stop(proc)
     return result
 
 

@@ -3,9 +3,9 @@
     python bench/isolation.py                       # 400 cheap queries a way, 3 rounds of 4 runaways, 1,000 cycles
     python bench/isolation.py --runs 100 --rounds 1 --cycles 200 --previous ''     # a quicker run, no old version
 
-A real ``oversight serve`` (bench/stress.py's ``serve``: auth on, tokens made beforehand with
-``api.access.Tokens``, the bundled case, ``OVERSIGHT_SPARQL_TIMEOUT`` = ``--timeout``) on loopback, over a
-fresh store in bench/out/isolation-run/. Four parts, one run:
+A real ``oversight serve`` (bench/common.py's ``serve`` with bench/stress.py's settings: auth on, tokens made
+beforehand with ``api.access.Tokens``, the bundled case, ``OVERSIGHT_SPARQL_TIMEOUT`` = ``--timeout``) on
+loopback, over a fresh store in bench/out/isolation-run/. Four parts, one run:
 
 1. **Cost.** A count (``CHEAP``) and a 1-row lookup, ``--runs`` times each, alternating between the ways
    so all see the same machine: through ``/sparql`` (keep-alive, JSON read to the end); on raw pyoxigraph
@@ -50,8 +50,8 @@ from typing import Any
 
 BENCH = Path(__file__).resolve().parent
 sys.path.insert(0, str(BENCH))
-from realdata import _vm  # noqa: E402  # bench/realdata.py: VmRSS, VmHWM, CPU of a process
-from stress import Client, pct, serve  # noqa: E402  # bench/stress.py: keep-alive client, percentile, server
+from common import free_port, serve, stop, vm  # noqa: E402  # bench/common.py: the server, VmRSS/VmHWM/CPU of a process
+from stress import SERVER, Client, pct  # noqa: E402  # bench/stress.py: server settings, client, percentile
 
 OUT = BENCH / "out"
 CHEAP = "SELECT (COUNT(*) AS ?n) WHERE { ?o a ov:Officer }"
@@ -110,14 +110,14 @@ def _descriptors(pid: int) -> tuple[int, int]:
 
 def memory(server: int) -> dict[str, Any]:
     """MB of the server, its forkserver and the forkserver's children (the workers)."""
-    out: dict[str, Any] = {"server_rss": _vm(server)["VmRSS"], "server_hwm": _vm(server)["VmHWM"],
+    out: dict[str, Any] = {"server_rss": vm(server)["VmRSS"], "server_hwm": vm(server)["VmHWM"],
                            "server_pss": _pss_mb(server)}
     fork = _forkserver(server)
     workers = []
     for pid in _children(fork) if fork else []:
         with contextlib.suppress(OSError, KeyError):
-            workers.append((_vm(pid)["VmRSS"], _pss_mb(pid)))
-    out.update(forkserver_rss=_vm(fork)["VmRSS"] if fork else None, workers=len(workers),
+            workers.append((vm(pid)["VmRSS"], _pss_mb(pid)))
+    out.update(forkserver_rss=vm(fork)["VmRSS"] if fork else None, workers=len(workers),
                workers_rss=sum(w[0] for w in workers), workers_pss=sum(w[1] for w in workers),
                worker_rss_max=max((w[0] for w in workers), default=0.0))
     return out
@@ -128,22 +128,10 @@ def files(server: int, store: Path) -> dict[str, int]:
     fork = _forkserver(server)
     worker = [_descriptors(pid) for pid in (_children(fork) if fork else []) if Path(f"/proc/{pid}").exists()]
     snaps = store / "snapshots"
-    return {"server_fds": fds, "server_rss": round(_vm(server)["VmRSS"]), "workers": len(worker), "worker_fds": sum(w[0] for w in worker),
+    return {"server_fds": fds, "server_rss": round(vm(server)["VmRSS"]), "workers": len(worker), "worker_fds": sum(w[0] for w in worker),
             "worker_deleted_fds": sum(w[1] for w in worker), "store_sst": len(list(store.glob("*.sst"))),
             "snapshot_sst": len(list(snaps.glob("*/*.sst"))),
             "snapshots": len(list(snaps.iterdir())) if snaps.is_dir() else 0}
-
-
-def stopped(proc: subprocess.Popen[bytes]) -> float:
-    """Stop a server with SIGTERM (SIGKILL after 30 s); the seconds it took."""
-    start = time.monotonic()
-    proc.terminate()
-    try:
-        proc.wait(30)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-        proc.wait()
-    return time.monotonic() - start
 
 
 def gone(pids: list[int], limit: float) -> float | None:
@@ -170,8 +158,9 @@ def previous_server(commit: str, folder: Path) -> tuple[subprocess.Popen[bytes],
     store = folder / "store"
     token = subprocess.run([sys.executable, "-c", TOKEN_MAKER, str(store), "investigator"], cwd=tree, check=True,
                            capture_output=True, text=True).stdout.strip()
-    with contextlib.chdir(tree):  # `python -m api` then imports the old tree's packages (sys.path[0] is the cwd)
-        proc, port = serve(store, folder / "server.log", None)
+    port = free_port()
+    # run in the old tree: `python -m api` then imports the old tree's packages (sys.path[0] is the cwd)
+    proc, _ = serve(store, port, log=folder / "server.log", env=SERVER, cwd=tree)
     return proc, port, token
 
 
@@ -305,7 +294,8 @@ def main(argv: list[str] | None = None) -> int:
     procs: list[subprocess.Popen[bytes]] = []
     failed = False
     try:
-        proc, port = serve(store, run / "server.log", None)
+        port = free_port()
+        proc, _ = serve(store, port, log=run / "server.log", env=SERVER)
         procs.append(proc)
         client, investigator = Client(port), tokens["investigator"][0]
         ask = lambda text: _ask(client, investigator, text)  # noqa: E731
@@ -335,8 +325,8 @@ def main(argv: list[str] | None = None) -> int:
         report["memory_idle"] = memory(proc.pid)
         if args.previous:
             report["previous_forkserver"] = _forkserver(old.pid)  # None: its queries ran in its threads
-            report["previous_memory_idle"] = {"server_rss": _vm(old.pid)["VmRSS"], "server_pss": _pss_mb(old.pid)}
-            report["previous_stop_s"] = stopped(old)
+            report["previous_memory_idle"] = {"server_rss": vm(old.pid)["VmRSS"], "server_pss": _pss_mb(old.pid)}
+            report["previous_stop_s"] = stop(old, timeout=30)
             procs.remove(old)
         report["loadavg"].append(os.getloadavg())
         report["runaways"] = runaways(port, proc.pid, tokens["investigator"], args.timeout, args.rounds, args.idle,
@@ -348,7 +338,7 @@ def main(argv: list[str] | None = None) -> int:
         report["memory_after_cycles"] = memory(proc.pid)
         fork = _forkserver(proc.pid)
         helpers = [*_children(proc.pid), *(_children(fork) if fork else [])]  # forkserver, tracker, workers
-        report["stop_s"] = stopped(proc)
+        report["stop_s"] = stop(proc, timeout=30)
         procs.remove(proc)
         report["helpers_gone_s"] = gone(helpers, 30)
     except Exception as exc:  # noqa: BLE001 - reported, and the run still ends with what it measured
@@ -356,7 +346,7 @@ def main(argv: list[str] | None = None) -> int:
         failed = True
     finally:
         for leftover in procs:
-            stopped(leftover)
+            stop(leftover, timeout=30)
     report["loadavg"].append(os.getloadavg())
     report["elapsed_s"] = round(time.monotonic() - start, 1)
     (OUT / "isolation.json").write_text(json.dumps(report, indent=2, default=str))

@@ -8,7 +8,7 @@ Usage::
 
 Methods (each in its own process; peak RSS is that process's):
 
-* ``oversight``: a real ``oversight serve`` (waitress) on loopback with an
+* ``oversight``: a real ``oversight serve`` (waitress, auth off) on loopback with an
   empty on-disk store. The synthetic file is PUT to ``/sources/synthetic``
   (timed: load). Then, at once, the question is asked (timed: first answer
   after the load, which includes any projection build the load did not
@@ -34,9 +34,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
-import resource
-import socket
 import statistics
 import subprocess
 import sys
@@ -46,6 +43,9 @@ import urllib.request
 from pathlib import Path
 
 BENCH = Path(__file__).resolve().parent
+sys.path.insert(0, str(BENCH))
+from common import MAX_UPLOAD_BYTES, free_port, peak_rss_mb, serve, stop, vm  # noqa: E402  # bench/common.py
+
 OUT = BENCH / "out"
 QUESTION = "/linkage/repeat-subjects?min_investigations=2"
 SPARQL = """PREFIX ov: <https://w3id.org/oversight/ontology#>
@@ -53,16 +53,8 @@ SELECT ?officer (COUNT(DISTINCT ?investigation) AS ?n) WHERE {
   ?finding a ov:Finding ; ov:officer ?officer ; ov:allegation ?allegation .
   ?allegation ov:investigation ?investigation .
 } GROUP BY ?officer HAVING (COUNT(DISTINCT ?investigation) >= 2)"""
-
-
-def _rss_mb() -> float:
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-
-
-def _port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
+# an empty store; auth off (the default has been on since the access layer: a PUT without a token is a 401)
+SERVER = {"LOAD_BUNDLED": "false", "AUTH": "false", "MAX_UPLOAD_BYTES": MAX_UPLOAD_BYTES, "LOG_LEVEL": "WARNING"}
 
 
 def _get(url: str) -> tuple[float, dict]:
@@ -72,36 +64,11 @@ def _get(url: str) -> tuple[float, dict]:
     return time.perf_counter() - start, body
 
 
-def _serve(store: Path, port: int) -> subprocess.Popen:
-    env = {**os.environ, "OVERSIGHT_DATA_DIR": str(store), "OVERSIGHT_PORT": str(port),
-           "OVERSIGHT_LOAD_BUNDLED": "false", "OVERSIGHT_MAX_UPLOAD_BYTES": str(4 * 1024**3),
-           "OVERSIGHT_LOG_LEVEL": "WARNING"}
-    proc = subprocess.Popen([sys.executable, "-m", "api", "serve"], env=env, stdout=subprocess.DEVNULL,
-                            stderr=subprocess.DEVNULL)
-    deadline = time.monotonic() + 120
-    while time.monotonic() < deadline:
-        try:
-            urllib.request.urlopen(f"http://127.0.0.1:{port}/health", timeout=2).read()
-            return proc
-        except OSError:
-            time.sleep(0.1)
-    proc.kill()
-    raise RuntimeError("server did not start")
-
-
-def _server_rss_mb(proc: subprocess.Popen) -> float:
-    for line in Path(f"/proc/{proc.pid}/status").read_text().splitlines():
-        if line.startswith("VmHWM:"):
-            return int(line.split()[1]) / 1024
-    return float("nan")
-
-
 def oversight(file: Path, requests: int) -> dict:
     out: dict = {"method": "oversight"}
     with tempfile.TemporaryDirectory() as tmp:
-        port = _port()
-        base = f"http://127.0.0.1:{port}"
-        proc = _serve(Path(tmp) / "store", port)
+        port = free_port()  # kept for the restart
+        proc, base = serve(Path(tmp) / "store", port, env=SERVER)
         try:
             start = time.perf_counter()
             request = urllib.request.Request(base + "/sources/synthetic", data=file.read_bytes(), method="PUT",
@@ -119,16 +86,15 @@ def oversight(file: Path, requests: int) -> dict:
             out["first_coaccused_s"], _ = _get(base + "/linkage/co-accused?min_shared=2")
             out["first_clusters_s"], _ = _get(base + "/linkage/clusters")
             out["warm_clusters_ms"] = statistics.median(_get(base + "/linkage/clusters")[0] for _ in range(20)) * 1000
-            out["server_peak_rss_mb"] = _server_rss_mb(proc)
+            out["server_peak_rss_mb"] = vm(proc.pid)["VmHWM"]
         finally:
-            proc.terminate()
-            proc.wait(60)
-        proc = _serve(Path(tmp) / "store", port)  # a restart: facts come from disk (or were warmed meanwhile)
+            stop(proc)
+        # a restart: facts come from disk (or were warmed meanwhile)
+        proc, _ = serve(Path(tmp) / "store", port, env=SERVER)
         try:
             out["first_after_restart_s"], _ = _get(base + QUESTION)
         finally:
-            proc.terminate()
-            proc.wait(60)
+            stop(proc)
     return out
 
 
@@ -147,7 +113,7 @@ def raw(file: Path) -> dict:
             runs.append(time.perf_counter() - start)
         del store
     return {"method": "raw-pyoxigraph", "load_s": load, "first_s": runs[0], "warm_p50_ms": statistics.median(runs[1:]) * 1000,
-            "answer_total": n, "peak_rss_mb": _rss_mb()}
+            "answer_total": n, "peak_rss_mb": peak_rss_mb()}
 
 
 def rdflib_method(file: Path) -> dict:
@@ -159,7 +125,7 @@ def rdflib_method(file: Path) -> dict:
     start = time.perf_counter()
     n = len(list(graph.query(SPARQL)))
     return {"method": "rdflib", "load_s": load, "first_s": time.perf_counter() - start, "answer_total": n,
-            "peak_rss_mb": _rss_mb()}
+            "peak_rss_mb": peak_rss_mb()}
 
 
 def phases(file: Path) -> dict:

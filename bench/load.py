@@ -35,7 +35,6 @@ import argparse
 import json
 import os
 import platform
-import resource
 import subprocess
 import sys
 import tempfile
@@ -45,14 +44,13 @@ from importlib import metadata
 from pathlib import Path
 
 BENCH = Path(__file__).resolve().parent
+sys.path.insert(0, str(BENCH))
+from common import peak_rss_mb  # noqa: E402  # bench/common.py
+
 ROOT = BENCH.parent
 OUT = BENCH / "out"
 METHODS = ("oversight", "raw-pyoxigraph", "raw-pyoxigraph-graph", "rdflib")
 DEFAULT_SIZES = "1e4,1e5,1e6,1.6e6"
-
-
-def _peak_rss_mb() -> float:
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # Linux: KiB
 
 
 # --------------------------------------------------------------------------- children
@@ -106,7 +104,7 @@ def _child_oversight(file: Path) -> dict:
     ingest._read_file = timed("read", ingest._read_file)
     ingest._write = timed("write", ingest._write)  # looked up by _Writer.run in its own thread
     ingest._Writer.join = timed("wait", ingest._Writer.join)
-    rss_before = _peak_rss_mb()
+    rss_before = peak_rss_mb()
     with tempfile.TemporaryDirectory(prefix="bench-oversight-") as tmp:
         db = open_database(resolve({"STORE": "oxigraph", "DATA_DIR": tmp}))
         db.commit = timed("commit", db.commit)
@@ -131,7 +129,7 @@ def _child_oversight(file: Path) -> dict:
 def _child_raw(file: Path, *, named: bool = False) -> dict:
     import pyoxigraph as ox
 
-    rss_before = _peak_rss_mb()
+    rss_before = peak_rss_mb()
     graph = ox.NamedNode("https://w3id.org/oversight/id/graph/bench") if named else None
     with tempfile.TemporaryDirectory(prefix="bench-raw-") as tmp:
         store = ox.Store(tmp)
@@ -149,7 +147,7 @@ def _child_raw(file: Path, *, named: bool = False) -> dict:
 def _child_rdflib(file: Path) -> dict:
     import rdflib
 
-    rss_before = _peak_rss_mb()
+    rss_before = peak_rss_mb()
     graph = rdflib.Graph()
     started = time.perf_counter()
     graph.parse(str(file), format="nt")
@@ -163,7 +161,7 @@ CHILDREN = {"oversight": _child_oversight, "raw-pyoxigraph": _child_raw,
 
 def _child(method: str, file: Path) -> int:
     result = CHILDREN[method](file)
-    result["peak_rss_mb"] = _peak_rss_mb()
+    result["peak_rss_mb"] = peak_rss_mb()
     print("RESULT " + json.dumps(result))
     return 0
 

@@ -91,7 +91,8 @@ from typing import Any
 
 BENCH = Path(__file__).resolve().parent
 sys.path.insert(0, str(BENCH))
-from linkage import SPARQL, _get, _port  # bench/linkage.py's helpers
+from common import free_port, peak_rss_mb, serve, stop, vm  # noqa: E402  # bench/common.py
+from linkage import SPARQL, _get  # noqa: E402  # bench/linkage.py's question and its GET
 
 OUT = BENCH / "out"
 REPO = BENCH.parent
@@ -127,12 +128,14 @@ SELECT ?a ?b (COUNT(DISTINCT ?investigation) AS ?n) WHERE {
 QUESTIONS = {"repeat-subjects": (SPARQL, REPEAT), "co-accused-network": (COACCUSED_NETWORK, COACCUSED),
              "co-accused-of-112944": (COACCUSED_OF, None)}
 
+# the server's settings: auth and the rate limit off (one client address), no SPARQL limits that would cut the
+# peers' questions short
+SERVER = {"LOAD_BUNDLED": "false", "AUTH": "false", "RATE_LIMIT": "0", "SPARQL_TIMEOUT": "900",
+          "SPARQL_MAX_ROWS": "10000000", "LOG_LEVEL": "WARNING"}
+SERVER_LOG = OUT / "realdata-server.log"
+
 
 # --------------------------------------------------------------------------- small helpers
-def _rss_mb() -> float:
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-
-
 def _q(values: list[float], p: int) -> float:
     """The p-th percentile (1-99) in ms; the largest value when there are fewer than 100."""
     if not values:
@@ -140,17 +143,6 @@ def _q(values: list[float], p: int) -> float:
     if len(values) < 100:
         return (statistics.median(values) if p == 50 else max(values)) * 1000
     return statistics.quantiles(values, n=100)[p - 1] * 1000
-
-
-def _vm(pid: int) -> dict[str, float]:
-    """VmRSS and VmHWM (MB) and CPU seconds (user + system) of a live process."""
-    out: dict[str, float] = {}
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith(("VmRSS:", "VmHWM:")):
-            out[line.split(":")[0]] = int(line.split()[1]) / 1024
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    out["cpu_s"] = (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-    return out
 
 
 def _fetch(base: str, url: str, timeout: float = 600) -> tuple[float, int, int]:
@@ -202,46 +194,6 @@ def _git() -> dict[str, Any]:
 def _oversight_cmd() -> list[str]:
     exe = Path(sys.executable).with_name("oversight")
     return [str(exe)] if exe.exists() else [sys.executable, "-m", "api"]
-
-
-def _server_env(store: Path, port: int) -> dict[str, str]:
-    return {**os.environ, "OVERSIGHT_DATA_DIR": str(store), "OVERSIGHT_PORT": str(port),
-            "OVERSIGHT_LOAD_BUNDLED": "false", "OVERSIGHT_AUTH": "false", "OVERSIGHT_RATE_LIMIT": "0",
-            "OVERSIGHT_SPARQL_TIMEOUT": "900", "OVERSIGHT_SPARQL_MAX_ROWS": "10000000",
-            "OVERSIGHT_LOG_LEVEL": "WARNING"}
-
-
-def _serve(store: Path, port: int, threads: int | None) -> subprocess.Popen:
-    """As bench/linkage.py's ``_serve``, with auth and the rate limit off and stderr kept in a log."""
-    env = _server_env(store, port)
-    if threads:
-        env["OVERSIGHT_THREADS"] = str(threads)
-    with open(OUT / "realdata-server.log", "a") as log:
-        log.write(f"--- {datetime.datetime.now(datetime.UTC):%Y-%m-%d %H:%M:%S} UTC serve {store}\n")
-        log.flush()
-        proc = subprocess.Popen([sys.executable, "-m", "api", "serve"], env=env, stdout=log, stderr=log,
-                                cwd=REPO)
-    deadline = time.monotonic() + 180
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise RuntimeError(f"server exited with {proc.returncode}; see bench/out/realdata-server.log")
-        try:
-            urllib.request.urlopen(f"http://127.0.0.1:{port}/health", timeout=2).read()
-            return proc
-        except OSError:
-            time.sleep(0.05)
-    _stop(proc)
-    raise RuntimeError("server did not start")
-
-
-def _stop(proc: subprocess.Popen) -> None:
-    if proc.poll() is None:
-        proc.terminate()
-        try:
-            proc.wait(60)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(30)
 
 
 def _csv_truth(folder: Path) -> dict[str, int]:
@@ -318,7 +270,7 @@ def dump(store: Path, graph: str, file: Path) -> dict[str, Any]:
     start = time.perf_counter()
     ox.Store.read_only(str(store)).dump(str(file), format=ox.RdfFormat.N_TRIPLES, from_graph=ox.NamedNode(graph))
     return {"method": "dump", "dump_s": time.perf_counter() - start, "bytes": file.stat().st_size,
-            "peak_rss_mb": _rss_mb()}
+            "peak_rss_mb": peak_rss_mb()}
 
 
 # --------------------------------------------------------------------------- the service
@@ -429,7 +381,7 @@ def load_test(port: int, urls: list[str], procs: int, threads: int, duration: fl
     stride = max(1, len(urls) // (procs * threads))
     workers = [ctx.Process(target=_client_proc, args=(port, urls, threads, p * threads * stride, start_at, duration,
                                                       queue), daemon=True) for p in range(procs)]
-    cpu_before = _vm(server_pid)["cpu_s"]
+    cpu_before = vm(server_pid)["cpu_s"]
     for w in workers:
         w.start()
     results: list[dict[str, Any]] = []
@@ -452,27 +404,28 @@ def load_test(port: int, urls: list[str], procs: int, threads: int, duration: fl
             "p50_ms": _q(lat, 50), "p99_ms": _q(lat, 99), "max_ms": max(lat) * 1000 if lat else float("nan"),
             "non_200": sum(v for k, v in statuses.items() if k != 200), "statuses": dict(statuses),
             "errors": sum(r["errors"] for r in results), "mb_per_s": nbytes / elapsed / 1e6,
-            "mean_body_kb": nbytes / max(1, len(lat)) / 1e3, "server_cpu_s": _vm(server_pid)["cpu_s"] - cpu_before,
+            "mean_body_kb": nbytes / max(1, len(lat)) / 1e3, "server_cpu_s": vm(server_pid)["cpu_s"] - cpu_before,
             "client_cpu_s": sum(r.get("cpu_s", 0.0) for r in results)}
 
 
 def service(store: Path, args: argparse.Namespace) -> dict[str, Any]:
     out: dict[str, Any] = {"method": "oversight"}
-    port = _port()
+    port = free_port()
     base = f"http://127.0.0.1:{port}"
     started = time.perf_counter()
-    proc = _serve(store, port, args.server_threads)
+    settings = {**SERVER, "THREADS": args.server_threads or None}  # None: the setting's default
+    proc, _ = serve(store, port, log=SERVER_LOG, env=settings, cwd=REPO, timeout=180)
     try:
         out["health_s"] = time.perf_counter() - started
         out["server_threads"] = args.server_threads or "default"
         out["graph"] = next(s["graph"] for s in _get(base + "/sources")[1]["sources"] if s["name"] == MAPPING)
         first_answers(base, started, out)
-        out["after_first_answers"] = _vm(proc.pid)
+        out["after_first_answers"] = vm(proc.pid)
         print(f"  first answers: { {k: round(v, 3) for k, v in out.items() if k.startswith('first_') and isinstance(v, float)} }",
               file=sys.stderr, flush=True)
         out["warm"] = {name: warm(base, url, args.requests) for name, url in (("repeat_subjects", REPEAT),
                                                                               ("co_accused", COACCUSED))}
-        out["after_warm"] = _vm(proc.pid)
+        out["after_warm"] = vm(proc.pid)
         mixes = mix_urls(base)
         out["throughput"] = {}
         for mix in args.mixes.split(","):
@@ -485,7 +438,7 @@ def service(store: Path, args: argparse.Namespace) -> dict[str, Any]:
             out["throughput"][mix] = {**load_test(port, mixes[mix], args.procs, args.threads, args.duration, proc.pid),
                                       **prime}
         out["mix_urls"] = mixes
-        out["after_throughput"] = _vm(proc.pid)
+        out["after_throughput"] = vm(proc.pid)
         out["sparql"] = {}
         for name, (text, _) in QUESTIONS.items():
             try:
@@ -497,18 +450,19 @@ def service(store: Path, args: argparse.Namespace) -> dict[str, Any]:
                                        "warm_runs": len(runs) - 1}
             except (OSError, ValueError, KeyError) as exc:
                 out["sparql"][name] = {"error": repr(exc)[:300]}
-        out["end"] = _vm(proc.pid)
+        out["end"] = vm(proc.pid)
     finally:
-        _stop(proc)
+        stop(proc)
     start = time.perf_counter()
-    proc = _serve(store, port, args.server_threads)  # a restart: the facts come from the file beside the store
+    # a restart: the facts come from the file beside the store
+    proc, _ = serve(store, port, log=SERVER_LOG, env=settings, cwd=REPO, timeout=180)
     try:
         out["restart_first_repeat_subjects_s"] = _get(base + REPEAT)[0]
         out["restart_since_start_s"] = time.perf_counter() - start
         out["restart_first_co_accused_s"] = _get(base + COACCUSED)[0]
-        out["after_restart"] = _vm(proc.pid)
+        out["after_restart"] = vm(proc.pid)
     finally:
-        _stop(proc)
+        stop(proc)
     return out
 
 
@@ -520,7 +474,7 @@ def raw(file: Path) -> None:
         store = ox.Store(tmp)
         start = time.perf_counter()
         store.bulk_load(path=str(file), format=ox.RdfFormat.N_TRIPLES)
-        _emit({"step": "load", "load_s": time.perf_counter() - start, "peak_rss_mb": _rss_mb()})
+        _emit({"step": "load", "load_s": time.perf_counter() - start, "peak_rss_mb": peak_rss_mb()})
         for name, (text, _) in QUESTIONS.items():
             runs: list[float] = []
             rows = 0
@@ -529,7 +483,7 @@ def raw(file: Path) -> None:
                 rows = len(list(store.query(text)))  # type: ignore[arg-type]
                 runs.append(time.perf_counter() - start)
             _emit({"step": name, "first_s": runs[0], "warm_s": statistics.median(runs[1:]), "rows": rows,
-                   "peak_rss_mb": _rss_mb()})
+                   "peak_rss_mb": peak_rss_mb()})
         del store
 
 
@@ -540,7 +494,7 @@ def rdflib_method(file: Path, query_timeout: float) -> None:
 
     start = time.perf_counter()
     graph = rdflib.Graph().parse(str(file), format="nt")
-    _emit({"step": "load", "load_s": time.perf_counter() - start, "triples": len(graph), "peak_rss_mb": _rss_mb()})
+    _emit({"step": "load", "load_s": time.perf_counter() - start, "triples": len(graph), "peak_rss_mb": peak_rss_mb()})
     for name in ("repeat-subjects", "co-accused-of-112944", "co-accused-network"):
         read, write = os.pipe()
         pid = os.fork()
@@ -552,7 +506,7 @@ def rdflib_method(file: Path, query_timeout: float) -> None:
                 record: dict[str, Any] = {"first_s": time.perf_counter() - start, "rows": rows}
             except BaseException as exc:  # noqa: BLE001  (reported, never raised out of the fork)
                 record = {"error": repr(exc)[:300]}
-            record["peak_rss_mb"] = _rss_mb()
+            record["peak_rss_mb"] = peak_rss_mb()
             os.write(write, json.dumps(record).encode())
             os._exit(0)
         os.close(write)
@@ -565,7 +519,7 @@ def rdflib_method(file: Path, query_timeout: float) -> None:
             time.sleep(0.5)
         with os.fdopen(read) as fh:
             text = fh.read()
-        record = json.loads(text) if text else {"timed_out_s": query_timeout, "peak_rss_mb": _rss_mb()}
+        record = json.loads(text) if text else {"timed_out_s": query_timeout, "peak_rss_mb": peak_rss_mb()}
         _emit({"step": name, **record})
 
 

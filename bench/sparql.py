@@ -16,7 +16,7 @@ For each size:
   ``rdf_loader_run()`` and ``checkpoint`` through ``isql-vt`` (timed: the load), and the
   graph's triple count is checked. Virtuoso is stopped (process group) at the end,
   also on error or Ctrl-C.
-* a real ``oversight serve`` (waitress) on loopback with an empty on-disk store; the
+* a real ``oversight serve`` (waitress, auth off) on loopback with an empty on-disk store; the
   synthetic file is PUT to ``/sources/synthetic`` (timed: the load).
 
 Then each query is run once, untimed, every way, and then, alternating so all see the
@@ -53,6 +53,12 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 BENCH = Path(__file__).resolve().parent
+sys.path.insert(0, str(BENCH))
+from common import MAX_UPLOAD_BYTES, free_port, serve, stop  # noqa: E402  # bench/common.py
+
+# an empty store, auth off (a PUT without a token is a 401 otherwise), no SPARQL limit in the way
+SERVER = {"LOAD_BUNDLED": "false", "AUTH": "false", "MAX_UPLOAD_BYTES": MAX_UPLOAD_BYTES, "SPARQL_TIMEOUT": "600",
+          "SPARQL_MAX_ROWS": "10000000", "LOG_LEVEL": "WARNING"}
 AGGREGATE = """SELECT ?officer (COUNT(DISTINCT ?investigation) AS ?n) WHERE {
   ?finding a ov:Finding ; ov:officer ?officer ; ov:allegation ?allegation .
   ?allegation ov:investigation ?investigation .
@@ -104,12 +110,6 @@ MaxClientConnections = 10
 ResultSetMaxRows = 10000000
 MaxQueryExecutionTime = 0
 """
-
-
-def _port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def _http(base: str, query: str, params: dict[str, str] | None = None) -> tuple[float, int]:
@@ -173,7 +173,7 @@ def virtuoso(binaries: tuple[str, str], file: Path) -> Iterator[tuple[str, float
     """A fresh Virtuoso on loopback with ``file`` bulk-loaded into ``GRAPH``: its base URL and load seconds."""
     server, isql = binaries
     with tempfile.TemporaryDirectory() as db:
-        sql, http = _port(), _port()
+        sql, http = free_port(), free_port()
         ini = Path(db, "virtuoso.ini")
         ini.write_text(VIRTUOSO_INI.format(db=db, sql=sql, http=http, allowed=file.parent))
         proc = subprocess.Popen([server, "+foreground", "+configfile", str(ini)], cwd=db, stdout=subprocess.DEVNULL,
@@ -223,21 +223,8 @@ def measure(n: int, seed: int, runs: int, peer: tuple[str, str] | None) -> dict:
             out["virtuoso_triples"] = _virtuoso_count(peer_base)
             ways["virtuoso"] = lambda query: _virtuoso(peer_base, query)
         tmp = stack.enter_context(tempfile.TemporaryDirectory())
-        port = _port()
-        env = {**os.environ, "OVERSIGHT_DATA_DIR": f"{tmp}/store", "OVERSIGHT_PORT": str(port),
-               "OVERSIGHT_LOAD_BUNDLED": "false", "OVERSIGHT_MAX_UPLOAD_BYTES": str(4 * 1024**3),
-               "OVERSIGHT_SPARQL_TIMEOUT": "600", "OVERSIGHT_SPARQL_MAX_ROWS": "10000000",
-               "OVERSIGHT_LOG_LEVEL": "WARNING"}
-        proc = subprocess.Popen([sys.executable, "-m", "api", "serve"], env=env, stdout=subprocess.DEVNULL,
-                                stderr=subprocess.DEVNULL)
-        base = f"http://127.0.0.1:{port}"
+        proc, base = serve(Path(tmp, "store"), env=SERVER, timeout=60)
         try:
-            for _ in range(600):
-                try:
-                    urllib.request.urlopen(base + "/health", timeout=2).read()
-                    break
-                except OSError:
-                    time.sleep(0.1)
             request = urllib.request.Request(base + "/sources/synthetic",
                                              data=file.read_bytes(), method="PUT",
                                              headers={"Content-Type": "application/n-triples"})
@@ -259,8 +246,7 @@ def measure(n: int, seed: int, runs: int, peer: tuple[str, str] | None) -> dict:
                 for name, ask in ways.items():
                     look[name].append(ask(lookup)[0])
         finally:
-            proc.terminate()
-            proc.wait(60)
+            stop(proc)
     for name in ways:
         out[f"aggregate_{name}_s"] = statistics.median(agg[name])
         out[f"lookup_{name}_ms"] = statistics.median(look[name]) * 1000

@@ -26,13 +26,11 @@ import random
 import re
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import threading
 import time
 import urllib.parse
-import urllib.request
 import xml.etree.ElementTree as ET
 import zipfile
 from collections import Counter
@@ -41,7 +39,13 @@ from pathlib import Path
 from typing import Any, ClassVar
 
 BENCH = Path(__file__).resolve().parent
+sys.path.insert(0, str(BENCH))
+from common import MAX_UPLOAD_BYTES, free_port, serve, stop, vm  # noqa: E402  # bench/common.py
+
 OUT = BENCH / "out"
+# the server's settings (bench/isolation.py's too): auth on, no rate limit, the bundled case, requests logged
+SERVER = {"AUTH": "true", "RATE_LIMIT": "0", "MAX_UPLOAD_BYTES": MAX_UPLOAD_BYTES, "LOAD_BUNDLED": "true",
+          "LOG_LEVEL": "INFO"}
 SELECT = "SELECT ?o ?id WHERE { ?o a ov:Officer ; ov:identifier ?id } ORDER BY ?id LIMIT 50"
 AGGREGATE = """SELECT ?officer (COUNT(DISTINCT ?investigation) AS ?n) WHERE {
   ?finding a ov:Finding ; ov:officer ?officer ; ov:allegation ?allegation .
@@ -222,32 +226,6 @@ class Run:
         conn.close()
 
 
-def serve(store: Path, log: Path, threads: int | None) -> tuple[subprocess.Popen[bytes], int]:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = int(s.getsockname()[1])
-    env = {**os.environ, "OVERSIGHT_DATA_DIR": str(store), "OVERSIGHT_PORT": str(port), "OVERSIGHT_AUTH": "true",
-           "OVERSIGHT_RATE_LIMIT": "0", "OVERSIGHT_MAX_UPLOAD_BYTES": str(4 * 1024**3), "OVERSIGHT_LOAD_BUNDLED": "true",
-           "OVERSIGHT_LOG_LEVEL": "INFO", **({"OVERSIGHT_THREADS": str(threads)} if threads else {})}
-    with log.open("wb") as handle:  # a file, not a pipe: a full pipe would stall the server
-        proc = subprocess.Popen([sys.executable, "-m", "api", "serve"], env=env, stdout=handle, stderr=subprocess.STDOUT)
-    for _ in range(600):
-        try:
-            urllib.request.urlopen(f"http://127.0.0.1:{port}/health", timeout=2).read()
-            return proc, port
-        except OSError:
-            if proc.poll() is not None:
-                raise RuntimeError("server exited: " + log.read_text(errors="replace")[-2000:]) from None
-            time.sleep(0.2)
-    proc.kill()
-    raise RuntimeError("server did not start in 120 s")
-
-
-def cpu_seconds(pid: int) -> float:
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")  # utime + stime
-
-
 def audit_check(store: Path) -> dict[str, Any]:
     """``audit verify``'s verdict, and the audit's answers matched one to one with those received."""
     done = subprocess.run([sys.executable, "-m", "api", "audit", "verify"], check=False, capture_output=True,
@@ -307,7 +285,9 @@ def main(argv: list[str] | None = None) -> int:
                             str(args.seed), "-o", str(file)], check=True)
         payloads.insert(0, ("synthetic", file.read_bytes(), "application/n-triples"))
     log, load_before = OUT / "stress-server.log", os.getloadavg()  # others' work on this machine shows here
-    proc, port = serve(store, log, args.threads)
+    log.unlink(missing_ok=True)  # this run's server output only: its error lines are counted below
+    port = free_port()
+    proc, _ = serve(store, port, log=log, env={**SERVER, "THREADS": args.threads or None})
     try:
         setup = Client(port)
         if n:
@@ -324,7 +304,7 @@ def main(argv: list[str] | None = None) -> int:
         threads = [threading.Thread(target=run.client, args=(i,)) for i in range(args.clients)]
         loader = threading.Thread(target=run.importer)
         print(f"{args.clients} clients for {args.seconds:g} s on port {port}; {len(kinds)} requests in the mix", flush=True)
-        start, cpu = time.monotonic(), (time.process_time(), cpu_seconds(proc.pid))
+        start, cpu = time.monotonic(), (time.process_time(), vm(proc.pid)["cpu_s"])  # utime + stime
         for thread in ((loader,) if args.imports else ()) + tuple(threads):
             thread.start()
         while time.monotonic() < start + args.seconds and any(t.is_alive() for t in threads):
@@ -332,15 +312,12 @@ def main(argv: list[str] | None = None) -> int:
         run.stop.set()
         for thread in threads + [loader] * args.imports:
             thread.join()
-        elapsed, cpu_client, cpu_server = time.monotonic() - start, time.process_time() - cpu[0], cpu_seconds(proc.pid) - cpu[1]
+        elapsed, cpu_client = time.monotonic() - start, time.process_time() - cpu[0]
+        cpu_server = vm(proc.pid)["cpu_s"] - cpu[1]
         final_version = json.loads(setup.send("GET", "/health", None)[2])["data_version"]
         time.sleep(1)  # a response record is written just after its body is sent; SIGTERM would cut it
     finally:
-        proc.terminate()
-        try:
-            proc.wait(60)
-        except subprocess.TimeoutExpired:
-            proc.kill()
+        stop(proc)
     log_errors = [line for line in log.read_text(errors="replace").splitlines()
                   if re.search(r"Traceback|ERROR|Exception|CRITICAL", line)]
     audit = audit_check(store)
