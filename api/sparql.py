@@ -38,7 +38,7 @@ from api.access import SPARQL_MAX_BODY, client_key
 from api.database import get_db, get_pool
 from api.problems import problem
 from graph.errors import BadParameter
-from graph.iri import SOURCE_NAME
+from graph.iri import source_name_problem
 from graph.linkage.facts import facts, warm
 from graph.prefixes import PREFIXES
 from graph.queries import all_saved
@@ -50,7 +50,6 @@ from graph.sparql.engine import (
     update_source,
 )
 from graph.sparql.saved import example
-from graph.store.database import ONTOLOGY_SOURCE
 
 __all__ = ["bp", "run"]
 
@@ -264,7 +263,7 @@ def update() -> Response:
     else:
         raise UnsupportedMediaType("POST application/sparql-update or application/x-www-form-urlencoded")
     names = request.args.getlist("source")
-    if len(names) != 1 or not SOURCE_NAME.match(names[0]) or names[0] == ONTOLOGY_SOURCE:
+    if len(names) != 1 or source_name_problem(names[0]):
         raise BadParameter("source", "give the one source to update, such as ?source=charing-cross")
     db = get_db()
     report = update_source(db, get_pool(), names[0], text, user=g.who["name"],

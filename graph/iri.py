@@ -8,9 +8,22 @@ import uuid
 
 from pyoxigraph import NamedNode
 
-__all__ = ["mint", "local_id", "graph_iri", "run_iri", "source_iri", "meta_graph", "SOURCE_NAME"]
+__all__ = ["mint", "local_id", "graph_iri", "run_iri", "source_iri", "meta_graph", "SOURCE_NAME", "RESERVED_SOURCES",
+           "source_name_problem"]
 
 SOURCE_NAME = re.compile(r"^[a-z0-9][a-z0-9._-]{0,63}$")
+#: Names no one may load a source under: ``ontology`` is the ontology's own source, and ``meta`` names the metadata
+#: graph (``{base}graph/meta``), which a source's graph name ``{base}graph/{source}`` must never be.
+RESERVED_SOURCES = frozenset({"ontology", "meta"})
+
+
+def source_name_problem(name: str) -> str | None:
+    """What is wrong with `name` as the name of a source to load (None: nothing)."""
+    if not SOURCE_NAME.match(name or ""):
+        return f"source name {name!r} must match {SOURCE_NAME.pattern}"
+    if name in RESERVED_SOURCES:
+        return f"source name {name!r} is reserved ({', '.join(sorted(RESERVED_SOURCES))} are)"
+    return None
 
 
 def mint(kind: str, key: str, *, base: str) -> NamedNode:

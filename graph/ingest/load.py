@@ -26,7 +26,7 @@ import pyoxigraph as ox
 from graph.errors import InputError, Issue, NotFound, StorageFull, is_disk_full
 from graph.ingest.converter import Conversion, convert, is_tabular
 from graph.ingest.validation import Violation, confirm, curie, validate_graph
-from graph.iri import SOURCE_NAME, graph_iri, run_iri
+from graph.iri import graph_iri, run_iri, source_name_problem
 from graph.queries import internal
 from graph.store.backend import Backend, OxigraphBackend
 from graph.store.database import ONTOLOGY_SOURCE, Database, LoadListener, RunRecord
@@ -136,9 +136,9 @@ def plan(paths: Iterable[Path], *, source: str | None = None, title: str | None 
     groups = [(source, paths)] if source else [(_source_name(p), [p]) for p in paths]
     names = [name for name, _ in groups]
     for name, group in groups:
-        if name == ONTOLOGY_SOURCE or not SOURCE_NAME.match(name or ""):
-            issues.append(Issue(str(group[0]), "source name", f"source name {name!r} must match "
-                                f"{SOURCE_NAME.pattern} and not be '{ONTOLOGY_SOURCE}'; choose one with --source"))
+        problem = source_name_problem(name or "")
+        if problem:
+            issues.append(Issue(str(group[0]), "source name", f"{problem}; choose one with --source"))
         if names.count(name) > 1:
             issues.append(Issue(str(group[0]), "source name", f"two paths map to source {name!r}; use --source"))
     if issues:

@@ -37,7 +37,7 @@ from graph.ingest.dialect import FileSpec, parse_file, read_table, resolve
 from graph.ingest.functions import NoMatch, Where, holds, order, parse_functions, parse_where, transform
 from graph.ingest.load import LoadReport, Progress, SourceInput, quiet, load, plan, validate
 from graph.ingest.tables import CLASS_NAMES, CONCEPT_CLASSES, LOCAL, PERSONAL, SCHEME_NAME, TABLES, Table
-from graph.iri import SOURCE_NAME
+from graph.iri import source_name_problem
 from graph.store.database import Database
 
 __all__ = [
@@ -249,24 +249,26 @@ def read_mapping(path: str | Path) -> Mapping:
     path = shipped().get(str(path), Path(path))
     name = path.name
     try:
-        data = tomllib.loads(path.read_text("utf-8"))
+        text = path.read_text("utf-8")
+        data = tomllib.loads(text)
     except FileNotFoundError:
         raise InputError([Issue(str(path), "exists", "no such mapping file (or shipped mapping: "
                                 + ", ".join(sorted(shipped())) + ")")]) from None
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
         raise InputError([Issue(name, "TOML syntax", str(exc))]) from None
     issues: list[Issue] = []
+    lines = _key_lines(text)
 
     def issue(where: str, rule: str, message: str) -> None:
         issues.append(Issue(name, rule, message, field=where, line=lines.get(where)))
 
     dataset = data.get("dataset", {})
     source = str(dataset.get("name", ""))
-    if not SOURCE_NAME.match(source):
-        issue("dataset.name", "source name", f"must match {SOURCE_NAME.pattern}")
+    problem = source_name_problem(source) or source_name_problem(f"{source}-names")
+    if problem:
+        issue("dataset.name", "source name", problem)
     if not dataset.get("title"):
         issue("dataset.title", "required", "a title is required")
-    lines = _key_lines(path.read_text("utf-8"))
 
     def issue_at(where: str, rule: str, message: str) -> None:
         issues.append(Issue(name, rule, message, field=where, line=lines.get(where)))

@@ -422,3 +422,21 @@ def test_concurrent_checks_of_new_query_texts_all_succeed() -> None:
     with ThreadPoolExecutor(max_workers=8) as pool:
         forms = list(pool.map(lambda t: check(t).form, texts))
     assert forms == ["SELECT"] * len(texts)
+
+
+@pytest.mark.parametrize("name", ["ontology", "meta", "Meta", "-x", "a" * 65])
+def test_reserved_and_malformed_source_names_are_refused_before_anything_is_read(tmp_path: Path, name: str) -> None:
+    """'ontology' is the ontology's own source and 'meta' names the metadata graph: no load may take either name,
+    whichever way it comes (a file, a folder, a mapping's dataset name)."""
+    from graph.ingest.mapping import read_mapping
+
+    data = tmp_path / "x.nt"
+    data.write_text("<urn:a> <urn:b> <urn:c> .\n")
+    with pytest.raises(InputError) as error:
+        plan([data], source=name)
+    assert error.value.issues[0].rule == "source name"
+    mapping = tmp_path / "m.toml"
+    mapping.write_text(f'[dataset]\nname = "{name}"\ntitle = "t"\n')
+    with pytest.raises(InputError) as error:
+        read_mapping(mapping)
+    assert any(i.rule == "source name" and i.field == "dataset.name" for i in error.value.issues)
