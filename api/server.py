@@ -59,6 +59,9 @@ def adjustments(settings: dict[str, Any]) -> dict[str, Any]:
         "cleanup_interval": max(1, min(30, int(settings["CHANNEL_TIMEOUT"] / 3))),
         "max_request_body_size": settings["MAX_UPLOAD_BYTES"] + 1,  # chunked bodies; sized ones are screened
         "asyncore_use_poll": True,
+        **({"trusted_proxy": settings["TRUSTED_PROXY"], "trusted_proxy_count": 1,
+            "trusted_proxy_headers": {"x-forwarded-for"}, "clear_untrusted_proxy_headers": True}
+           if settings["TRUSTED_PROXY"] else {}),
     }
 
 

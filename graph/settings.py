@@ -5,6 +5,7 @@ The README's settings table is checked against :data:`SETTINGS` by a test.
 
 from __future__ import annotations
 
+import ipaddress
 import os
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -100,6 +101,15 @@ def _public_url(value: str) -> str:
     return value
 
 
+def _address(value: str) -> str:
+    if value:
+        try:
+            return str(ipaddress.ip_address(value.strip()))
+        except ValueError:
+            raise ValueError("must be one IP address (such as 127.0.0.1), or empty") from None
+    return value
+
+
 def _iri_base(value: str) -> str:
     if not (value.startswith("https://") or value.startswith("http://")) or not value.endswith(("/", "#")):
         raise ValueError("must be an http(s) IRI ending in '/' or '#'")
@@ -172,6 +182,11 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("REFUSAL_LIMIT", lambda: "60", _natural,
             "Refused requests (401, 403, failed sign-ins) a minute each client address may make before it "
             "gets 429; 0: no limit."),
+    Setting("TRUSTED_PROXY", lambda: "", _address,
+            "Address of the one reverse proxy in front of the service (such as 127.0.0.1): the client address in "
+            "its `X-Forwarded-For` is then the one per-address limits, the audit log and the SPARQL workers' shares "
+            "count. Empty: that header is ignored (any client could write it), and every client behind a proxy "
+            "shares the proxy's address."),
     Setting("CONNECTION_LIMIT", lambda: "1000", _positive,
             "Most connections the server holds open at once; past it, new ones wait to be accepted."),
     Setting("CHANNEL_TIMEOUT", lambda: "30", _seconds,

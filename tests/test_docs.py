@@ -27,7 +27,7 @@ def test_data_format_reference_is_generated_from_the_format() -> None:
     text = (ROOT / "docs" / "data-format.md").read_text()
     generated = text.split(BEGIN)[1].split(END)[0]
     assert generated.strip() == render_docs().strip(), \
-        "stale: python -c 'import graph.ingest.tables as t; t.write_docs()'"
+        "stale: python -c 'import graph.ingest.reference as r; r.write_docs()'"
 
 
 def test_ci_runs_the_readme_test_command() -> None:

@@ -144,3 +144,35 @@ def test_an_anonymous_150_mb_put_is_refused_before_its_body(guarded: Any) -> Non
     assert status == 400 and b"ov:" in text or status in (200, 201)  # validated: refused by the shapes or loaded
     status, _, _ = _ask(_connection(url), "GET", "/health")
     assert status == 200
+
+
+def _refused_from(url: str, forwarded: str) -> int:
+    conn = _connection(url)
+    try:
+        return _ask(conn, "GET", "/linkage/repeat-subjects",
+                    {"Authorization": "Bearer ovg_bad_bad", "X-Forwarded-For": forwarded})[0]
+    finally:
+        conn.close()
+
+
+def test_behind_a_trusted_proxy_each_forwarded_client_has_its_own_refusal_limit(tmp_path: Path) -> None:
+    """With OVERSIGHT_TRUSTED_PROXY naming the proxy (here the loopback test client), X-Forwarded-For names the
+    client: one guesser is held at the limit while another client behind the same proxy is not, and the audit log
+    records the forwarded address."""
+    folder = tmp_path / "served"
+    with serving(folder, AUTH="true", REFUSAL_LIMIT="3", TRUSTED_PROXY="127.0.0.1") as url:
+        assert [_refused_from(url, "198.51.100.7") for _ in range(5)][-1] == 429
+        assert _refused_from(url, "198.51.100.8") == 401  # another client behind the proxy
+    addresses = {r.get("addr") for r in records(folder / "audit" / "audit.jsonl") if r["event"] == "denied"}
+    assert {"198.51.100.7", "198.51.100.8"} <= addresses and "127.0.0.1" not in addresses
+
+
+def test_without_a_trusted_proxy_a_forged_forwarded_for_changes_nothing(tmp_path: Path) -> None:
+    """Without the setting the header is the client's own word: writing a new address in it each time must not
+    buy a new refusal budget, and the audit log keeps the connection's address."""
+    folder = tmp_path / "served"
+    with serving(folder, AUTH="true", REFUSAL_LIMIT="3") as url:
+        statuses = [_refused_from(url, f"203.0.113.{i}") for i in range(6)]
+    assert statuses[:3] == [401] * 3 and statuses[-1] == 429
+    addresses = {r.get("addr") for r in records(folder / "audit" / "audit.jsonl") if r["event"] == "denied"}
+    assert addresses == {"127.0.0.1"}
