@@ -278,6 +278,8 @@ class _Converter:
         triples = [statement(subject, _RDF_TYPE, _class_node(str(t))) for t in types]
         for column, predicate in plan:
             raw = cells.get(column.name, "")
+            if column.kind == "key":
+                raw = cells.get("identifier") or raw  # what is shown, when the key is not it
             if column.kind == "evidence" and not raw:
                 raw = "reported"
             if not raw:

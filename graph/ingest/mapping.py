@@ -36,8 +36,8 @@ from graph.errors import InputError, Issue
 from graph.ingest.dialect import FileSpec, parse_file, read_table, resolve
 from graph.ingest.functions import NoMatch, Where, holds, order, parse_functions, parse_where, transform
 from graph.ingest.load import LoadReport, Progress, SourceInput, quiet, load, plan, validate
-from graph.ingest.tables import CLASS_NAMES, CONCEPT_CLASSES, LOCAL, PERSONAL, SCHEME_NAME, TABLES, Table
-from graph.iri import source_name_problem
+from graph.ingest.tables import CLASS_NAMES, CONCEPT_CLASSES, LOCAL, PERSONAL, SCHEME_NAME, TABLES, Column, Table
+from graph.iri import SOURCE_NAME, source_name_problem
 from graph.store.database import Database
 
 __all__ = [
@@ -147,6 +147,7 @@ class Mapping:
     codes: dict[str, dict[str, str]]
     rules: tuple[Rule, ...]
     vocabularies: dict[str, Vocabulary] = field(default_factory=dict)
+    scope: str = ""  # what keys are scoped by (default: the dataset's name); mappings sharing it share entities
 
 
 @dataclass
@@ -269,6 +270,12 @@ def read_mapping(path: str | Path) -> Mapping:
         issue("dataset.name", "source name", problem)
     if not dataset.get("title"):
         issue("dataset.title", "required", "a title is required")
+    extra = set(dataset) - {"name", "title", "licence", "url", "scope"}
+    if extra:
+        issue("dataset", "keys", f"unknown keys {sorted(extra)}; accepted: name, title, licence, url, scope")
+    scope = str(dataset.get("scope", source))
+    if not SOURCE_NAME.match(scope):
+        issue("dataset.scope", "scope", f"must match {SOURCE_NAME.pattern}")
 
     def issue_at(where: str, rule: str, message: str) -> None:
         issues.append(Issue(name, rule, message, field=where, line=lines.get(where)))
@@ -403,7 +410,7 @@ def read_mapping(path: str | Path) -> Mapping:
     if issues:
         raise InputError(issues)
     return Mapping(str(path), source, str(dataset["title"]), dataset.get("licence"), dataset.get("url"),
-                   files, codes, tuple(rules), vocabularies)
+                   files, codes, tuple(rules), vocabularies, scope)
 
 
 def _vocabularies(raw: Any, issue: Callable[[str, str, str], None]) -> dict[str, Vocabulary]:
@@ -950,11 +957,16 @@ def translate(m: Mapping, folder: Path, out: Path, progress: Progress = quiet, *
         used.add("source")  # every column a rule makes, even when every row was rejected
         used |= written if target == "concepts" else set()
         names = [c.name for c in table.columns if c.name in used]
+        scoped = {c.name: c for c in table.columns if c.name in names and _is_scoped(c)}
+        if "key" in scoped and "identifier" not in names:
+            names.append("identifier")
         with (folder_out / table.file).open("w", newline="", encoding="utf-8") as handle:
             writer = csv.writer(handle)
             writer.writerow(names)
             for made in made_rows.values():
-                writer.writerow([m.name if n == "source" else made.get(n, "") for n in names])
+                writer.writerow([m.name if n == "source" else (made.get(n) or made.get("key", "")) if n == "identifier"
+                                 else _scope(m.scope, scoped[n], made.get(n, "")) if n in scoped else made.get(n, "")
+                                 for n in names])
         report.entities[table.file] = len(made_rows)
         if samples:
             withheld = {"name"} if table.file == PERSONAL else set()  # names are personal data: never shown
@@ -962,6 +974,28 @@ def translate(m: Mapping, folder: Path, out: Path, progress: Progress = quiet, *
                                            else made.get(n, "") for n in names}
                                           for made in itertools.islice(made_rows.values(), samples)]
     return report
+
+
+def _is_scoped(column: Column) -> bool:
+    """Whether a column's cells are keys of the dataset's entities (a row's own key, or a reference to one), which
+    a mapping scopes by its dataset; sources (one document per mapping) and concepts (shared schemes) are not."""
+    return column.kind == "key" or (column.kind == "ref" and column.refs != ("source-document",))
+
+
+def _scope(scope: str, column: Column, cell: str) -> str:
+    """`cell` with each key in it written ``SCOPE/KEY`` (after a ``KIND:`` prefix, and for each of several values):
+    keys of different datasets then name different entities, and the same key within one dataset the same."""
+    if not cell:
+        return cell
+    out = []
+    for value in cell.split(";") if column.many else (cell,):
+        value = value.strip()
+        kind, sep, rest = value.partition(":")
+        if sep and kind in column.refs:
+            out.append(f"{kind}:{scope}/{rest}")
+        elif value:
+            out.append(f"{scope}/{value}")
+    return ";".join(out)
 
 
 def _concept_rows(m: Mapping, tables: dict[str, dict[str, dict[str, str]]], report: ImportReport) -> set[str]:

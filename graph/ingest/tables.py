@@ -8,7 +8,7 @@ reference part of ``docs/data-format.md`` (:mod:`graph.ingest.reference`) all re
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import cached_property
 
 from rdflib import URIRef
@@ -16,7 +16,7 @@ from rdflib.namespace import SKOS
 
 from ontology import OV
 
-__all__ = ["Column", "Table", "TABLES", "CONCEPT_CLASSES", "CLASS_NAMES", "LOCAL", "SCHEME_NAME", "PERSONAL", "TYPE_VALUES", "AGENT_KINDS", "ORG_KINDS"]
+__all__ = ["Column", "Table", "TABLES", "CONCEPT_CLASSES", "CLASS_NAMES", "LOCAL", "SCHEME_NAME", "PERSONAL", "TYPE_VALUES", "AGENT_KINDS", "ORG_KINDS", "IDENTIFIER"]
 
 _XSD = "http://www.w3.org/2001/XMLSchema#"
 _DATE = re.compile(r"^(\d{4})(?:-(\d{2})(?:-(\d{2}))?)?$")
@@ -311,6 +311,15 @@ TABLES: tuple[Table, ...] = (
         _START, _END, _EVIDENCE, _source(),
     ), rdf_type=OV.Event),
 )
+
+
+#: The identifier shown for a row when its key is not it: a mapping writes keys scoped by its dataset
+#: (``chicago-cpdp/1234``), so that another dataset's officer 1234 is another officer, and the source's own
+#: identifier here. Every table with a ``key`` column takes it.
+IDENTIFIER = Column("identifier", "text", "The identifier to show for the row, when it is not its key (a mapping's "
+                    "keys carry their dataset, such as `chicago-cpdp/1234`); empty: the key.", None)
+TABLES = tuple(replace(t, columns=(*t.columns, IDENTIFIER))
+               if any(c.kind == "key" for c in t.columns) else t for t in TABLES)
 
 _ORGTYPE_VALUES = {"force": OV.Force, "oversight-body": OV.OversightBody, "organisation": OV.Organisation}
 TYPE_VALUES = {"organisations.csv": _ORGTYPE_VALUES, "concepts.csv": CONCEPT_CLASSES}  # a type_column's accepted values

@@ -365,9 +365,10 @@ def philadelphia_secrets(folder: Path, forbidden: Forbidden) -> dict[str, set[st
     forbidden.add("officer-id", officers)
     forbidden.add("complaint-id", complaints)
     forbidden.add("allegation-key", keys)
-    return {"officer": {mint("officer", k, base=BASE).value.rsplit("/", 1)[1] for k in officers},
-            "investigation": {mint("investigation", k, base=BASE).value.rsplit("/", 1)[1] for k in complaints},
-            "allegation": {mint("allegation", k, base=BASE).value.rsplit("/", 1)[1] for k in keys}}
+    scoped = "philadelphia-ppd/"  # a mapping's keys carry its dataset's name: public, so the attacker adds it too
+    return {"officer": {mint("officer", scoped + k, base=BASE).value.rsplit("/", 1)[1] for k in officers},
+            "investigation": {mint("investigation", scoped + k, base=BASE).value.rsplit("/", 1)[1] for k in complaints},
+            "allegation": {mint("allegation", scoped + k, base=BASE).value.rsplit("/", 1)[1] for k in keys}}
 
 
 def _decoded_cursors(walked: Walk) -> list[str]:
@@ -424,7 +425,7 @@ def test_chicago_readers_see_no_real_officer_and_no_name(tmp_path: Path, plain_a
     forbidden.add("officer-id", uids)
     forbidden.add("complaint-id", complaints)
     forbidden.add("name", names)
-    minted = {mint("officer", u, base=BASE).value.rsplit("/", 1)[1] for u in uids}
+    minted = {mint("officer", "chicago-cpdp/" + u, base=BASE).value.rsplit("/", 1)[1] for u in uids}
     assert len(minted & forbidden.local_ids) > 20000
     allow_public(forbidden, plain_app)
     texts = tokens(store)

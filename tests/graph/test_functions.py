@@ -163,8 +163,12 @@ def test_each_where_operator_keeps_only_the_rows_that_pass(tmp_path: Path, where
     (tmp_path / "other.csv").write_text("ref,x\n1,a\n03,b\n3,c\n", encoding="utf-8")
     (tmp_path / "m.toml").write_text(BASE % f"where = [{where}]", encoding="utf-8")
     report = translate(read_mapping(tmp_path / "m.toml"), tmp_path, tmp_path / "out")
-    made = (tmp_path / "out" / "ops" / "officers.csv").read_text("utf-8").split()[1:]
-    assert [row.split(",")[0] for row in made] == kept
+    import csv
+
+    with (tmp_path / "out" / "ops" / "officers.csv").open(encoding="utf-8") as handle:
+        made = list(csv.DictReader(handle))
+    assert [row["identifier"] for row in made] == kept  # the dataset's own keys, shown
+    assert [row["key"] for row in made] == [f"ops/{k}" for k in kept]  # keys scoped by the dataset
     assert sum(report.filtered.values()) == 5 - len(kept) and not report.rejected  # left out, not rejected
 
 

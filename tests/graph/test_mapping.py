@@ -254,3 +254,44 @@ def test_combine_is_checked_with_the_mapping(tmp_path: Path) -> None:
         read_mapping(tmp_path / "m.toml")
     assert [i.field for i in caught.value.issues] == ["tables[3].columns.result"]
     assert "takes one" in caught.value.issues[0].message
+
+
+SCOPED = """[dataset]
+name = "%s"
+title = "A fictional force"
+%s
+[files]
+people = "people.csv"
+
+[[tables]]
+target = "officers"
+from = "people"
+[tables.columns]
+key = { column = "id", required = true }
+pseudonym = { column = "label" }
+"""
+
+
+def test_keys_of_different_datasets_name_different_officers(db: Any, tmp_path: Path) -> None:
+    """Two forces both number their officers from 1: their officer 1s are two people, not one (keys are scoped by
+    the dataset; the shown identifier is the source's own). A mapping that declares another's scope shares its
+    officers, on purpose."""
+    for name, extra, labels in (("north", "", "N"), ("south", "", "S"), ("north-roster", 'scope = "north"', "R")):
+        folder = tmp_path / name
+        folder.mkdir()
+        (folder / "people.csv").write_text(f"id,label\n1,{labels}1\n2,{labels}2\n", encoding="utf-8")
+        (folder / "m.toml").write_text(SCOPED % (name, extra), encoding="utf-8")
+        import_dataset(db, read_mapping(folder / "m.toml"), folder, user="test")
+    f = facts(db)
+    officers = f.of_type("Officer")
+    assert len(officers) == 4  # north 1, 2 (shared with north-roster); south 1, 2
+    assert sorted(f.value(o, "identifier") or "" for o in officers) == ["1", "1", "2", "2"]
+    by_pseudonyms = sorted(tuple(sorted(f.values(o, "pseudonym"))) for o in officers)
+    assert by_pseudonyms == [("N1", "R1"), ("N2", "R2"), ("S1",), ("S2",)]
+
+
+def test_a_scope_is_checked(tmp_path: Path) -> None:
+    (tmp_path / "m.toml").write_text(SCOPED % ("north", 'scope = "Not A Name"\nlicense = "typo"'), encoding="utf-8")
+    with pytest.raises(InputError) as error:
+        read_mapping(tmp_path / "m.toml")
+    assert {i.field for i in error.value.issues} >= {"dataset.scope", "dataset"}
