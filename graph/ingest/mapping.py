@@ -264,6 +264,9 @@ def read_mapping(path: str | Path) -> Mapping:
         issues.append(Issue(name, rule, message, field=where, line=lines.get(where)))
 
     dataset = data.get("dataset", {})
+    if not isinstance(dataset, dict):
+        issue("dataset", "table", "[dataset] must be a table (name, title, licence, url, scope)")
+        dataset = {}
     source = str(dataset.get("name", ""))
     problem = source_name_problem(source) or source_name_problem(f"{source}-names")
     if problem:
@@ -274,7 +277,7 @@ def read_mapping(path: str | Path) -> Mapping:
     if extra:
         issue("dataset", "keys", f"unknown keys {sorted(extra)}; accepted: name, title, licence, url, scope")
     scope = str(dataset.get("scope", source))
-    if not SOURCE_NAME.match(scope):
+    if "scope" in dataset and not SOURCE_NAME.match(scope):
         issue("dataset.scope", "scope", f"must match {SOURCE_NAME.pattern}")
 
     def issue_at(where: str, rule: str, message: str) -> None:
@@ -965,7 +968,7 @@ def translate(m: Mapping, folder: Path, out: Path, progress: Progress = quiet, *
             writer.writerow(names)
             for made in made_rows.values():
                 writer.writerow([m.name if n == "source" else (made.get(n) or made.get("key", "")) if n == "identifier"
-                                 else _scope(m.scope, scoped[n], made.get(n, "")) if n in scoped else made.get(n, "")
+                                 else _scope(m.scope or m.name, scoped[n], made.get(n, "")) if n in scoped else made.get(n, "")
                                  for n in names])
         report.entities[table.file] = len(made_rows)
         if samples:

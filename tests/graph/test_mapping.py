@@ -295,3 +295,11 @@ def test_a_scope_is_checked(tmp_path: Path) -> None:
     with pytest.raises(InputError) as error:
         read_mapping(tmp_path / "m.toml")
     assert {i.field for i in error.value.issues} >= {"dataset.scope", "dataset"}
+
+
+@pytest.mark.parametrize("text", ["dataset = 5\n", "dataset = [1]\n", '[dataset]\nname = "x"\ntitle = "t"\nlicense = "typo"\n'])
+def test_a_malformed_dataset_section_is_reported_not_a_traceback(tmp_path: Path, text: str) -> None:
+    (tmp_path / "m.toml").write_text(text, encoding="utf-8")
+    with pytest.raises(InputError) as error:
+        read_mapping(tmp_path / "m.toml")
+    assert any(i.field == "dataset" for i in error.value.issues)
