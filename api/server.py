@@ -18,6 +18,7 @@ descriptors past 1023.
 
 from __future__ import annotations
 
+import ipaddress
 import socket
 import time
 from collections.abc import Callable
@@ -148,6 +149,24 @@ class _Channel(HTTPChannel):
         return False if self._stop_reading else bool(super().readable())
 
 
+def _addresses_only(app: Any, proxy: str) -> Callable[..., Any]:
+    """`app`, with a forwarded client address that is not an IP address replaced by the proxy's own.
+
+    waitress takes the last ``X-Forwarded-For`` entry of a request from the trusted proxy as it is (``unknown``,
+    a hostname, kilobytes of text); limits and the audit log key on IP addresses only, so anything else counts
+    as the proxy, the one peer waitress rewrites for.
+    """
+
+    def checked(environ: dict[str, Any], start_response: Any) -> Any:
+        try:
+            ipaddress.ip_address(environ.get("REMOTE_ADDR", ""))
+        except ValueError:
+            environ["REMOTE_ADDR"] = environ["REMOTE_HOST"] = proxy
+        return app(environ, start_response)
+
+    return checked
+
+
 def make_server(app: Flask, settings: dict[str, Any]) -> Any:
     """A waitress server for `app` with the bounds of `settings`; ``.run()`` serves until stopped.
 
@@ -166,7 +185,8 @@ def make_server(app: Flask, settings: dict[str, Any]) -> Any:
     parser = type("Parser", (_Parser,), {"screen": staticmethod(screen)})
     channel = type("Channel", (_Channel,), {"parser_class": parser,
                                             "header_timeout": float(settings["HEADER_TIMEOUT"])})
-    server = create_server(app, **adjustments(settings))
+    served = _addresses_only(app, settings["TRUSTED_PROXY"]) if settings["TRUSTED_PROXY"] else app
+    server = create_server(served, **adjustments(settings))
     servers = ([s for s in server.map.values() if isinstance(s, BaseWSGIServer)]
                if isinstance(server, MultiSocketServer) else [server])
     for each in servers:

@@ -163,8 +163,13 @@ def test_behind_a_trusted_proxy_each_forwarded_client_has_its_own_refusal_limit(
     with serving(folder, AUTH="true", REFUSAL_LIMIT="3", TRUSTED_PROXY="127.0.0.1") as url:
         assert [_refused_from(url, "198.51.100.7") for _ in range(5)][-1] == 429
         assert _refused_from(url, "198.51.100.8") == 401  # another client behind the proxy
+        before = {r.get("addr") for r in records(folder / "audit" / "audit.jsonl") if r["event"] == "denied"}
+        for odd in ("unknown", "x" * 4000, "198.51.100.9, "):  # not an address: counts as the proxy (limit 3)
+            assert _refused_from(url, odd) == 401
+        assert _refused_from(url, "2001:db8::1") == 401
     addresses = {r.get("addr") for r in records(folder / "audit" / "audit.jsonl") if r["event"] == "denied"}
-    assert {"198.51.100.7", "198.51.100.8"} <= addresses and "127.0.0.1" not in addresses
+    assert {"198.51.100.7", "198.51.100.8"} <= before and "127.0.0.1" not in before
+    assert addresses - before == {"127.0.0.1", "2001:db8::1"}
 
 
 def test_without_a_trusted_proxy_a_forged_forwarded_for_changes_nothing(tmp_path: Path) -> None:
