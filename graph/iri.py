@@ -8,13 +8,15 @@ import uuid
 
 from pyoxigraph import NamedNode
 
-__all__ = ["mint", "local_id", "graph_iri", "run_iri", "source_iri", "meta_graph", "SOURCE_NAME", "RESERVED_SOURCES",
+__all__ = ["mint", "local_id", "graph_iri", "run_iri", "source_iri", "meta_graph", "SOURCE_NAME", "RESERVED_SOURCES", "ONTOLOGY_SOURCE",
            "source_name_problem"]
 
 SOURCE_NAME = re.compile(r"^[a-z0-9][a-z0-9._-]{0,63}$")
 #: Names no one may load a source under: ``ontology`` is the ontology's own source, and ``meta`` names the metadata
 #: graph (``{base}graph/meta``), which a source's graph name ``{base}graph/{source}`` must never be.
-RESERVED_SOURCES = frozenset({"ontology", "meta"})
+ONTOLOGY_SOURCE = "ontology"  # the source holding the ontology and shapes
+_META = "meta"  # the metadata graph's name, beside the sources' graph names
+RESERVED_SOURCES = frozenset({ONTOLOGY_SOURCE, _META})
 
 
 def source_name_problem(name: str) -> str | None:
@@ -89,4 +91,4 @@ def run_iri(*, base: str) -> tuple[str, NamedNode]:
 
 def meta_graph(*, base: str) -> NamedNode:
     """The metadata graph: PROV records of every ingest run."""
-    return NamedNode(f"{base}graph/meta")
+    return NamedNode(f"{base}graph/{_META}")

@@ -135,12 +135,10 @@ class _Converter:
         return self.mint("concept", f"{scheme}{LOCAL}{notation}")
 
     def ref(self, column: Column, raw: str) -> ox.NamedNode | None:
-        kind, key = column.refs[0], raw
-        prefix, sep, rest = raw.partition(":")
-        if sep and prefix in column.refs:
-            kind, key = prefix, rest
-        elif column.kind_required:
+        named, key = column.split_ref(raw)
+        if named is None and column.kind_required:
             raise ValueError(f"write KIND:KEY with KIND one of {', '.join(column.refs)}")
+        kind = named or column.refs[0]
         if not key:
             raise ValueError("empty key")
         if kind == "allegation" and column.names_finding:

@@ -150,6 +150,9 @@ class Mapping:
     scope: str = ""  # what keys are scoped by (default: the dataset's name); mappings sharing it share entities
 
 
+_DATASET_KEYS = ("name", "title", "licence", "url", "scope")  # what [dataset] takes
+
+
 @dataclass
 class ImportReport:
     """What a translation read, rejected, merged, emptied, left unread and made: nothing is lost silently."""
@@ -265,7 +268,7 @@ def read_mapping(path: str | Path) -> Mapping:
 
     dataset = data.get("dataset", {})
     if not isinstance(dataset, dict):
-        issue("dataset", "table", "[dataset] must be a table (name, title, licence, url, scope)")
+        issue("dataset", "table", f"[dataset] must be a table ({', '.join(_DATASET_KEYS)})")
         dataset = {}
     source = str(dataset.get("name", ""))
     problem = source_name_problem(source) or source_name_problem(f"{source}-names")
@@ -273,9 +276,9 @@ def read_mapping(path: str | Path) -> Mapping:
         issue("dataset.name", "source name", problem)
     if not dataset.get("title"):
         issue("dataset.title", "required", "a title is required")
-    extra = set(dataset) - {"name", "title", "licence", "url", "scope"}
+    extra = set(dataset) - set(_DATASET_KEYS)
     if extra:
-        issue("dataset", "keys", f"unknown keys {sorted(extra)}; accepted: name, title, licence, url, scope")
+        issue("dataset", "keys", f"unknown keys {sorted(extra)}; accepted: {', '.join(_DATASET_KEYS)}")
     scope = str(dataset.get("scope", source))
     if "scope" in dataset and not SOURCE_NAME.match(scope):
         issue("dataset.scope", "scope", f"must match {SOURCE_NAME.pattern}")
@@ -967,9 +970,7 @@ def translate(m: Mapping, folder: Path, out: Path, progress: Progress = quiet, *
             writer = csv.writer(handle)
             writer.writerow(names)
             for made in made_rows.values():
-                writer.writerow([m.name if n == "source" else (made.get(n) or made.get("key", "")) if n == "identifier"
-                                 else _scope(m.scope or m.name, scoped[n], made.get(n, "")) if n in scoped else made.get(n, "")
-                                 for n in names])
+                writer.writerow([_written(m, n, made, scoped.get(n)) for n in names])
         report.entities[table.file] = len(made_rows)
         if samples:
             withheld = {"name"} if table.file == PERSONAL else set()  # names are personal data: never shown
@@ -977,6 +978,17 @@ def translate(m: Mapping, folder: Path, out: Path, progress: Progress = quiet, *
                                            else made.get(n, "") for n in names}
                                           for made in itertools.islice(made_rows.values(), samples)]
     return report
+
+
+def _written(m: Mapping, name: str, made: dict[str, str], scoped: Column | None) -> str:
+    """The cell a translated row writes in column `name`: keys scoped (`scoped`: the column, when its cells are
+    keys), the source's own key as the identifier, the mapping's document as the source."""
+    if name == "source":
+        return m.name
+    if name == "identifier":
+        return made.get(name) or made.get("key", "")
+    value = made.get(name, "")
+    return _scope(m.scope or m.name, scoped, value) if scoped is not None else value
 
 
 def _is_scoped(column: Column) -> bool:
@@ -992,12 +1004,9 @@ def _scope(scope: str, column: Column, cell: str) -> str:
         return cell
     out = []
     for value in cell.split(";") if column.many else (cell,):
-        value = value.strip()
-        kind, sep, rest = value.partition(":")
-        if sep and kind in column.refs:
-            out.append(f"{kind}:{scope}/{rest}")
-        elif value:
-            out.append(f"{scope}/{value}")
+        named, key = column.split_ref(value.strip())
+        if key:
+            out.append(f"{named}:{scope}/{key}" if named else f"{scope}/{key}")
     return ";".join(out)
 
 

@@ -49,6 +49,11 @@ class Column:
     concept: URIRef | None = None
     kind_required: bool = False  # refs must be written KIND:KEY (no default kind)
 
+    def split_ref(self, raw: str) -> tuple[str | None, str]:
+        """A ref cell's ``KIND:KEY`` as (the kind it names, or None when it names none of :attr:`refs`; the key)."""
+        prefix, sep, rest = raw.partition(":")
+        return (prefix, rest) if sep and prefix in self.refs else (None, raw)
+
     @cached_property
     def names_finding(self) -> bool:
         """An allegation key standing for the finding of the row's officer on it (sanctions, barred list)."""

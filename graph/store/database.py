@@ -31,7 +31,7 @@ import pyoxigraph as ox
 from rdflib import Dataset
 
 from graph.errors import StorageFull, is_disk_full
-from graph.iri import meta_graph, source_iri
+from graph.iri import ONTOLOGY_SOURCE, meta_graph, source_iri
 from graph.prefixes import PREFIXES
 from graph.queries import internal
 from graph.store.backend import Backend, rdflib_dataset
@@ -43,7 +43,6 @@ __all__ = ["Database", "LoadListener", "Pin", "SourceRecord", "RunRecord", "ONTO
 
 log = logging.getLogger(__name__)
 
-ONTOLOGY_SOURCE = "ontology"
 #: Commits (loads and removals) between compactions of the store (:meth:`Backend.compact`).
 COMPACT_EVERY = 16
 _REOPEN_ROOM = 16 * 1024 * 1024  # free bytes before a store refusing writes is opened again (it writes to open)
