@@ -198,7 +198,7 @@ SETTINGS: tuple[Setting, ...] = (
             "The service's public base URL (such as `https://oversight.example.org/`), named in the SPARQL "
             "service description; empty: the address `oversight serve` binds (never the request's Host)."),
     Setting("DISK_RESERVE_BYTES", lambda: str(64 * 1024 * 1024), _natural,
-            "Free space a load must leave on the data volume (beyond about three times its input), else it "
+            "Free space a load must leave on the data volume (beyond an estimate of what it writes), else it "
             "is refused with 507 before anything is written."),
     Setting("AUDIT_CHECKPOINT", lambda: "", str,
             "File (on another volume or host) where the service appends the audit log's record count and head "

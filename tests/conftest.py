@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import io
 import os
 import socket
 import subprocess
@@ -18,10 +19,18 @@ import pytest
 
 from graph import Database, open_database
 from graph.ingest.cases import load_bundled
+from graph.ingest.converter import convert
 from graph.settings import resolve
 
 DATA = Path(__file__).parent / "data"
 MINI = DATA / "mini"
+
+
+def converted(folder: Path, *, base: str = "https://w3id.org/oversight/id/") -> str:
+    """The N-Triples the converter writes for the tabular `folder`."""
+    out = io.StringIO()
+    convert(folder, base=base, write=out.write)
+    return out.getvalue()
 
 
 @pytest.fixture

@@ -1,7 +1,10 @@
-"""The converter: a folder in the tabular format (:data:`~graph.ingest.tables.TABLES`) to RDF statements.
+"""The converter: a folder in the tabular format (:data:`~graph.ingest.tables.TABLES`) to N-Triples.
 
 Each row becomes one node with a minted IRI; every cell is checked here, so a bad cell is reported
-with its file, line and column before anything is staged.
+with its file, line and column before anything is staged. The statements are written as N-Triples text
+for Oxigraph's own parser to load (:func:`graph.ingest.load.load` bulk-loads the file into the scratch
+store and the disk store at once): making a Python object per statement, and handing millions of them
+over, cost more than the checks themselves.
 """
 
 from __future__ import annotations
@@ -15,7 +18,6 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
-import pyoxigraph as ox
 from rdflib import URIRef
 from rdflib.namespace import RDF, SKOS
 
@@ -46,9 +48,9 @@ _BOOL = {"true": "true", "false": "false", "yes": "true", "no": "false", "1": "t
 
 @dataclass
 class Conversion:
-    """A converted folder: the statements, and where each node came from."""
+    """A converted folder: how many statements were written, and where each node came from."""
 
-    triples: list[ox.Triple | ox.Quad] = field(default_factory=list)  # quads when converted into a graph
+    statements: int = 0
     locations: dict[str, tuple[str, int]] = field(default_factory=dict)  # node IRI -> (file, line)
     columns: dict[tuple[str, str], str] = field(default_factory=dict)  # (file, predicate IRI) -> column
     rows: int = 0
@@ -59,11 +61,28 @@ def is_tabular(path: Path) -> bool:
     return path.is_dir() and any((path / t.file).is_file() for t in TABLES)
 
 
-def _lit(value: str, datatype: str | None = None) -> ox.Literal:
-    return ox.Literal(value, datatype=ox.NamedNode(_XSD + datatype) if datatype else None)
+# N-Triples' string escapes, and every other control character as \\uXXXX (a cell's value is kept exactly).
+_ESCAPES = {c: f"\\u{c:04X}" for c in range(0x20)} | {0x7F: "\\u007F"} | {
+    ord("\\"): "\\\\", ord('"'): '\\"', ord("\n"): "\\n", ord("\r"): "\\r", ord("\t"): "\\t"}
 
 
-def _date(value: str) -> ox.Literal | None:
+@cache
+def _datatype(name: str) -> str:
+    return f'"^^<{_XSD}{name}>'
+
+
+def _lit(value: str, datatype: str | None = None) -> str:
+    """A literal written as N-Triples."""
+    return '"' + value.translate(_ESCAPES) + (_datatype(datatype) if datatype else '"')
+
+
+@cache
+def _iri(iri: str) -> str:
+    """An IRI written as N-Triples: only for the ontology's and SKOS's terms, and minted IRIs (never a cell's text)."""
+    return f"<{iri}>"
+
+
+def _date(value: str) -> str | None:
     match = _DATE.match(value)
     if not match:
         return None
@@ -79,52 +98,50 @@ def _date(value: str) -> ox.Literal | None:
     return _lit(value, "gYearMonth" if month else "gYear")
 
 
-_RDF_TYPE = ox.NamedNode(str(RDF.type))
+_RDF_TYPE = _iri(str(RDF.type))
 _EVIDENCE_STATUS = str(OV.EvidenceStatus)
-_class_node = cache(ox.NamedNode)  # classes and concepts: a few nodes, shared by every row
-
-
-#: Statements held before they are handed to a `sink` (:func:`convert`): a batch, never the whole folder.
-BATCH = 1_000_000
 
 
 class _Converter:
-    def __init__(self, folder: Path, base: str, graph: ox.NamedNode | None = None,
-                 sink: Callable[[list[Any]], None] | None = None) -> None:
+    def __init__(self, folder: Path, base: str, write: Callable[[str], Any],
+                 progress: Callable[[str, int, int], None], stop: Callable[[], Any]) -> None:
         self.folder = folder
-        self.sink = sink
         self.base = base
-        self.statement: Any = ox.Triple if graph is None else lambda s, p, o: ox.Quad(s, p, o, graph)
+        self.progress = progress
+        self._write = write
+        self._stop: Callable[[], Any] | None = stop
         self.out = Conversion()
         self.issues: list[Issue] = []
-        self._minted: dict[tuple[str, str], ox.NamedNode] = {}
+        self._minted: dict[tuple[str, str], str] = {}
         self.local: dict[tuple[str, str], str] = {}  # concepts.csv: (scheme, notation) -> its class's name
         self.schemes: set[str] = set()  # local schemes described so far
 
-    def mint(self, kind: str, key: str) -> ox.NamedNode:
-        """:func:`graph.iri.mint`, once per entity (rows refer to the same entities again and again)."""
+    def write(self, text: str) -> None:
+        """Hand statements on, until the first issue: then `stop` once, and check the rest without writing."""
+        if not self.issues:
+            self._write(text)
+        elif self._stop is not None:
+            self._stop()
+            self._stop = None
+
+    def mint(self, kind: str, key: str) -> str:
+        """:func:`graph.iri.mint` as N-Triples, once per entity (rows refer to the same entities again and again)."""
         found = self._minted.get((kind, key))
         if found is None:
-            found = self._minted[(kind, key)] = mint(kind, key, base=self.base)
+            found = self._minted[(kind, key)] = f"<{mint(kind, key, base=self.base).value}>"
         return found
 
-    def flush(self) -> None:
-        """Hand the statements made so far to the sink (once the folder has no issue: a bad folder loads
-        nothing, but what reaches a scratch store is dropped with it)."""
-        if self.sink is not None and self.out.triples:
-            self.sink(self.out.triples)
-            self.out.triples = []
-
-    def scheme(self, name: str) -> ox.NamedNode:
+    def scheme(self, name: str) -> str:
         """A local scheme's node; described (a ``skos:ConceptScheme`` with its name) the first time it is named."""
         node = self.mint("scheme", name)
         if name not in self.schemes:
             self.schemes.add(name)
-            self.out.triples += [self.statement(node, _RDF_TYPE, _class_node(str(SKOS.ConceptScheme))),
-                                 self.statement(node, ox.NamedNode(str(SKOS.notation)), _lit(name))]
+            self.write(f"{node} {_RDF_TYPE} {_iri(str(SKOS.ConceptScheme))} .\n"
+                       f"{node} {_iri(str(SKOS.notation))} {_lit(name)} .\n")
+            self.out.statements += 2
         return node
 
-    def local_concept(self, value: str, expected: URIRef | None) -> ox.NamedNode:
+    def local_concept(self, value: str, expected: URIRef | None) -> str:
         """The concept SCHEME|NOTATION of ``concepts.csv``, checked to be a value of `expected` (a class)."""
         scheme, _, notation = (part.strip() for part in value.partition(LOCAL))
         found = self.local.get((scheme, notation))
@@ -134,7 +151,7 @@ class _Converter:
             raise ValueError(f"{value!r} is a concept of class {found}, not {CLASS_NAMES[expected]}")
         return self.mint("concept", f"{scheme}{LOCAL}{notation}")
 
-    def ref(self, column: Column, raw: str) -> ox.NamedNode | None:
+    def ref(self, column: Column, raw: str) -> str | None:
         named, key = column.split_ref(raw)
         if named is None and column.kind_required:
             raise ValueError(f"write KIND:KEY with KIND one of {', '.join(column.refs)}")
@@ -145,9 +162,9 @@ class _Converter:
             return None  # resolved by the row (the finding of this officer on that allegation)
         return self.mint(kind, key)
 
-    def cell(self, table: Table, column: Column, raw: str, row: dict[str, str]) -> list[Any]:
+    def cell(self, table: Table, column: Column, raw: str, row: dict[str, str]) -> list[str]:
         values = [v.strip() for v in raw.split(";")] if column.many else [raw]
-        terms: list[Any] = []
+        terms: list[str] = []
         for value in values:
             if not value:
                 continue
@@ -185,7 +202,7 @@ class _Converter:
                 if value not in scheme:
                     raise ValueError(f"unknown value; accepted: {', '.join(sorted(scheme))}"
                                      + ("; or SCHEME|NOTATION of concepts.csv" if column.concept in CLASS_NAMES else ""))
-                terms.append(_class_node(scheme[value].iri))
+                terms.append(_iri(scheme[value].iri))
             elif kind == "match":  # of a concepts.csv row: a core concept of its class, or another local one
                 cls = CONCEPT_CLASSES.get(row.get("class", ""))
                 if LOCAL in value or column.predicate == SKOS.broader:
@@ -196,7 +213,7 @@ class _Converter:
                     if value not in scheme:
                         raise ValueError(f"not a {row['class']} of the ontology; accepted: "
                                          f"{', '.join(sorted(scheme))}, or SCHEME|NOTATION of this file")
-                    terms.append(_class_node(scheme[value].iri))
+                    terms.append(_iri(scheme[value].iri))
             elif kind == "ref":
                 if column.names_finding:
                     terms.append(self.mint("finding", f"{value}|{row['officer'].strip()}"))
@@ -223,16 +240,19 @@ class _Converter:
             if unknown or missing:
                 return
             seen: dict[str, int] = {}
-            # (column, its predicate as a node) for the columns that make statements
-            plan = [(c, ox.NamedNode(str(c.predicate))) for c in table.columns if c.predicate is not None]
-            for column, predicate in plan:
-                if column.name in header:
-                    self.out.columns[(table.file, predicate.value)] = column.name
+            # (column, its predicate as N-Triples) for the columns that make statements
+            plan = [(c, _iri(str(c.predicate))) for c in table.columns if c.predicate is not None]
+            for column in table.columns:
+                if column.predicate is not None and column.name in header:
+                    self.out.columns[(table.file, str(column.predicate))] = column.name
+            phase = f"converting {table.file}"
             for row in reader:
                 self.row(table, row, reader.line_num, seen, plan)
+                if self.out.rows % 50_000 == 0:
+                    self.progress(phase, reader.line_num, 0)
 
     def row(self, table: Table, row: dict[str, str | None], line: int, seen: dict[str, int],
-            plan: list[tuple[Column, ox.NamedNode]]) -> None:
+            plan: list[tuple[Column, str]]) -> None:
         self.out.rows += 1
         cells = {k: (v or "").strip() for k, v in row.items() if k is not None}
         if None in row:
@@ -272,8 +292,7 @@ class _Converter:
                                          value=cells[table.type_column]))
                 return
             types.append(chosen)
-        statement = self.statement
-        triples = [statement(subject, _RDF_TYPE, _class_node(str(t))) for t in types]
+        lines = [f"{subject} {_RDF_TYPE} {_iri(str(t))} .\n" for t in types]
         for column, predicate in plan:
             raw = cells.get(column.name, "")
             if column.kind == "key":
@@ -287,20 +306,19 @@ class _Converter:
             except ValueError as exc:
                 self.issues.append(Issue(table.file, column.kind, str(exc), line=line, field=column.name, value=raw))
                 continue
-            triples.extend(statement(subject, predicate, term) for term in terms)
-        self.out.triples.extend(triples)
-        if self.sink is not None and len(self.out.triples) >= BATCH:
-            self.flush()
-        self.out.locations.setdefault(subject.value, (table.file, line))
+            lines.extend(f"{subject} {predicate} {term} .\n" for term in terms)
+        self.write("".join(lines))
+        self.out.statements += len(lines)
+        self.out.locations.setdefault(subject[1:-1], (table.file, line))
 
 
-def convert(folder: Path, *, base: str, graph: ox.NamedNode | None = None,
-            sink: Callable[[list[Any]], None] | None = None) -> Conversion:
-    """Convert a tabular folder to statements (triples, or quads in `graph`), checking every cell.
+def convert(folder: Path, *, base: str, write: Callable[[str], Any],
+            progress: Callable[[str, int, int], None] = lambda phase, done, total: None,
+            stop: Callable[[], Any] = lambda: None) -> Conversion:
+    """Convert a tabular folder to N-Triples, handed to `write` row by row, checking every cell.
 
-    With a `sink`, the statements are handed to it in batches of :data:`BATCH` as they are made (and the
-    returned conversion holds none), so that a large folder is never in memory whole as Python objects.
-    A sink must be a scratch store that is dropped when this raises.
+    At the first issue, `stop` is called and nothing more is written; the rest of the folder is still
+    checked, and the folder raises once every file is read (what `write` was given is then to be dropped).
 
     Parameters
     ----------
@@ -308,17 +326,19 @@ def convert(folder: Path, *, base: str, graph: ox.NamedNode | None = None,
         A folder of the tabular format (``docs/data-format.md``).
     base : str
         The deployment's base IRI, which the entities' IRIs are minted under.
-    graph : NamedNode, optional
-        Make quads in this graph (default: triples).
-    sink : callable, optional
-        Takes each batch of statements as it is made (such as a scratch store's ``bulk_extend``).
+    write : callable
+        Takes the statements as N-Triples text, some lines at a time (such as a text file's ``write``).
+    progress : callable, optional
+        Told ``(phase, line, 0)`` every 50,000 rows.
+    stop : callable, optional
+        Called once, at the first issue (such as closing what `write` feeds, so its readers end early).
 
     Raises
     ------
     InputError
         Listing every bad file, header, row and cell (file, line, column, rule).
     """
-    converter = _Converter(folder, base, graph, sink)
+    converter = _Converter(folder, base, write, progress, stop)
     known = {t.file for t in TABLES}
     for path in sorted(folder.iterdir()):
         if path.suffix.lower() == ".csv" and path.name not in known:
@@ -347,6 +367,5 @@ def convert(folder: Path, *, base: str, graph: ox.NamedNode | None = None,
                 converter.issues.append(Issue(table.file, "CSV syntax", f"cannot be read as UTF-8 CSV ({exc.__class__.__name__})"))
     if converter.issues:
         raise InputError(converter.issues)
-    converter.flush()
     return converter.out
 

@@ -148,11 +148,12 @@ class LoadListener(Protocol):
 
     def staged(self, db: Database, source: str, run: str, staged: Backend, graph: ox.NamedNode, *,
                alone: bool) -> Any:
-        """A run of `source` is valid and being written: `graph` of the fast scratch store `staged` holds it.
+        """A run of `source` is read: `graph` of the fast scratch store `staged` holds it.
 
-        Called beside the disk write, before the commit. `alone` is whether the load holds only this source
-        (so what the data will be after the commit is known). What is returned is given to :meth:`committed`.
-        An exception fails the load, which then changes nothing.
+        Called in a thread of its own, beside the run's validation and disk write, before the commit: the run may
+        still be refused, so keep nothing outside what is returned. `alone` is whether the load holds only this
+        source (so what the data will be after the commit is known). What is returned is given to
+        :meth:`committed`. An exception fails the load, which then changes nothing.
         """
 
     def committed(self, db: Database, run: str, token: Any) -> None:

@@ -10,10 +10,10 @@ import pytest
 
 from graph import plan
 from graph.errors import InputError
-from graph.ingest.converter import convert
 from graph.ingest.mapping import import_dataset, read_mapping
 from graph.linkage.facts import facts
 from graph.linkage.pseudonyms import pseudonymous_facts
+from tests.conftest import converted
 
 MAPPING = """
 [dataset]
@@ -138,7 +138,7 @@ def test_names_in_a_folder_with_other_tables_are_refused(tmp_path: Path) -> None
     _write(tmp_path / "names.csv", [["of", "name", "source"], ["A", "Alex Example", "doc"]])
     _write(tmp_path / "sources.csv", [["key", "title"], ["doc", "A document"]])
     with pytest.raises(InputError) as caught:
-        convert(tmp_path, base="https://example.org/id/")
+        converted(tmp_path, base="https://example.org/id/")
     assert any(i.file == "names.csv" and i.rule == "own source" for i in caught.value.issues)
     assert plan([tmp_path])  # a plan is only paths: the refusal comes when the folder is read
 

@@ -9,15 +9,14 @@ import pyshacl
 import rdflib
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from oxrdflib._converter import from_ox, to_ox
+from oxrdflib._converter import to_ox
 from rdflib import RDF, Literal, Namespace, URIRef
 
 from graph import Database
 from graph.ingest.cases import bundled_path
-from graph.ingest.converter import convert
 from graph.ingest.validation import validate_graph
 from ontology import ontology_graph, shapes_graph
-from tests.conftest import MINI
+from tests.conftest import MINI, converted
 
 OVN = Namespace("https://w3id.org/oversight/ontology#")
 SH = Namespace("http://www.w3.org/ns/shacl#")
@@ -26,10 +25,7 @@ STAGING = ox.NamedNode("urn:test:staging")
 
 
 def as_graph(folder: Path) -> rdflib.Graph:
-    graph = rdflib.Graph()
-    for t in convert(folder, base=BASE).triples:
-        graph.add((from_ox(t.subject), from_ox(t.predicate), from_ox(t.object)))
-    return graph
+    return rdflib.Graph().parse(data=converted(folder, base=BASE), format="nt")
 
 
 MINI_GRAPH = as_graph(MINI)

@@ -175,9 +175,9 @@ def _install(db: Database, built: Facts, parts: dict[str, Folded]) -> None:
 
 
 class _Indexer:
-    """Hears of loads (:class:`~graph.store.database.LoadListener`): folds and saves each new run's pairs from the
-    load's fast scratch store and, for a load of one source, prepares the next version's facts, so the first
-    question after a load is fast."""
+    """Hears of loads (:class:`~graph.store.database.LoadListener`): folds each new run's pairs from the load's fast
+    scratch store (beside its validation) and, for a load of one source, prepares the next version's facts, so
+    the first question after a load is fast; once the run is committed, saves its pairs beside the store."""
 
     phase = "indexing for linkage"
 
@@ -185,10 +185,10 @@ class _Indexer:
                alone: bool) -> tuple[Folded, Facts | None]:
         with heap.building():
             folded = read_run(staged, graph)
-            save_run(db, run, folded)
             return folded, prepare(db, source, run, folded) if alone else None
 
     def committed(self, db: Database, run: str, token: tuple[Folded, Facts | None]) -> None:
+        save_run(db, run, token[0])  # only now: a refused run leaves no file
         seed(db, run, *token)
 
 
