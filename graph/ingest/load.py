@@ -375,10 +375,10 @@ def _stage(db: Database, source: SourceInput, progress: Progress, *, write: bool
     A tabular folder is converted to N-Triples (its cells checked) that Oxigraph parses into the scratch
     store and into `db` as it is written; at the first bad cell the parsers are stopped. RDF files are
     parsed into the scratch store first; once all of them are read (no syntax error), Oxigraph parses
-    them into `db` on the second core while the scratch store is validated and indexed. Validating in memory is several times
-    faster than on disk (Oxigraph's per-row index lookups); references to other sources are then
-    confirmed against `db` (:func:`graph.ingest.validation.confirm`). If validation fails, the written
-    graph is dropped.
+    them into `db` on the second core while the scratch store is validated and indexed. Validating in
+    memory is several times faster than on disk (Oxigraph's per-row index lookups); references to other
+    sources are then confirmed against `db` (:func:`graph.ingest.validation.confirm`). If anything
+    fails, the written graph is dropped.
     """
     run, run_node = run_iri(base=db.base_iri)
     graph = graph_iri(source.name, run, base=db.base_iri)
@@ -397,6 +397,8 @@ def _stage(db: Database, source: SourceInput, progress: Progress, *, write: bool
     try:
         for path, fmt in formats.items():
             if fmt is None:  # a tabular folder: its N-Triples parsed by both stores as it is converted
+                for parse in pending:
+                    parse.result()  # one bulk load into the disk store at a time
                 feed = _Feed(Path(work.name), [scratch.backend, db.backend] if direct else [scratch.backend], graph)
                 beside += feed.readers
                 try:  # at the first bad cell the feed closes: the parsers end, the disk store's graph is dropped

@@ -474,3 +474,19 @@ def test_the_converter_stops_writing_at_the_first_bad_cell(tmp_path: Path) -> No
     assert {i.file for i in info.value.issues} == {"stations.csv", "postings.csv"}  # both still found
     assert stops == [len(written)]  # stopped once, and nothing was written after
     assert 0 < len("".join(written)) < len(converted(MINI, base=BASE))
+
+
+def test_a_source_of_several_folders_and_files_loads_each_once_into_the_disk_store(db: Database, tmp_path: Path) -> None:
+    """Each folder is parsed into the disk store as it is converted, the RDF files after: one bulk load at a time,
+    every statement of every part in the source's graph."""
+    second = tmp_path / "second"
+    second.mkdir()
+    (second / "sources.csv").write_text("key,title\ndoc2,A second fictional document\n", encoding="utf-8")
+    (second / "officers.csv").write_text("key,pseudonym,source\nX9,Officer X9,doc2\n", encoding="utf-8")
+    extra = tmp_path / "extra.nt"
+    extra.write_text(f'<{BASE}officer/extra> <https://w3id.org/oversight/ontology#identifier> "extra" .\n',
+                     encoding="utf-8")
+    load(db, plan([MINI, second, extra], source="parts"), user="t")
+    expected = {*Graph().parse(data=converted(MINI, base=BASE), format="nt"),
+                *Graph().parse(data=converted(second, base=BASE), format="nt"), *Graph().parse(extra, format="nt")}
+    assert len(db.source_quads("parts")) == len(expected)
