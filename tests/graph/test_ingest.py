@@ -490,3 +490,16 @@ def test_a_source_of_several_folders_and_files_loads_each_once_into_the_disk_sto
     expected = {*Graph().parse(data=converted(MINI, base=BASE), format="nt"),
                 *Graph().parse(data=converted(second, base=BASE), format="nt"), *Graph().parse(extra, format="nt")}
     assert len(db.source_quads("parts")) == len(expected)
+
+
+@given(st.text(st.characters(blacklist_categories=("Cs",)), max_size=40),
+       st.sampled_from([None, "integer", "date", "anyURI"]))
+@settings(max_examples=300, deadline=None)
+def test_any_text_is_written_as_one_n_triples_literal_with_the_same_value(text: str, datatype: str | None) -> None:
+    """The converter's literal writer, against Oxigraph's parser: any text (every code point but surrogates, which
+    UTF-8 cannot carry) comes back as the same value, in exactly one statement."""
+    from graph.ingest.converter import _lit
+
+    line = f"<urn:x:s> <urn:x:p> {_lit(text, datatype)} .\n"
+    (triple,) = ox.parse(line.encode("utf-8"), format=ox.RdfFormat.N_TRIPLES)
+    assert triple.object.value == text
