@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import csv
 import io
 import re
 import zipfile
@@ -157,3 +158,37 @@ def test_answer_schemas_in_the_openapi_document_match_the_code() -> None:
     documented = openapi_document()["components"]["schemas"]
     for name, schema in schemas().items():
         assert documented.get(name) == schema, f"stale schema {name}: python -m api.schemas"
+
+
+INJECTED = ('x" .\n<https://w3id.org/oversight/id/officer/evil> <http://www.w3.org/1999/02/22-rdf-syntax-ns#type> '
+            '<https://w3id.org/oversight/ontology#Officer> .\n<urn:a> <urn:b> "')
+
+
+@pytest.mark.parametrize("text", [INJECTED, INJECTED.replace("\n", "\r"), INJECTED.replace('"', '\\"'),
+                                  INJECTED.replace("\n", "\u2028"), INJECTED + "\\u0022 . \\"])
+def test_uploaded_cells_cannot_write_statements_of_their_own(client: Any, tmp_path: Path, text: str) -> None:
+    """Cells are written as N-Triples for Oxigraph's parser: a cell that closes its literal and writes statements
+    (with line breaks, carriage returns, escaped quotes, Unicode line separators or escape sequences) stays one
+    literal with exactly that value, in a pseudonym as in a description, and adds no officer."""
+    folder = tmp_path / "hostile"
+    folder.mkdir()
+    extra = {"investigations.csv": ["evil", "Title", "open", "psd", "", "", text, "2022", "", "reported", "doc1"],
+             "officers.csv": ["X7", text, "force", "doc1"]}
+    for path in MINI.glob("*.csv"):
+        with path.open(newline="", encoding="utf-8") as handle:
+            rows = list(csv.reader(handle))
+        with (folder / path.name).open("w", newline="", encoding="utf-8") as handle:
+            csv.writer(handle).writerows(rows + ([extra[path.name]] if path.name in extra else []))
+    response = client.put("/sources/hostile", data=zipped(folder), content_type="application/zip")
+    assert response.status_code == 201, response.get_data(as_text=True)
+
+    def values(query: str) -> list[str]:
+        answer = client.get("/sparql", query_string={"query": query},
+                            headers={"Accept": "application/sparql-results+json"})
+        assert answer.status_code == 200, answer.get_data(as_text=True)
+        return [next(iter(b.values()))["value"] for b in answer.get_json()["results"]["bindings"]]
+
+    assert len(values("SELECT ?o WHERE { ?o a ov:Officer }")) == 4  # X1, X2, X3 and X7: no "evil" officer
+    assert values("SELECT ?s WHERE { ?s ?p ?o FILTER(CONTAINS(STR(?s), 'evil') || STR(?s) = 'urn:a') }") == []
+    assert text.strip() in values("SELECT ?d WHERE { ?i ov:description ?d }")
+    assert text.strip() in values("SELECT ?p WHERE { ?o ov:pseudonym ?p }")
