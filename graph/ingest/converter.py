@@ -2,9 +2,9 @@
 
 Each row becomes one node with a minted IRI; every cell is checked here, so a bad cell is reported
 with its file, line and column before anything is staged. The statements are written as N-Triples text
-for Oxigraph's own parser to load (:func:`graph.ingest.load.load` bulk-loads the file into the scratch
-store and the disk store at once): making a Python object per statement, and handing millions of them
-over, cost more than the checks themselves.
+for Oxigraph's own parser to load (:func:`graph.ingest.load.load` feeds it to the scratch store and the
+disk store as it is written): making a Python object per statement, and handing millions of them over,
+cost more than the checks themselves.
 """
 
 from __future__ import annotations
@@ -48,9 +48,8 @@ _BOOL = {"true": "true", "false": "false", "yes": "true", "no": "false", "1": "t
 
 @dataclass
 class Conversion:
-    """A converted folder: how many statements were written, and where each node came from."""
+    """A converted folder: where each node came from."""
 
-    statements: int = 0
     locations: dict[str, tuple[str, int]] = field(default_factory=dict)  # node IRI -> (file, line)
     columns: dict[tuple[str, str], str] = field(default_factory=dict)  # (file, predicate IRI) -> column
     rows: int = 0
@@ -138,7 +137,6 @@ class _Converter:
             self.schemes.add(name)
             self.write(f"{node} {_RDF_TYPE} {_iri(str(SKOS.ConceptScheme))} .\n"
                        f"{node} {_iri(str(SKOS.notation))} {_lit(name)} .\n")
-            self.out.statements += 2
         return node
 
     def local_concept(self, value: str, expected: URIRef | None) -> str:
@@ -308,7 +306,6 @@ class _Converter:
                 continue
             lines.extend(f"{subject} {predicate} {term} .\n" for term in terms)
         self.write("".join(lines))
-        self.out.statements += len(lines)
         self.out.locations.setdefault(subject[1:-1], (table.file, line))
 
 

@@ -434,14 +434,13 @@ def _stage(db: Database, source: SourceInput, progress: Progress, *, write: bool
                 _write(db, files if direct else None, graph, scratch)
 
             writer = _Beside("writer", write_rest)
-            writer.start()
-            beside.append(writer)
-        if write:  # what is derived from the run (the linkage facts) is made from the scratch store, beside validation
+            # what is derived from the run (the linkage facts) is made from the scratch store, beside validation
             indexer = _Beside("indexer", lambda: [
                 (listener, listener.staged(db, source.name, run_node.value, scratch.backend, graph, alone=alone))
                 for listener in db.listeners])
-            indexer.start()
-            beside.append(indexer)
+            for thread in (writer, indexer):
+                thread.start()
+                beside.append(thread)
         phase = f"{source.name}: validating"
         violations = validate_graph(scratch.query, staging=graph, shapes=scratch.sources[ONTOLOGY_SOURCE].graph,
                                     context=[], step=lambda done, total: progress(phase, done, total))
@@ -496,7 +495,8 @@ def room(db: Database, sources: Iterable[SourceInput], *, reserve: int) -> None:
 
     The estimate is what the load writes: three times an RDF file's bytes (the store's indexes, the
     linkage facts kept beside it) and :data:`TABULAR_GROWTH` times a tabular folder's (its minted IRIs
-    are long), plus `reserve`, which keeps space for the small writes a commit and the audit log need. A store in memory is never refused. A load that fills the volume anyway fails with
+    are long), plus `reserve`, which keeps space for the small writes a commit and the audit log need.
+    A store in memory is never refused. A load that fills the volume anyway fails with
     :class:`~graph.errors.StorageFull` and changes nothing.
 
     Parameters
@@ -516,10 +516,12 @@ def room(db: Database, sources: Iterable[SourceInput], *, reserve: int) -> None:
     folder = getattr(db.backend, "path", None)
     if folder is None:
         return
-    paths = [path for source in sources for path in source.paths]
-    size = sum(p.stat().st_size for p in _files(paths))
-    tabular = sum(p.stat().st_size for p in _files(path for path in paths if path.is_dir()))
-    need = 3 * (size - tabular) + TABULAR_GROWTH * tabular + reserve
+    size = need = 0
+    for path in (path for source in sources for path in source.paths):
+        given = sum(p.stat().st_size for p in _files([path]))
+        size += given
+        need += (TABULAR_GROWTH if path.is_dir() else 3) * given
+    need += reserve
     free = shutil.disk_usage(folder).free
     if free < need:
         raise StorageFull(f"the data volume has {free / 1e6:.0f} MB free; this load needs about {need / 1e6:.0f} MB "
