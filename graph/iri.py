@@ -8,8 +8,8 @@ import uuid
 
 from pyoxigraph import NamedNode
 
-__all__ = ["mint", "local_id", "graph_iri", "run_iri", "source_iri", "meta_graph", "SOURCE_NAME", "RESERVED_SOURCES", "ONTOLOGY_SOURCE",
-           "source_name_problem"]
+__all__ = ["mint", "local_id", "graph_iri", "run_iri", "source_iri", "meta_graph", "SOURCE_NAME", "RESERVED_SOURCES",
+           "ONTOLOGY_SOURCE", "source_name_problem"]
 
 SOURCE_NAME = re.compile(r"^[a-z0-9][a-z0-9._-]{0,63}$")
 #: Names no one may load a source under: ``ontology`` is the ontology's own source, and ``meta`` names the metadata

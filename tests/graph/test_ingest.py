@@ -436,8 +436,8 @@ def test_reserved_and_malformed_source_names_are_refused_before_anything_is_read
     assert any(i.rule == "source name" and i.field == "dataset.name" for i in error.value.issues)
 
 
-AWKWARD = ['say "no" \\ then\nleave', "tab\there\r\nand \x01 \x7f bell", "naïve café 東京 🚓", "ends with a backslash \\",
-           '"""', "<http://example.org/> . _:b ^^"]
+AWKWARD = ['say "no" \\ then\nleave', "tab\there\r\nand \x01 \x7f bell", "naïve café 東京 🚓",
+           "ends with a backslash \\", '"""', "<http://example.org/> . _:b ^^"]
 
 
 def test_every_cell_value_loads_exactly_as_written(memory_db: Database, tmp_path: Path) -> None:
@@ -476,7 +476,8 @@ def test_the_converter_stops_writing_at_the_first_bad_cell(tmp_path: Path) -> No
     assert 0 < len("".join(written)) < len(converted(MINI, base=BASE))
 
 
-def test_a_source_of_several_folders_and_files_loads_each_once_into_the_disk_store(db: Database, tmp_path: Path) -> None:
+def test_a_source_of_several_folders_and_files_loads_each_once_into_the_disk_store(db: Database,
+                                                                                   tmp_path: Path) -> None:
     """Each folder is parsed into the disk store as it is converted, the RDF files after: one bulk load at a time,
     every statement of every part in the source's graph."""
     second = tmp_path / "second"
