@@ -181,7 +181,7 @@ def _description(db: Any) -> list[ox.Quad]:
     data, default = ox.BlankNode("dataset"), ox.BlankNode("default")
     quads += [ox.Quad(service, sd("defaultDataset"), data), ox.Quad(data, rdf_type, sd("Dataset")),
               ox.Quad(data, sd("defaultGraph"), default), ox.Quad(default, rdf_type, sd("Graph"))]
-    graphs = [rec.graph for name, rec in sorted(db.sources.items()) if name != "ontology"] + [db.meta]
+    graphs = [rec.stable_graph for name, rec in sorted(db.sources.items()) if name != "ontology"] + [db.meta]
     for i, graph in enumerate(graphs):
         node = ox.BlankNode(f"g{i}")
         quads += [ox.Quad(data, sd("namedGraph"), node), ox.Quad(node, rdf_type, sd("NamedGraph")),

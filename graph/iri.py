@@ -8,7 +8,7 @@ import uuid
 
 from pyoxigraph import NamedNode
 
-__all__ = ["mint", "local_id", "graph_iri", "run_iri", "source_iri", "meta_graph", "SOURCE_NAME", "RESERVED_SOURCES",
+__all__ = ["mint", "local_id", "graph_iri", "source_graph", "run_iri", "source_iri", "meta_graph", "SOURCE_NAME", "RESERVED_SOURCES",
            "ONTOLOGY_SOURCE", "source_name_problem"]
 
 SOURCE_NAME = re.compile(r"^[a-z0-9][a-z0-9._-]{0,63}$")
@@ -68,8 +68,23 @@ def source_iri(name: str, *, base: str) -> NamedNode:
     return NamedNode(f"{base}source/{name}")
 
 
+def source_graph(name: str, *, base: str) -> NamedNode:
+    """The stable name of source `name`'s graph, ``{base}graph/{name}``: what SPARQL, the Graph Store
+    Protocol, the service description and exports call it, whichever run holds it now (:func:`graph_iri`).
+
+    Parameters
+    ----------
+    name : str
+        The source's name (:data:`SOURCE_NAME`).
+    base : str
+        The deployment's base IRI (setting ``OVERSIGHT_BASE_IRI``).
+    """
+    return NamedNode(f"{base}graph/{name}")
+
+
 def graph_iri(name: str, run: str, *, base: str) -> NamedNode:
-    """The named graph holding source `name` as written by ingest run `run`.
+    """The named graph holding source `name` as written by ingest run `run`: internal to the store, shown
+    outside under the source's stable name (:func:`source_graph`).
 
     Parameters
     ----------

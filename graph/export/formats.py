@@ -167,20 +167,27 @@ def _view_quads(db: Database, export: ExportGraph, *, with_meta: bool, real: Cal
     """
     pin = db.pin()  # a load that lands meanwhile must not drop the graphs being read
     try:
-        graphs = [rec.graph for name, rec in sorted(pin.sources.items()) if name != ONTOLOGY_SOURCE]
+        current = [rec for name, rec in sorted(pin.sources.items()) if name != ONTOLOGY_SOURCE]
+        graphs = [rec.graph for rec in current]
+        stable = {rec.graph: rec.stable_graph for rec in current}  # exports name a source's graph as queries do
         if export.view == "full":
             for graph in graphs:
-                yield from db.backend.quads(graph)
-            if with_meta:
-                yield from db.backend.quads(db.meta)
+                name = stable[graph]
+                yield from (ox.Quad(q.subject, q.predicate, q.object, name) for q in db.backend.quads(graph))
+            if with_meta:  # the runs' records: a current run's graph under its stable name
+                yield from (ox.Quad(stable.get(q.subject, q.subject), q.predicate,  # type: ignore[arg-type]
+                                    stable.get(q.object, q.object), q.graph_name)  # type: ignore[arg-type]
+                            for q in db.backend.quads(db.meta))
             return
         subjects = [real(s) for s in export.node_keys]
         if "evidence" in {a.name for a in export.edge_attrs}:
             subjects += sorted({real(e) for _, _, d in export.edges() for e in d["evidence"].split(";") if e})
         store = getattr(db.backend, "store")
         for graph in graphs:
+            name = stable[graph]
             for subject in subjects:
-                yield from store.quads_for_pattern(ox.NamedNode(subject), None, None, graph)
+                yield from (ox.Quad(q.subject, q.predicate, q.object, name)
+                            for q in store.quads_for_pattern(ox.NamedNode(subject), None, None, graph))
     finally:
         pin.release()
 

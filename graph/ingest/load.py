@@ -31,7 +31,7 @@ import pyoxigraph as ox
 from graph.errors import InputError, Issue, NotFound, StorageFull, is_disk_full
 from graph.ingest.converter import Conversion, convert, is_tabular
 from graph.ingest.validation import Violation, confirm, curie, validate_graph
-from graph.iri import graph_iri, run_iri, source_name_problem
+from graph.iri import graph_iri, run_iri, source_graph, source_name_problem
 from graph.queries import internal
 from graph.store.backend import Backend, OxigraphBackend
 from graph.store.database import (
@@ -95,7 +95,7 @@ class LoadReport:
     source: str
     triples: int
     checksum: str
-    graph: str
+    graph: str  # the source's stable graph name (graph.iri.source_graph)
     replaced: bool
     data_version: str | None = None
 
@@ -592,7 +592,8 @@ def load(db: Database, sources: list[SourceInput], *, user: str,
                 db.needs_recovery = True
                 raise _full(exc) from None
             raise
-    return [LoadReport(s.source.name, s.triples, s.checksum, s.graph.value, s.source.name in replaced, version)
+    return [LoadReport(s.source.name, s.triples, s.checksum, source_graph(s.source.name, base=db.base_iri).value,
+                       s.source.name in replaced, version)
             for s in staged]
 
 
@@ -613,7 +614,7 @@ def validate(db: Database, sources: list[SourceInput], *, progress: Progress = q
     reports = []
     for source in sources:
         staged = _stage(db, source, progress, write=False)
-        reports.append(LoadReport(source.name, staged.triples, staged.checksum, staged.graph.value,
+        reports.append(LoadReport(source.name, staged.triples, staged.checksum, source_graph(source.name, base=db.base_iri).value,
                                   source.name in db.sources))
     return reports
 

@@ -12,6 +12,9 @@
   with rdflib's SPARQL 1.1 grammar: ``SERVICE`` anywhere in it is refused (and, as a
   backstop, anywhere in the text that a service could follow it); a graph that ``FROM`` / ``FROM
   NAMED`` names and the service does not hold is an empty graph (never fetched).
+* Sources' graphs are called by their stable names (``{base}graph/{source}``) in the text, the dataset and
+  the results; the worker renames them to and from the current runs' graphs before the check
+  (:mod:`graph.sparql.names`), so the check reads the text that runs.
 * The dataset is always given explicitly: by the Protocol's ``default-graph-uri``
   / ``named-graph-uri``, else the query's ``FROM`` clauses, else the union of the
   current source graphs as the default graph and every source graph and the
@@ -27,7 +30,7 @@ import os
 import re
 import tempfile
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, replace
 from functools import lru_cache
 from pathlib import Path
@@ -41,6 +44,7 @@ from rdflib.plugins.sparql.parserutils import CompValue
 
 from graph.errors import BadParameter
 from graph.prefixes import PREFIXES
+from graph.sparql.names import EMPTY_GRAPH, GraphNames
 from graph.sparql.workers import Job, Pool
 from graph.store.database import ONTOLOGY_SOURCE, Database
 
@@ -189,9 +193,6 @@ def _check(text: str) -> Checked:
     return Checked(text, form, tuple(default), tuple(named))
 
 
-#: Stands for every graph a query names that this service does not hold: no load can write to it, so it is
-#: always empty (the Protocol's tests, Fuseki and Oxigraph server treat an unknown graph as an empty one).
-EMPTY_GRAPH = "urn:x-oversight:empty-graph"
 
 
 def graphs_for(checked: Checked, *, default_uris: tuple[str, ...] | list[str], named_uris: tuple[str, ...] | list[str],
@@ -270,7 +271,8 @@ def _csv_term(term: Any) -> str:
     return _csv("_:" + term.value if isinstance(term, ox.BlankNode) else term.value)
 
 
-def write_results(result: Any, fmt: str, rows: int, state: dict[str, Any]) -> Iterator[str]:
+def write_results(result: Any, fmt: str, rows: int, state: dict[str, Any],
+                  shown: Callable[[Any], Any] = lambda term: term) -> Iterator[str]:
     """SELECT or ASK results in `fmt` (json, xml, csv, tsv), row by row.
 
     Parameters
@@ -280,6 +282,9 @@ def write_results(result: Any, fmt: str, rows: int, state: dict[str, Any]) -> It
         killing (:meth:`graph.sparql.workers.Pool.run`), not here.
     state : dict
         Receives ``rows`` (written) and ``truncated``.
+    shown : callable, optional
+        Each term as the results give it (:meth:`graph.sparql.names.GraphNames.shown`: run graphs under their
+        stable names).
     """
     if isinstance(result, ox.QueryBoolean):
         result = bool(result)
@@ -305,7 +310,7 @@ def write_results(result: Any, fmt: str, rows: int, state: dict[str, Any]) -> It
             state["truncated"] = True
             break
         state["rows"] = count + 1
-        values = [solution[n] for n in names]
+        values = [shown(solution[n]) for n in names]
         if fmt == "json":
             row = {n: _json_term(v) for n, v in zip(names, values) if v is not None}
             yield ("," if count else "") + "\n" + json.dumps(row, ensure_ascii=False)
@@ -356,12 +361,15 @@ def run_query(store: ox.Store, job: Job) -> tuple[str, str | None, int, bool]:
     job : Job
         The query, its dataset, bindings, media types, row limit and output file.
     """
-    checked = check(job.text) if job.checked else _unchecked(job.text)
+    names = GraphNames(job.names, job.graphs)
+    # the stable graph names become the runs' graphs in the text, which is then checked and run as renamed
+    text = names.query(canonical(job.text) if job.checked else job.text, base=job.base_iri, prefixes=PREFIXES)
+    checked = _check(text) if job.checked else _unchecked(text)
     media = job.results_media if checked.form in ("SELECT", "ASK") else job.graph_media
     if media is None:
         return checked.form, None, 0, False
-    default, named = graphs_for(checked, default_uris=job.default_uris, named_uris=job.named_uris,
-                                graphs=job.graphs, meta=job.meta)
+    default, named = graphs_for(checked, default_uris=names.inside(job.default_uris),
+                                named_uris=names.inside(job.named_uris), graphs=job.graphs, meta=job.meta)
     try:
         result: Any = store.query(checked.text, default_graph=default,  # type: ignore[arg-type]  # list is invariant
                                   named_graphs=named, prefixes=PREFIXES,  # type: ignore[arg-type]
@@ -372,7 +380,7 @@ def run_query(store: ox.Store, job: Job) -> tuple[str, str | None, int, bool]:
     state: dict[str, Any] = {"truncated": False, "rows": 0}
     with open(job.output, "wb") as out:
         if checked.form in ("SELECT", "ASK"):
-            for chunk in write_results(result, RESULT_FORMATS[media], job.rows, state):
+            for chunk in write_results(result, RESULT_FORMATS[media], job.rows, state, names.shown):
                 out.write(chunk.encode("utf-8"))
         else:
             triples = []
@@ -380,7 +388,8 @@ def run_query(store: ox.Store, job: Job) -> tuple[str, str | None, int, bool]:
                 if count >= job.rows:
                     state["truncated"] = True
                     break
-                triples.append(triple)
+                triples.append(ox.Triple(names.shown(triple.subject), names.shown(triple.predicate),
+                                         names.shown(triple.object)))
             state["rows"] = len(triples)
             fmt = GRAPH_FORMATS[media]
             items = [ox.Quad(t.subject, t.predicate, t.object) for t in triples] \
@@ -476,13 +485,15 @@ def evaluate(db: Database, pool: Pool, text: str, *, timeout: float, rows: int, 
         See :meth:`graph.sparql.workers.Pool.run`.
     """
     with db.pin() as pin, db.snapshots.reading(pin.version) as store:
-        graphs = tuple(rec.graph.value for name, rec in sorted(pin.sources.items()) if name != ONTOLOGY_SOURCE)
+        current = [rec for name, rec in sorted(pin.sources.items()) if name != ONTOLOGY_SOURCE]
+        graphs = tuple(rec.graph.value for rec in current)
+        names = tuple(rec.stable_graph.value for rec in current)
         handle, output = tempfile.mkstemp(prefix="oversight-results-")
         os.close(handle)
         try:
             outcome = pool.run(Job("query", text, str(store), graphs, db.meta.value, output,
                                    tuple(default_uris or ()), tuple(named_uris or ()), dict(bindings or {}),
-                                   results_media, graph_media, rows, base_iri=base_iri),
+                                   results_media, graph_media, rows, base_iri=base_iri, names=names),
                                    timeout=timeout, client=client)
         except BaseException:
             os.unlink(output)

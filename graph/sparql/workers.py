@@ -89,6 +89,7 @@ class Job:
     update_graph: str | None = None
     checked: bool = True
     base_iri: str = ""
+    names: tuple[str, ...] = ()  # the stable names of `graphs`, in their order (graph.sparql.names)
     seconds: float = 0.0  # set by Pool.run: the processor time the job may take (RLIMIT_CPU)
 
 

@@ -31,7 +31,7 @@ import pyoxigraph as ox
 from rdflib import Dataset
 
 from graph.errors import StorageFull, is_disk_full
-from graph.iri import ONTOLOGY_SOURCE, meta_graph, source_iri
+from graph.iri import ONTOLOGY_SOURCE, meta_graph, source_graph, source_iri
 from graph.prefixes import PREFIXES
 from graph.queries import internal
 from graph.store.backend import Backend, rdflib_dataset
@@ -77,7 +77,7 @@ class SourceRecord:
     name: str
     iri: str
     run: str
-    graph: ox.NamedNode
+    graph: ox.NamedNode  # the run's graph, internal: outside the store it is called `stable_graph`
     sequence: int
     loaded_at: str
     loaded_by: str | None
@@ -86,10 +86,11 @@ class SourceRecord:
     checksum: str | None
     licence: str | None
     triples: int
+    stable_graph: ox.NamedNode  # {base}graph/{name} (graph.iri.source_graph): what queries and exports call it
 
     def as_dict(self) -> dict[str, Any]:
-        out = {k: v for k, v in self.__dict__.items() if v is not None}
-        out["graph"] = self.graph.value
+        out = {k: v for k, v in self.__dict__.items() if v is not None and k != "stable_graph"}
+        out["graph"] = self.stable_graph.value
         return out
 
 
@@ -213,6 +214,7 @@ class Database:
                 origin=_literal(sol, "origin"),
                 checksum=_literal(sol, "checksum"),
                 licence=_literal(sol, "licence"),
+                stable_graph=source_graph(name, base=self.base_iri),
                 triples=int(sol["triples"].value) if sol["triples"] is not None else 0,
             )
         runs_key = "\n".join(sorted(s.run for s in sources.values()))
