@@ -31,6 +31,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
         editor,
         entities,
         exports,
+        graphstore,
         home,
         linkage,
         problems,
@@ -59,6 +60,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     app.register_blueprint(linkage.bp)
     app.register_blueprint(exports.bp)
     app.register_blueprint(sparql.bp)
+    app.register_blueprint(graphstore.bp)
     app.register_blueprint(saved.bp)
     app.register_blueprint(editor.bp)
 

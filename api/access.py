@@ -80,6 +80,8 @@ RULES: dict[str, str] = {
     "sources.put_source": "steward", "sources.delete_source": "steward",
     "sparql.sparql": "investigator", "queries": "investigator",
     "sparql.update": "steward",
+    "graphstore.get_graph": "investigator", "graphstore.put_graph": "steward", "graphstore.post_graph": "steward",
+    "graphstore.delete_graph": "steward",
     "access.list_tokens": "admin", "access.create_token": "admin", "access.revoke_token": "admin",
 }
 #: Endpoints a browser's sign-in cookie may reach with POST (they only read).
