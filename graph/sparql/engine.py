@@ -30,7 +30,7 @@ import os
 import re
 import tempfile
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, replace
 from functools import lru_cache
 from pathlib import Path
@@ -272,7 +272,7 @@ def _csv_term(term: Any) -> str:
 
 
 def write_results(result: Any, fmt: str, rows: int, state: dict[str, Any],
-                  shown: Callable[[Any], Any] = lambda term: term) -> Iterator[str]:
+                  rename: Mapping[Any, Any] | None = None) -> Iterator[str]:
     """SELECT or ASK results in `fmt` (json, xml, csv, tsv), row by row.
 
     Parameters
@@ -282,8 +282,8 @@ def write_results(result: Any, fmt: str, rows: int, state: dict[str, Any],
         killing (:meth:`graph.sparql.workers.Pool.run`), not here.
     state : dict
         Receives ``rows`` (written) and ``truncated``.
-    shown : callable, optional
-        Each term as the results give it (:meth:`graph.sparql.names.GraphNames.shown`: run graphs under their
+    rename : mapping, optional
+        Terms written as other terms (:attr:`graph.sparql.names.GraphNames.outward`: run graphs under their
         stable names).
     """
     if isinstance(result, ox.QueryBoolean):
@@ -296,6 +296,7 @@ def write_results(result: Any, fmt: str, rows: int, state: dict[str, Any],
                "tsv": lambda: f"?_askResult\n{'true' if result else 'false'}\n"}[fmt]()
         return
     names = [v.value for v in result.variables]
+    get = (rename or {}).get
     if fmt == "json":
         yield '{"head": {"vars": ' + json.dumps(names) + '}, "results": {"bindings": ['
     elif fmt == "xml":
@@ -310,7 +311,7 @@ def write_results(result: Any, fmt: str, rows: int, state: dict[str, Any],
             state["truncated"] = True
             break
         state["rows"] = count + 1
-        values = [shown(solution[n]) for n in names]
+        values = [get(v, v) for v in (solution[n] for n in names)]  # type: ignore[call-overload]
         if fmt == "json":
             row = {n: _json_term(v) for n, v in zip(names, values) if v is not None}
             yield ("," if count else "") + "\n" + json.dumps(row, ensure_ascii=False)
@@ -380,16 +381,17 @@ def run_query(store: ox.Store, job: Job) -> tuple[str, str | None, int, bool]:
     state: dict[str, Any] = {"truncated": False, "rows": 0}
     with open(job.output, "wb") as out:
         if checked.form in ("SELECT", "ASK"):
-            for chunk in write_results(result, RESULT_FORMATS[media], job.rows, state, names.shown):
+            for chunk in write_results(result, RESULT_FORMATS[media], job.rows, state, names.outward):
                 out.write(chunk.encode("utf-8"))
         else:
             triples = []
+            shown = names.outward.get
             for count, triple in enumerate(result):
                 if count >= job.rows:
                     state["truncated"] = True
                     break
-                triples.append(ox.Triple(names.shown(triple.subject), names.shown(triple.predicate),
-                                         names.shown(triple.object)))
+                triples.append(ox.Triple(shown(triple.subject, triple.subject), shown(triple.predicate, triple.predicate),
+                                         shown(triple.object, triple.object)))
             state["rows"] = len(triples)
             fmt = GRAPH_FORMATS[media]
             items = [ox.Quad(t.subject, t.predicate, t.object) for t in triples] \

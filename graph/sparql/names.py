@@ -116,13 +116,13 @@ class GraphNames:
     stable: Sequence[str]
     runs: Sequence[str]
     inward: dict[str, str] = field(init=False, repr=False)
-    outward: dict[str, str] = field(init=False, repr=False)
+    outward: dict[Any, Any] = field(init=False, repr=False)  # run graph -> stable name, as pyoxigraph terms
 
     def __post_init__(self) -> None:
         inward = {run: EMPTY_GRAPH for run in self.runs}  # a run's graph named directly: not one of ours
         inward.update(zip(self.stable, self.runs))
         object.__setattr__(self, "inward", inward)
-        object.__setattr__(self, "outward", dict(zip(self.runs, self.stable)))
+        object.__setattr__(self, "outward", {ox.NamedNode(r): ox.NamedNode(s) for r, s in zip(self.runs, self.stable)})
 
     def inside(self, iris: Sequence[str]) -> tuple[str, ...]:
         """Graph IRIs named from outside (the Protocol's dataset) as the store holds them."""
@@ -133,9 +133,6 @@ class GraphNames:
         return rename_query(text, self.inward, base=base, prefixes=prefixes)
 
     def shown(self, term: Any) -> Any:
-        """`term` as results give it: a current run's graph under its stable name, anything else as it is."""
-        if isinstance(term, ox.NamedNode):
-            stable = self.outward.get(term.value)
-            if stable is not None:
-                return ox.NamedNode(stable)
-        return term
+        """`term` as results give it: a current run's graph under its stable name, anything else as it is
+        (writers look :attr:`outward` up themselves, keyed by the terms: no Python call per term)."""
+        return self.outward.get(term, term)
