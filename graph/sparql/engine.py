@@ -364,8 +364,18 @@ def run_query(store: ox.Store, job: Job) -> tuple[str, str | None, int, bool]:
     """
     names = GraphNames(job.names, job.graphs)
     # the stable graph names become the runs' graphs in the text, which is then checked and run as renamed
-    text = names.query(canonical(job.text) if job.checked else job.text, base=job.base_iri, prefixes=PREFIXES)
-    checked = _check(text) if job.checked else _unchecked(text)
+    written = canonical(job.text) if job.checked else job.text
+    text = names.query(written, base=job.base_iri, prefixes=PREFIXES)
+    try:
+        checked = _check(text) if job.checked else _unchecked(text)
+    except BadParameter as renamed:
+        if text != written and "syntax error" in str(renamed):  # its position in the text as written, if there too
+            try:
+                _check(written)
+            except BadParameter as original:
+                if "syntax error" in str(original):
+                    raise original from None
+        raise
     media = job.results_media if checked.form in ("SELECT", "ASK") else job.graph_media
     if media is None:
         return checked.form, None, 0, False
@@ -375,8 +385,15 @@ def run_query(store: ox.Store, job: Job) -> tuple[str, str | None, int, bool]:
         result: Any = store.query(checked.text, default_graph=default,  # type: ignore[arg-type]  # list is invariant
                                   named_graphs=named, prefixes=PREFIXES,  # type: ignore[arg-type]
                                   base_iri=job.base_iri or None,
-                                  substitutions={ox.Variable(k): v for k, v in job.bindings.items()})
+                                  substitutions={ox.Variable(k): names.outside_in(v) for k, v in job.bindings.items()})
     except SyntaxError as exc:  # the grammar passed it, the engine did not: its own position and reason
+        if text != written:  # in the text as written, if the error is there too
+            try:
+                ox.Store().query(written, prefixes=PREFIXES, base_iri=job.base_iri or None)
+            except SyntaxError as original:
+                exc = original
+            except (OSError, ValueError, RuntimeError):
+                pass
         raise BadParameter("query", f"the engine could not parse it: {_first_line(exc)}") from None
     state: dict[str, Any] = {"truncated": False, "rows": 0}
     with open(job.output, "wb") as out:

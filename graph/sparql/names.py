@@ -21,8 +21,8 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from functools import lru_cache
 from typing import Any
-from urllib.parse import urljoin
 
 import pyoxigraph as ox
 
@@ -36,12 +36,13 @@ _IRI_CHARS = r"[^<>\"{}|^`\\\x00-\x20]*"
 _PN_PREFIX = r"(?:[^\W\d_][\w.-]*(?<!\.))?"
 # A prefixed name's local part: letters, digits, _ - . : %XX and \-escapes, never ending with a dot.
 _PN_LOCAL = r"(?:[\w:%]|\\[_~.\-!$&'()*+,;=/?#@%])(?:[\w.:%-]|\\[_~.\-!$&'()*+,;=/?#@%])*(?<!\.)"
+_GAP = r"(?:\s|#[^\n]*\n)"  # what may separate a declaration's tokens: white space and comments
 _TOKENS = re.compile("|".join((
     (r'(?P<long>"""(?:[^"\\]|\\.|"(?!""))*"""|' r"'''(?:[^'\\]|\\.|'(?!''))*''')"),
     (r'(?P<short>"(?:[^"\\\n]|\\.)*"|' r"'(?:[^'\\\n]|\\.)*')"),
     r"(?P<comment>#[^\n]*)",
-    rf"(?P<prefix>(?i:\bPREFIX)\s+(?P<pname>{_PN_PREFIX}):\s*<(?P<piri>{_IRI_CHARS})>)",
-    rf"(?P<base>(?i:\bBASE)\s*<(?P<biri>{_IRI_CHARS})>)",
+    rf"(?P<prefix>(?<![?$\w:])(?i:PREFIX){_GAP}+(?P<pname>{_PN_PREFIX}):{_GAP}*<(?P<piri>{_IRI_CHARS})>)",
+    rf"(?P<base>(?<![?$\w:])(?i:BASE){_GAP}*<(?P<biri>{_IRI_CHARS})>)",
     rf"<(?P<iri>{_IRI_CHARS})>",
     rf"(?<![\w.\-:?$@\\])(?P<pn>(?P<ns>{_PN_PREFIX}):(?P<local>{_PN_LOCAL})?)",
 )), re.DOTALL)
@@ -50,8 +51,17 @@ _SCHEME = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*:")
 _UNESCAPE = re.compile(r"\\(.)")
 
 
-def _resolve(iri: str, base: str) -> str:
-    return iri if _SCHEME.match(iri) or not base else urljoin(base, iri)
+@lru_cache(maxsize=4096)
+def _resolve(iri: str, base: str) -> str | None:
+    """`iri` resolved against `base` as the engine resolves it (RFC 3986, by Oxigraph's own parser); None if the
+    engine would refuse it."""
+    if _SCHEME.match(iri) or not base:
+        return iri
+    try:
+        return next(iter(ox.parse(f"<{iri}> <x:p> <x:o> .".encode(), format=ox.RdfFormat.TURTLE,
+                                  base_iri=base))).subject.value  # type: ignore[union-attr]
+    except (SyntaxError, ValueError):
+        return None
 
 
 def rename_query(text: str, names: Mapping[str, str], *, base: str = "", prefixes: Mapping[str, str] | None = None) -> str:
@@ -78,21 +88,25 @@ def rename_query(text: str, names: Mapping[str, str], *, base: str = "", prefixe
     """
     if not names:
         return text
-    declared = dict(prefixes or {})
+    declared: dict[str, str | None] = dict(prefixes or {})
     out: list[str] = []
-    last = 0
-    for match in _TOKENS.finditer(text):
+    last = position = 0
+    while (match := _TOKENS.search(text, position)) is not None:
+        position = match.end()
         kind = next(k for k in _KINDS if match[k] is not None)
         if kind == "prefix":
             declared[match["pname"]] = _resolve(match["piri"], base)
             continue
         if kind == "base":
-            base = _resolve(match["biri"], base)
+            base = _resolve(match["biri"], base) or ""
             continue
         if kind == "iri":
-            iri: str | None = _resolve(match["iri"], base)
-        elif kind == "pn" and match["ns"] in declared:
-            iri = declared[match["ns"]] + _UNESCAPE.sub(r"\1", match["local"] or "")
+            if "&&" in match["iri"] or "||" in match["iri"]:  # ?a<2&&?b>0: comparisons, not an IRI
+                position = match.start() + 1
+                continue
+            iri = _resolve(match["iri"], base)
+        elif kind == "pn" and declared.get(match["ns"]) is not None:
+            iri = str(declared[match["ns"]]) + _UNESCAPE.sub(r"\1", match["local"] or "")
         else:
             continue
         if iri is not None and iri in names:
@@ -131,6 +145,13 @@ class GraphNames:
     def query(self, text: str, *, base: str = "", prefixes: Mapping[str, str] | None = None) -> str:
         """The query `text` as it runs (:func:`rename_query`)."""
         return rename_query(text, self.inward, base=base, prefixes=prefixes)
+
+    def outside_in(self, term: Any) -> Any:
+        """A term given from outside (a saved query's parameter) as the store holds it: a stable name as the
+        current run's graph, a run's graph as the empty graph."""
+        if isinstance(term, ox.NamedNode) and term.value in self.inward:
+            return ox.NamedNode(self.inward[term.value])
+        return term
 
     def shown(self, term: Any) -> Any:
         """`term` as results give it: a current run's graph under its stable name, anything else as it is

@@ -139,3 +139,39 @@ def test_what_is_not_an_iri_of_a_stable_name_is_left_as_written(text: str) -> No
 def test_stable_names_become_the_current_runs_graphs_and_runs_become_empty(text: str, renamed: str) -> None:
     assert rename_query(text, GraphNames(["https://b/graph/cc"], ["https://b/graph/cc/r1"]).inward,
                         base="https://b/sparql", prefixes={"gr": "https://b/graph/"}) == renamed
+
+
+@pytest.mark.parametrize("text, renamed", [
+    # comments where white space may be, in declarations
+    ("PREFIX #c\n g: <https://b/graph/> SELECT * { GRAPH g:cc {} }",
+     "PREFIX #c\n g: <https://b/graph/> SELECT * { GRAPH <https://b/graph/cc/r1> {} }"),
+    ("PREFIX g: #c\n <https://b/graph/> SELECT * { GRAPH g:cc {} }",
+     "PREFIX g: #c\n <https://b/graph/> SELECT * { GRAPH <https://b/graph/cc/r1> {} }"),
+    ("BASE #c\n <https://b/graph/> SELECT * FROM <cc> {}", "BASE #c\n <https://b/graph/> SELECT * FROM <https://b/graph/cc/r1> {}"),
+    # RFC 3986 resolution, as the engine resolves (a base's fragment is dropped; an empty query or fragment is kept)
+    ("BASE <https://b/graph/cc#x> SELECT * FROM <> {}", "BASE <https://b/graph/cc#x> SELECT * FROM <https://b/graph/cc/r1> {}"),
+    ("BASE <https://b/graph/> SELECT * FROM <cc#> {}", "BASE <https://b/graph/> SELECT * FROM <cc#> {}"),
+    ("BASE <https://b/graph/> SELECT * FROM <cc?> {}", "BASE <https://b/graph/> SELECT * FROM <cc?> {}"),
+    ("BASE <https://b/graph/x/> SELECT * FROM <../cc> {}", "BASE <https://b/graph/x/> SELECT * FROM <https://b/graph/cc/r1> {}"),
+    # a variable named base is not a declaration; a comparison is not an IRI
+    ("SELECT * { ?s ?base <https://b/graph/> GRAPH <graph/cc> {} }",
+     "SELECT * { ?s ?base <https://b/graph/> GRAPH <https://b/graph/cc/r1> {} }"),
+    ("SELECT * { GRAPH ?g {} FILTER(?k<2&&?g=gr:cc&&?k>0) }",
+     "SELECT * { GRAPH ?g {} FILTER(?k<2&&?g=<https://b/graph/cc/r1>&&?k>0) }"),
+])
+def test_declarations_and_relative_iris_are_read_as_the_engine_reads_them(text: str, renamed: str) -> None:
+    assert rename_query(text, GraphNames(["https://b/graph/cc"], ["https://b/graph/cc/r1"]).inward,
+                        base="https://b/sparql", prefixes={"gr": "https://b/graph/"}) == renamed
+
+
+def test_syntax_errors_give_positions_in_the_text_as_written(app: Any) -> None:
+    text = f"SELECT * FROM <{STABLE}> FROM <{STABLE}> WHERE {{ ?s ?p ?o . FILTER( }}"
+    plain = text.replace(STABLE, "https://x/y")
+    renamed = app.test_client().get("/sparql", query_string={"query": text}).json["detail"]
+    unrenamed = app.test_client().get("/sparql", query_string={"query": plain}).json["detail"]
+    shift = len(STABLE) - len("https://x/y")
+
+    def column(detail: str) -> int:
+        return int(detail.split("column ")[1].split(":")[0])
+
+    assert "syntax error" in renamed and column(renamed) == column(unrenamed) + 2 * shift
