@@ -25,7 +25,7 @@ from werkzeug.wsgi import wrap_file
 from api.database import get_db
 from api.uploads import MEDIA_TYPES, write_body
 from graph import NotFound, delete, load, plan
-from graph.errors import BadParameter
+from graph.errors import BadParameter, StorageFull, is_disk_full
 from graph.iri import ONTOLOGY_SOURCE, source_graph, source_name_problem
 from graph.linkage.facts import warm
 from graph.prefixes import PREFIXES
@@ -85,9 +85,14 @@ def _file_response(triples: Iterable[ox.Triple], media: str) -> Response:
     os.close(handle)
     try:
         fmt = GRAPH_MEDIA[media]
-        with open(name, "wb") as out:
-            ox.serialize(triples, out, fmt,
-                         prefixes=PREFIXES if fmt in (ox.RdfFormat.TURTLE, ox.RdfFormat.RDF_XML) else None)
+        try:
+            with open(name, "wb") as out:
+                ox.serialize(triples, out, fmt,
+                             prefixes=PREFIXES if fmt in (ox.RdfFormat.TURTLE, ox.RdfFormat.RDF_XML) else None)
+        except OSError as exc:
+            if is_disk_full(exc):
+                raise StorageFull("no room to write the graph out; try again later, or ask for one source's graph") from None
+            raise
         body = open(name, "rb")  # noqa: SIM115 - closed by the WSGI server with the response
     finally:
         os.unlink(name)

@@ -116,3 +116,26 @@ def test_roles_readers_get_nothing_investigators_read_stewards_write(secured: tu
     made = client.put("/store", query_string={"graph": BASE + "graph/doc"}, data=DOC, content_type="text/turtle",
                       headers=_bearer(tokens["steward"]))
     assert made.status_code == 201 and json.loads(made.data)["source"] == "doc"
+
+
+def test_a_full_disk_while_writing_a_graph_out_is_507_and_leaves_no_file(client: Any, monkeypatch: pytest.MonkeyPatch,
+                                                                        tmp_path: Any) -> None:
+    import errno
+    import tempfile
+
+    import api.graphstore
+
+    client.put("/store", query_string={"graph": BASE + "graph/doc"}, data=DOC, content_type="text/turtle")
+    real = ox.serialize
+
+    def full(triples: Any, out: Any, fmt: Any, **kwargs: Any) -> None:
+        real(list(triples)[:1], out, fmt, **kwargs)  # some bytes written, then the volume is full
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    scratch = tmp_path / "scratch"
+    scratch.mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(scratch))
+    monkeypatch.setattr(api.graphstore.ox, "serialize", full)
+    response = client.get("/store?default")
+    assert response.status_code == 507 and response.mimetype == "application/problem+json"
+    assert list(scratch.iterdir()) == []

@@ -184,7 +184,7 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
 def state(url: str) -> tuple[str, str]:
     """The data version and the scratch source's checksum: what no refused request may change."""
     sources = json.loads(send(url, "GET", "/sources", {}, None).body)
-    scratch = next(s for s in sources["sources"] if s["source"] == "scratch")
+    scratch = json.loads(send(url, "GET", "/sources/scratch", {}, None).body)
     return sources["data_version"], scratch["checksum"]
 
 
@@ -243,7 +243,15 @@ def test_on_the_query_endpoint(server: str, case: Case) -> None:
         assert case.triples is None or len(triples) == case.triples, described
 
 
-@pytest.mark.parametrize("case", UPDATE_CASES, ids=lambda c: c.name)
+IGNORES_USING = pytest.mark.xfail(strict=True, reason=(
+    "service defect: POST /sparql/update reads only ?source= and silently ignores the Protocol's "
+    "using-graph-uri / using-named-graph-uri; an update with both using-named-graph-uri and a WITH clause "
+    "is run (200, a new version of the source committed) instead of refused with a 4xx"))
+ON_UPDATE_ROUTE = [pytest.param(c, id=c.name, marks=IGNORES_USING if c.name == "bad_update_dataset_conflict" else ())
+                   for c in UPDATE_CASES]
+
+
+@pytest.mark.parametrize("case", ON_UPDATE_ROUTE)
 def test_on_the_update_route(server: str, case: Case) -> None:
     """Each ``bad_update_*`` request, sent to the update route on an existing source, is refused and changes nothing."""
     before = state(server)
