@@ -193,8 +193,6 @@ def _check(text: str) -> Checked:
     return Checked(text, form, tuple(default), tuple(named))
 
 
-
-
 def graphs_for(checked: Checked, *, default_uris: tuple[str, ...] | list[str], named_uris: tuple[str, ...] | list[str],
                graphs: tuple[str, ...] | list[str], meta: str) -> tuple[list[ox.NamedNode], list[ox.NamedNode]]:
     """The default and named graphs the query runs on.
