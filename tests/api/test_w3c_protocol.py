@@ -42,8 +42,8 @@ import io
 import json
 import urllib.parse
 import xml.etree.ElementTree as ET
-from collections.abc import Iterator
-from pathlib import Path
+from collections.abc import Iterator, Mapping
+from types import MappingProxyType
 from typing import Any, NamedTuple
 
 import pyoxigraph as ox
@@ -53,6 +53,7 @@ from tests.conftest import serving
 
 GRAPH = "https://w3id.org/oversight/id/graph/"
 KASEI = "http://kasei.us/2009/09/sparql/data/"
+RDF_TYPE = "http://www.w3.org/1999/02/22-rdf-syntax-ns#type"
 RESULTS_NS = "{http://www.w3.org/2005/sparql-results#}"
 FORM = {"Content-Type": "application/x-www-form-urlencoded"}
 QUERY = {"Content-Type": "application/sparql-query"}
@@ -77,7 +78,7 @@ class Case(NamedTuple):
     name: str
     method: str
     query: str = ""  # the query string, without "?"
-    headers: dict[str, str] = {}
+    headers: Mapping[str, str] = MappingProxyType({})
     body: bytes | None = None
     status: int = 2  # status class: 2 for "2xx or 3xx", 4 for "4xx"
     form: str | None = None  # "boolean", "tabular" or "RDF"
@@ -148,12 +149,12 @@ class Answer(NamedTuple):
     body: bytes
 
 
-def send(url: str, method: str, path: str, headers: dict[str, str], body: bytes | None) -> Answer:
+def send(url: str, method: str, path: str, headers: Mapping[str, str], body: bytes | None) -> Answer:
     """One request as given (no header added but Host, Accept-Encoding and Content-Length)."""
     parts = urllib.parse.urlsplit(url)
     conn = http.client.HTTPConnection(parts.hostname, parts.port, timeout=30)
     try:
-        conn.request(method, path, body=body, headers=headers)
+        conn.request(method, path, body=body, headers=dict(headers))
         response = conn.getresponse()
         media = (response.getheader("Content-Type") or "").split(";")[0].strip().lower()
         return Answer(response.status, media, response.read())
@@ -172,7 +173,7 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     with serving(folder, SPARQL_UPDATE="true") as url:
         nt = {"Content-Type": "application/n-triples"}
         for n in (1, 2, 3):
-            triple = f"<{kasei(n)}> <http://www.w3.org/1999/02/22-rdf-syntax-ns#type> <http://xmlns.com/foaf/0.1/Document> .\n"
+            triple = f"<{kasei(n)}> <{RDF_TYPE}> <http://xmlns.com/foaf/0.1/Document> .\n"
             loaded = send(url, "PUT", f"/sources/data{n}", nt, triple.encode())
             assert loaded.status == 201, loaded
             assert json.loads(loaded.body)["graph"] == graph(n)
@@ -265,7 +266,7 @@ def test_the_update_route_is_on_for_this_user(server: str) -> None:
     """The control for :func:`test_on_the_update_route`: a well-formed update there succeeds (so the refusals
     above are the requests' own faults, not the route being off or the user not being a steward)."""
     before = state(server)
-    body = b'update=INSERT%20DATA%20%7B%20%3Chttp%3A%2F%2Fexample.org%2Fperson%2F2%3E%20%3Chttp%3A%2F%2Fxmlns.com%2Ffoaf%2F0.1%2FgivenName%3E%20%22Ann%22%20%7D'
-    answer = send(server, "POST", "/sparql/update?source=scratch", FORM, body)
+    body = qs(("update", 'INSERT DATA { <http://example.org/person/2> <http://xmlns.com/foaf/0.1/givenName> "Ann" }'))
+    answer = send(server, "POST", "/sparql/update?source=scratch", FORM, body.encode())
     assert answer.status == 200, answer
     assert state(server)[1] != before[1]
