@@ -262,6 +262,9 @@ def update() -> Response:
         text = updates[0]
     else:
         raise UnsupportedMediaType("POST application/sparql-update or application/x-www-form-urlencoded")
+    if any(k in request.args or k in request.form for k in ("using-graph-uri", "using-named-graph-uri")):
+        raise BadParameter("using-graph-uri", "an update sees the one source named by 'source' as its default graph; "
+                           "using-graph-uri and using-named-graph-uri are not supported")
     names = request.args.getlist("source")
     if len(names) != 1 or source_name_problem(names[0]):
         raise BadParameter("source", "give the one source to update, such as ?source=charing-cross")

@@ -344,7 +344,26 @@ def check_update(text: str) -> str:
         raise BadParameter("update", "LOAD is not allowed: load data with PUT /sources/NAME or oversight load")
     if "ServiceGraphPattern" in names or _SERVICE.search(text):
         raise BadParameter("update", "SERVICE is not allowed: updates run on this service's data only")
+    if _names_a_graph(parsed):
+        raise BadParameter("update", "GRAPH, WITH, USING and graph IRIs are not supported: an update changes the "
+                           "statements of the one source named by 'source', which it sees as its default graph")
     return text
+
+
+def _names_a_graph(parsed: Any) -> bool:
+    """Whether a parsed update names a graph other than the default one: ``GRAPH`` in its templates, data or
+    pattern, ``WITH``, ``USING``, or a graph IRI (or ``NAMED``) in ``CLEAR``/``DROP``/``CREATE``/``ADD``/``MOVE``/``COPY``."""
+    if {"QuadsNotTriples", "GraphGraphPattern", "UsingClause"} & set(_names(parsed)):
+        return True
+    for request in parsed.request:  # (CompValue.get's second argument is not a default: test with `in`)
+        if "withClause" in request or request.name == "Create":
+            return True
+        key = "graph" if request.name in ("Add", "Move", "Copy") else "graphiri"
+        targets = request[key] if key in request else []  # noqa: SIM401 - CompValue.get takes no default
+        targets = targets if isinstance(targets, list) else [targets]
+        if request.name in ("Clear", "Drop", "Add", "Move", "Copy") and any(t not in ("DEFAULT", "ALL") for t in targets):
+            return True
+    return False
 
 
 # --------------------------------------------------------------------------- in a worker

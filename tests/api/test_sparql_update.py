@@ -51,7 +51,13 @@ def test_a_steward_inserts_and_the_change_is_a_new_validated_version(setup: tupl
     ("INSERT DATA { <https://example.org/x> a ov:Officer }", 400, "invalid"),  # breaks the shapes
     ("LOAD <http://127.0.0.1:9/data.ttl>", 400, "LOAD is not allowed"),
     ("INSERT { ?s ?p ?o } WHERE { SERVICE <http://127.0.0.1:9/sparql> { ?s ?p ?o } }", 400, "SERVICE"),
-    ("INSERT DATA { GRAPH <urn:x> { <urn:a> <urn:b> <urn:c> } }", 400, "GRAPH and WITH are not supported"),
+    ("INSERT DATA { GRAPH <urn:x> { <urn:a> <urn:b> <urn:c> } }", 400, "GRAPH, WITH, USING and graph IRIs are not"),
+    # a graph named anywhere is refused before it runs, even where nothing would be written to it
+    ("WITH <urn:x> DELETE { ?s ?p ?o } WHERE { ?s <urn:nothing> ?o }", 400, "GRAPH, WITH, USING and graph IRIs are not"),
+    ("DELETE { ?s ?p ?o } USING <urn:x> WHERE { ?s <urn:nothing> ?o }", 400, "GRAPH, WITH, USING and graph IRIs are not"),
+    ("DELETE { ?s ?p ?o } WHERE { GRAPH ?g { ?s <urn:nothing> ?o } }", 400, "GRAPH, WITH, USING and graph IRIs are not"),
+    ("CLEAR GRAPH <urn:x>", 400, "GRAPH, WITH, USING and graph IRIs are not"),
+    ("COPY DEFAULT TO <urn:x>", 400, "GRAPH, WITH, USING and graph IRIs are not"),
     ("DELETE WHERE { ?s ?p ?o", 400, "syntax error at line 1"),
     ("", 400, "empty"),
 ])

@@ -244,12 +244,7 @@ def test_on_the_query_endpoint(server: str, case: Case) -> None:
         assert case.triples is None or len(triples) == case.triples, described
 
 
-IGNORES_USING = pytest.mark.xfail(strict=True, reason=(
-    "service defect: POST /sparql/update reads only ?source= and silently ignores the Protocol's "
-    "using-graph-uri / using-named-graph-uri; an update with both using-named-graph-uri and a WITH clause "
-    "is run (200, a new version of the source committed) instead of refused with a 4xx"))
-ON_UPDATE_ROUTE = [pytest.param(c, id=c.name, marks=IGNORES_USING if c.name == "bad_update_dataset_conflict" else ())
-                   for c in UPDATE_CASES]
+ON_UPDATE_ROUTE = [pytest.param(c, id=c.name) for c in UPDATE_CASES]
 
 
 @pytest.mark.parametrize("case", ON_UPDATE_ROUTE)
