@@ -48,6 +48,7 @@ from typing import Any, NamedTuple
 
 import pyoxigraph as ox
 import pytest
+import rdflib
 
 from tests.conftest import serving
 
@@ -265,3 +266,24 @@ def test_the_update_route_is_on_for_this_user(server: str) -> None:
     answer = send(server, "POST", "/sparql/update?source=scratch", FORM, body.encode())
     assert answer.status == 200, answer
     assert state(server)[1] != before[1]
+
+
+def test_the_graph_store_round_trips_a_graph_over_http(server: str) -> None:
+    """The Graph Store HTTP Protocol over the same server: PUT, GET (negotiated), POST (merge), DELETE."""
+    target = urllib.parse.quote("https://w3id.org/oversight/id/graph/gsp", safe="")
+    path = f"/store?graph={target}"
+    first = f"<{kasei(7)}> <{RDF_TYPE}> <http://xmlns.com/foaf/0.1/Document> .\n".encode()
+    second = f"<{kasei(8)}> <{RDF_TYPE}> <http://xmlns.com/foaf/0.1/Document> .\n".encode()
+    assert send(server, "PUT", path, {"Content-Type": "application/n-triples"}, first).status == 201
+    got = send(server, "GET", path, {"Accept": "application/n-triples"}, None)
+    assert (got.status, got.media, got.body) == (200, "application/n-triples", first)
+    assert send(server, "POST", path, {"Content-Type": "application/n-triples"}, second).status == 200
+    merged = send(server, "GET", path, {"Accept": "text/turtle"}, None)
+    assert merged.media == "text/turtle"
+    assert {str(s) for s in rdflib.Graph().parse(data=merged.body, format="turtle").subjects()} == {kasei(7), kasei(8)}
+    # the graph the store wrote is what a query reads under the same name
+    ask = f"ASK {{ GRAPH <https://w3id.org/oversight/id/graph/gsp> {{ <{kasei(8)}> a ?t }} }}"
+    asked = send(server, "GET", "/sparql?query=" + urllib.parse.quote(ask), {}, None)
+    assert check_boolean(asked) is True
+    assert send(server, "DELETE", path, {}, None).status == 204
+    assert send(server, "GET", path, {}, None).status == 404
