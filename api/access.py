@@ -86,7 +86,7 @@ RULES: dict[str, str] = {
 }
 #: Endpoints a browser's sign-in cookie may reach with POST (they only read).
 _COOKIE_POST = {"sparql.sparql", "access.logout"}
-_TOKEN = re.compile(r"^ovg_([0-9a-f]{12})_([A-Za-z0-9_-]{43})$")
+_TOKEN = re.compile(r"^ovg_([0-9a-f]{12})_([A-Za-z0-9_-]{43})\Z")
 #: The WSGI environ key where the sign-in view leaves its outcome, for :mod:`api.audit` to record.
 SIGN_IN = "oversight.sign-in"
 

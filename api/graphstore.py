@@ -26,7 +26,7 @@ from api.database import get_db
 from api.uploads import MEDIA_TYPES, write_body
 from graph import NotFound, delete, load, plan
 from graph.errors import BadParameter, StorageFull, is_disk_full
-from graph.iri import ONTOLOGY_SOURCE, source_graph, source_name_problem
+from graph.iri import ONTOLOGY_SOURCE, SOURCE_NAME, source_graph, source_name_problem
 from graph.linkage.facts import warm
 from graph.prefixes import PREFIXES
 from graph.store.database import Database
@@ -123,7 +123,7 @@ def _writable(db: Database) -> str:
     name = _source_of(db, iri) if iri is not None else None
     if name is None:
         raise BadParameter("graph", f"only a source's graph, {db.base_iri}graph/NAME, can be written "
-                           "(NAME: lower-case letters, digits and dashes, not 'ontology' or 'meta')")
+                           f"(NAME matching {SOURCE_NAME.pattern}, not 'ontology' or 'meta')")
     return name
 
 
@@ -139,9 +139,9 @@ def _upload(db: Database, name: str, *, merge: bool) -> tuple[Response, int]:
             record = db.sources.get(name)
             paths = [path]
             if merge and record is not None:
-                paths.insert(0, Path(tmp) / "current.nt")
+                paths.append(Path(tmp) / "current.nt")  # after the body: issues name the body's file first
                 ox.serialize((ox.Triple(q.subject, q.predicate, q.object) for q in db.backend.quads(record.graph)),
-                             str(paths[0]), ox.RdfFormat.N_TRIPLES)
+                             str(paths[1]), ox.RdfFormat.N_TRIPLES)
             title = request.args.get("title") or (record.title if record else None)
             licence = request.args.get("licence") or (record.licence if record else None)
             sources = [replace(s, origin=origin) for s in plan(paths, source=name, title=title, licence=licence)]

@@ -11,7 +11,7 @@ from pyoxigraph import NamedNode
 __all__ = ["mint", "local_id", "graph_iri", "source_graph", "run_iri", "source_iri", "meta_graph", "SOURCE_NAME", "RESERVED_SOURCES",
            "ONTOLOGY_SOURCE", "source_name_problem"]
 
-SOURCE_NAME = re.compile(r"^[a-z0-9][a-z0-9._-]{0,63}$")
+SOURCE_NAME = re.compile(r"^[a-z0-9][a-z0-9._-]{0,63}\Z")
 #: Names no one may load a source under: ``ontology`` is the ontology's own source, and ``meta`` names the metadata
 #: graph (``{base}graph/meta``), which a source's graph name ``{base}graph/{source}`` must never be.
 ONTOLOGY_SOURCE = "ontology"  # the source holding the ontology and shapes

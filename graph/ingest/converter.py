@@ -40,9 +40,9 @@ from ontology.concepts import by_notation
 __all__ = ["Conversion", "convert", "is_tabular"]
 
 _XSD = "http://www.w3.org/2001/XMLSchema#"
-_DATE = re.compile(r"^(\d{4})(?:-(\d{2})(?:-(\d{2}))?)?$")
-_DATETIME = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?(?:Z|[+-]\d{2}:\d{2})?$")
-_INT = re.compile(r"^[+-]?\d+$")
+_DATE = re.compile(r"^(\d{4})(?:-(\d{2})(?:-(\d{2}))?)?\Z")
+_DATETIME = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?(?:Z|[+-]\d{2}:\d{2})?\Z")
+_INT = re.compile(r"^[+-]?\d+\Z")
 _BOOL = {"true": "true", "false": "false", "yes": "true", "no": "false", "1": "true", "0": "false"}
 
 
@@ -186,7 +186,7 @@ class _Converter:
                     raise ValueError(f"must be a date written {accepted}")
                 terms.append(date)
             elif kind == "url":
-                if not re.match(r"^https?://\S+$", value):
+                if not re.match(r"^https?://\S+\Z", value):
                     raise ValueError("must be an http(s) URL")
                 terms.append(_lit(value, "anyURI"))
             elif kind == "scheme":

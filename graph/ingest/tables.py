@@ -19,9 +19,9 @@ from ontology import OV
 __all__ = ["Column", "Table", "TABLES", "CONCEPT_CLASSES", "CLASS_NAMES", "LOCAL", "SCHEME_NAME", "PERSONAL", "TYPE_VALUES", "AGENT_KINDS", "ORG_KINDS", "IDENTIFIER"]
 
 _XSD = "http://www.w3.org/2001/XMLSchema#"
-_DATE = re.compile(r"^(\d{4})(?:-(\d{2})(?:-(\d{2}))?)?$")
-_DATETIME = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?(?:Z|[+-]\d{2}:\d{2})?$")
-_INT = re.compile(r"^[+-]?\d+$")
+_DATE = re.compile(r"^(\d{4})(?:-(\d{2})(?:-(\d{2}))?)?\Z")
+_DATETIME = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?(?:Z|[+-]\d{2}:\d{2})?\Z")
+_INT = re.compile(r"^[+-]?\d+\Z")
 _BOOL = {"true": "true", "false": "false", "yes": "true", "no": "false", "1": "true", "0": "false"}
 AGENT_KINDS = ("officer", "staff", "person")
 ORG_KINDS = ("organisation",)
@@ -119,7 +119,7 @@ CONCEPT_CLASSES = {
 }
 CLASS_NAMES = {cls: name for name, cls in CONCEPT_CLASSES.items()}  # the other way: class -> its name
 LOCAL = "|"  # a concept cell's SCHEME|NOTATION: a concept of a local vocabulary (concepts.csv)
-SCHEME_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9-]*$")  # a local scheme's name
+SCHEME_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9-]*\Z")  # a local scheme's name
 
 TABLES: tuple[Table, ...] = (
     Table("sources.csv", "source-document", "Documents that rows cite. Every other file's `source` refers here.", (

@@ -21,10 +21,10 @@ from ontology.concepts import by_notation
 __all__ = ["saved_query", "bind", "example", "DATE", "ENTITY_ID"]
 
 _XSD = "http://www.w3.org/2001/XMLSchema#"
-_IRI = re.compile(r"^https?://[^\s<>\"{}|\\^`]+$")
+_IRI = re.compile(r"^https?://[^\s<>\"{}|\\^`]+\Z")
 #: What parameters may hold, here and in the HTTP questions (ASCII digits only: \d would take any script's).
-ENTITY_ID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
-DATE = re.compile(r"^[0-9]{4}(-(0[1-9]|1[0-2])(-(0[1-9]|[12][0-9]|3[01]))?)?$")
+ENTITY_ID = re.compile(r"^[A-Za-z0-9._-]{1,64}\Z")
+DATE = re.compile(r"^[0-9]{4}(-(0[1-9]|1[0-2])(-(0[1-9]|[12][0-9]|3[01]))?)?\Z")
 
 
 def saved_query(name: str) -> QueryText:

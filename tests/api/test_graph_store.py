@@ -62,7 +62,7 @@ def test_the_default_graph_and_the_metadata_graph_are_readable_and_never_writabl
     assert f"{BASE}graph/doc/" not in meta.get_data(as_text=True)  # the current run's graph under its stable name
     for target in ({"default": ""}, {"graph": BASE + "graph/meta"}, {"graph": BASE + "graph/ontology"},
                    {"graph": "https://example.org/elsewhere"}, {"graph": BASE + "graph/Bad_Name"},
-                   {"graph": BASE + "graph/doc/123"}):
+                   {"graph": BASE + "graph/doc/123"}, {"graph": BASE + "graph/doc\n"}, {"graph": BASE + "graph/doc\r\n"}):
         for method in (client.put, client.post, client.delete):
             response = method("/store", query_string=target, data=MORE, content_type="text/turtle")
             assert response.status_code == 400 and response.mimetype == "application/problem+json", (method, target)
@@ -92,6 +92,7 @@ def test_a_bad_body_loads_nothing_and_says_why(client: Any) -> None:
         invalid = method("/store", query_string={"graph": graph}, content_type="text/turtle",
                          data=f'@prefix ov: <{OV}> . <https://example.org/x> a ov:Officer ; ov:identifier 5 .')
         assert invalid.status_code == 400 and invalid.json["issues"]
+        assert {issue["file"] for issue in invalid.json["issues"]} == {"body.ttl"}  # the body, not the current copy
         assert method("/store", query_string={"graph": graph}, data=b"x", content_type="text/plain").status_code == 415
     after = client.get("/store", query_string={"graph": graph}, headers={"Accept": "application/n-triples"}).data
     assert sorted(after.splitlines()) == sorted(before.splitlines())

@@ -50,3 +50,20 @@ def test_the_remote_store_is_refused_clearly_until_it_is_supported() -> None:
         open_database(resolve({"STORE": "sparql"}, environ={}))
     with pytest.raises(ConfigError, match="not available yet"):
         open_database(resolve({"STORE": "sparql", "SPARQL_ENDPOINT": "http://127.0.0.1:1/sparql"}, environ={}))
+
+
+@pytest.mark.parametrize("value", ["doc\n", "2020\n", "12\n", "abc\n", "https://example.org/x\n"])
+def test_whole_value_patterns_refuse_a_trailing_line_break(value: str) -> None:
+    """``$`` also matches before a final newline: every whole-value pattern ends with ``\\Z`` instead."""
+    import re
+
+    from api import access
+    from graph.ingest import converter, tables
+    from graph.iri import SOURCE_NAME, source_name_problem
+    from graph.sparql import saved
+
+    patterns = [SOURCE_NAME, converter._DATE, converter._DATETIME, converter._INT, tables._DATE, tables._DATETIME,
+                tables._INT, tables.SCHEME_NAME, saved._IRI, saved.ENTITY_ID, saved.DATE, access._TOKEN]
+    assert all(isinstance(p, re.Pattern) and not p.match(value) for p in patterns), value
+    assert source_name_problem(value) is not None
+    assert source_name_problem("doc") is None and SOURCE_NAME.match("doc") and saved.ENTITY_ID.match("abc")
