@@ -39,6 +39,7 @@ from typing import Any
 import pyoxigraph as ox
 from pyparsing import ParseException
 from rdflib import URIRef
+from rdflib.plugins.sparql.algebra import translatePrologue
 from rdflib.plugins.sparql.parser import parseQuery, parseUpdate
 from rdflib.plugins.sparql.parserutils import CompValue
 
@@ -185,9 +186,14 @@ def _check(text: str) -> Checked:
     named: list[str] = []
     clauses = query["datasetClause"] if "datasetClause" in query else []
     for clause in clauses:
-        iri = clause.get("default") if "default" in clause else clause.get("named")
+        iri = clause["default"] if "default" in clause else clause["named"]
+        if isinstance(iri, CompValue) and iri.name == "pname":  # a prefixed name: declared, or predeclared
+            try:
+                iri = translatePrologue(parsed[0], None, initNs=PREFIXES).absolutize(iri)
+            except Exception:  # noqa: BLE001 - rdflib raises a bare Exception for an undeclared prefix
+                raise BadParameter("query", f"FROM names the undeclared prefix {iri['prefix']!r}") from None
         if not isinstance(iri, URIRef):
-            raise BadParameter("query", "FROM and FROM NAMED take a full IRI (<...>) of one of this service's graphs")
+            raise BadParameter("query", "FROM and FROM NAMED take an IRI of one of this service's graphs")
         (default if "default" in clause else named).append(str(iri))
     form = query.name.removesuffix("Query").upper()
     return Checked(text, form, tuple(default), tuple(named))
@@ -404,14 +410,8 @@ def run_query(store: ox.Store, job: Job) -> tuple[str, str | None, int, bool]:
                                   base_iri=job.base_iri or None,
                                   substitutions={ox.Variable(k): names.outside_in(v) for k, v in job.bindings.items()})
     except SyntaxError as exc:  # the grammar passed it, the engine did not: its own position and reason
-        if text != written:  # in the text as written, if the error is there too
-            try:
-                ox.Store().query(written, prefixes=PREFIXES, base_iri=job.base_iri or None)
-            except SyntaxError as original:
-                exc = original
-            except (OSError, ValueError, RuntimeError):
-                pass
-        raise BadParameter("query", f"the engine could not parse it: {_first_line(exc)}") from None
+        raise BadParameter("query", f"the engine could not parse it: {_first_line(_as_written(exc, written, text, job))}"
+                           ) from None
     state: dict[str, Any] = {"truncated": False, "rows": 0}
     with open(job.output, "wb") as out:
         if checked.form in ("SELECT", "ASK"):
@@ -433,6 +433,20 @@ def run_query(store: ox.Store, job: Job) -> tuple[str, str | None, int, bool]:
             out.write(ox.serialize(items, format=fmt, prefixes=PREFIXES if fmt in (
                 ox.RdfFormat.TURTLE, ox.RdfFormat.TRIG, ox.RdfFormat.RDF_XML) else None) or b"")
     return checked.form, media, state["rows"], state["truncated"]
+
+
+def _as_written(error: SyntaxError, written: str, text: str, job: Job) -> SyntaxError:
+    """The engine's syntax error in the query as written (positions before the graph names were renamed), if the
+    written text has it too; else `error`."""
+    if text == written:
+        return error
+    try:
+        ox.Store().query(written, prefixes=PREFIXES, base_iri=job.base_iri or None)
+    except SyntaxError as original:
+        return original
+    except (OSError, ValueError, RuntimeError):
+        pass
+    return error
 
 
 def _first_line(error: Exception) -> str:

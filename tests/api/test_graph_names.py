@@ -175,3 +175,32 @@ def test_syntax_errors_give_positions_in_the_text_as_written(app: Any) -> None:
         return int(detail.split("column ")[1].split(":")[0])
 
     assert "syntax error" in renamed and column(renamed) == column(unrenamed) + 2 * shift
+
+
+def test_from_with_a_prefixed_name_is_a_graph_like_any_other(app: Any) -> None:
+    client = app.test_client()
+    officer = "?o a ov:Officer"
+    assert _officers(client, "PREFIX ex: <https://example.org/> " + COUNT.format("FROM ex:elsewhere", officer)) == 0
+    assert _officers(client, "PREFIX g: <https://w3id.org/oversight/id/graph/> "
+                     + COUNT.format("FROM g:charing-cross", officer)) == 18
+    refused = client.get("/sparql", query_string={"query": COUNT.format("FROM zz:x", officer)})
+    assert refused.status_code == 400 and "undeclared prefix 'zz'" in refused.json["detail"]
+
+
+def test_engine_syntax_errors_give_positions_in_the_text_as_written(app: Any) -> None:
+    """A query rdflib's grammar passes and Oxigraph refuses (an unknown function) reports Oxigraph's position in the
+    text as the client wrote it, not in the renamed one."""
+    tail = " WHERE { ?s ?p ?o FILTER(<urn:x:f>(?o) && ex:unknown(?o)) }"
+    text = f"SELECT * FROM <{STABLE}>" + tail
+    plain = "SELECT * FROM <https://x/y>" + tail
+    client = app.test_client()
+    renamed = client.get("/sparql", query_string={"query": text}).json
+    unrenamed = client.get("/sparql", query_string={"query": plain}).json
+    assert renamed["status"] == unrenamed["status"] == 400
+    shift = len(STABLE) - len("https://x/y")
+
+    def column(detail: str) -> int:  # "... error at 1:84: expected ..."
+        return int(detail.split(" at 1:")[1].split(":")[0])
+
+    assert "the engine could not parse it" in renamed["detail"]
+    assert column(renamed["detail"]) == column(unrenamed["detail"]) + shift  # the renamed run graph is 33 longer
