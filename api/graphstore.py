@@ -15,21 +15,20 @@ import tempfile
 from collections.abc import Iterable
 from dataclasses import replace
 from pathlib import Path
-from typing import Any
 
 import pyoxigraph as ox
 from flask import Blueprint, Response, current_app, g, jsonify, request
 from werkzeug.exceptions import NotAcceptable, UnsupportedMediaType
-from werkzeug.wsgi import wrap_file
 
 from api.database import get_db
+from api.sparql import file_response
 from api.uploads import MEDIA_TYPES, write_body
 from graph import NotFound, delete, load, plan
 from graph.errors import BadParameter, StorageFull, is_disk_full
-from graph.iri import ONTOLOGY_SOURCE, SOURCE_NAME, source_graph, source_name_problem
+from graph.iri import SOURCE_NAME, source_graph, source_name_problem
 from graph.linkage.facts import warm
 from graph.prefixes import PREFIXES
-from graph.store.database import Database
+from graph.store.database import Database, Pin
 
 __all__ = ["GRAPH_MEDIA", "bp"]
 
@@ -55,13 +54,13 @@ def _source_of(db: Database, iri: str) -> str | None:
     return name if name and source_name_problem(name) is None else None
 
 
-def _graphs(db: Database, pin: Any, iri: str | None) -> tuple[list[ox.NamedNode], dict[ox.NamedNode, ox.NamedNode]]:
+def _graphs(db: Database, pin: Pin, iri: str | None) -> tuple[list[ox.NamedNode], dict[ox.NamedNode, ox.NamedNode]]:
     """The store's graphs that graph `iri` (None: the default graph) is, in the pinned version, and each current
     run's graph -> its stable name."""
-    current = {rec.stable_graph.value: rec for name, rec in pin.sources.items() if name != ONTOLOGY_SOURCE}
-    stable = {rec.graph: rec.stable_graph for rec in current.values()}
+    current = {rec.stable_graph.value: rec for rec in pin.data}
+    stable = pin.stable_names
     if iri is None:
-        return [rec.graph for _, rec in sorted(current.items())], stable
+        return list(stable), stable
     if iri == db.meta.value:
         return [db.meta], stable
     if iri in current:
@@ -79,29 +78,21 @@ def _media() -> str:
     return best
 
 
-def _file_response(triples: Iterable[ox.Triple], media: str) -> Response:
-    """`triples` serialised (streamed to a scratch file, unlinked at once), sent as a file."""
+def _serialised(triples: Iterable[ox.Triple], media: str) -> Response:
+    """`triples` written in `media` to a scratch file (a full disk: 507, the file removed), sent as that file."""
     handle, name = tempfile.mkstemp(prefix="oversight-graph-")
     os.close(handle)
     try:
         fmt = GRAPH_MEDIA[media]
-        try:
-            with open(name, "wb") as out:
-                ox.serialize(triples, out, fmt,
-                             prefixes=PREFIXES if fmt in (ox.RdfFormat.TURTLE, ox.RdfFormat.RDF_XML) else None)
-        except OSError as exc:
-            if is_disk_full(exc):
-                raise StorageFull("no room to write the graph out; try again later, or ask for one source's graph") from None
-            raise
-        body = open(name, "rb")  # noqa: SIM115 - closed by the WSGI server with the response
-    finally:
+        with open(name, "wb") as out:
+            ox.serialize(triples, out, fmt,
+                         prefixes=PREFIXES if fmt in (ox.RdfFormat.TURTLE, ox.RdfFormat.RDF_XML) else None)
+    except BaseException as exc:
         os.unlink(name)
-    response = Response(wrap_file(request.environ, body), mimetype=media, direct_passthrough=True)
-    response.content_length = os.fstat(body.fileno()).st_size
-    if media.startswith("text/") or media.endswith(("json", "xml")):
-        response.headers["Content-Type"] = f"{media}; charset=utf-8"
-    response.headers["Vary"] = "Accept"
-    return response
+        if is_disk_full(exc):
+            raise StorageFull("no room to write the graph out; try again later, or ask for one source's graph") from None
+        raise
+    return file_response(Path(name), media)
 
 
 @bp.get("/store")
@@ -113,7 +104,7 @@ def get_graph() -> Response:
     with db.pin() as pin:  # a load that lands meanwhile must not drop the graphs being read
         graphs, stable = _graphs(db, pin, iri)
         # the metadata graph names a current run's graph as queries do
-        return _file_response((ox.Triple(stable.get(q.subject, q.subject), q.predicate,  # type: ignore[arg-type]
+        return _serialised((ox.Triple(stable.get(q.subject, q.subject), q.predicate,  # type: ignore[arg-type]
                                          stable.get(q.object, q.object))  # type: ignore[arg-type]
                                for graph in graphs for q in db.backend.quads(graph)), media)
 

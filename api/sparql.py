@@ -51,7 +51,7 @@ from graph.sparql.engine import (
 )
 from graph.sparql.saved import example
 
-__all__ = ["bp", "run"]
+__all__ = ["bp", "file_response", "run"]
 
 log = logging.getLogger(__name__)
 bp = Blueprint("sparql", __name__)
@@ -157,16 +157,28 @@ def _media_type(form: str) -> str:
     return best
 
 
-def _results_body(path: Path) -> tuple[Any, int]:
-    """The results file as a WSGI file wrapper, and its size; the file is unlinked once open.
+def file_response(path: Path, media: str) -> Response:
+    """The file `path` as the response body in `media` (UTF-8 for text types; ``Vary: Accept``); unlinked once open.
 
     Unlinked at once, so nothing is left behind whether the body is sent, cut short, or never
     read (``HEAD``). Handed to the server as a file, waitress sends it from its own loop, so a
     client that reads slowly holds no request thread.
+
+    Parameters
+    ----------
+    path : Path
+        A scratch file the response now owns.
+    media : str
+        Its media type.
     """
     handle = open(path, "rb")  # noqa: SIM115 - closed by the WSGI server with the response
     path.unlink(missing_ok=True)
-    return wrap_file(request.environ, handle), os.fstat(handle.fileno()).st_size
+    response = Response(wrap_file(request.environ, handle), mimetype=media, direct_passthrough=True)
+    response.content_length = os.fstat(handle.fileno()).st_size
+    if media.startswith("text/") or media.endswith(("json", "xml")):
+        response.headers["Content-Type"] = f"{media}; charset=utf-8"
+    response.headers["Vary"] = "Accept"
+    return response
 
 
 def _description(db: Any) -> list[ox.Quad]:
@@ -320,12 +332,7 @@ def run(text: str, bindings: dict[str, Any], *, default_uris: list[str] | None =
         raise offered["results" if evaluated.form in ("SELECT", "ASK") else "graphs"]
     media = evaluated.media
     request.environ[audit.ROWS] = evaluated.rows
-    body, size = _results_body(evaluated.path)
-    response = Response(body, mimetype=media, direct_passthrough=True)
-    response.content_length = size
-    if media.startswith("text/") or media.endswith(("json", "xml")):
-        response.headers["Content-Type"] = f"{media}; charset=utf-8"
-    response.headers["Vary"] = "Accept"
+    response = file_response(evaluated.path, media)
     if evaluated.truncated:
         response.headers["X-Oversight-Truncated"] = "true"
         response.headers["X-Oversight-Row-Limit"] = str(settings["SPARQL_MAX_ROWS"])

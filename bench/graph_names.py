@@ -1,5 +1,5 @@
 """What stable graph names cost a SPARQL answer (issue 16): the worker's result writer over the same SELECT,
-naming run graphs back (:meth:`graph.sparql.names.GraphNames.shown`) against writing terms as they are, and
+naming run graphs back (:attr:`graph.sparql.names.GraphNames.outward`) against writing terms as they are, and
 renaming a query's text (:func:`graph.sparql.names.rename_query`) against the check the text then goes through.
 
 Usage::

@@ -26,7 +26,7 @@ from graph.export.views import ExportGraph, survey
 from graph.linkage.facts import Facts
 from graph.linkage.pseudonyms import Pseudonyms
 from graph.prefixes import PREFIXES
-from graph.store.database import ONTOLOGY_SOURCE, Database
+from graph.store.database import Database
 
 __all__ = ["Format", "EXPORT_FORMATS", "body", "manifest", "view_quads", "CONTEXT", "generator"]
 
@@ -167,9 +167,8 @@ def _view_quads(db: Database, export: ExportGraph, *, with_meta: bool, real: Cal
     """
     pin = db.pin()  # a load that lands meanwhile must not drop the graphs being read
     try:
-        current = [rec for name, rec in sorted(pin.sources.items()) if name != ONTOLOGY_SOURCE]
-        graphs = [rec.graph for rec in current]
-        stable = {rec.graph: rec.stable_graph for rec in current}  # exports name a source's graph as queries do
+        stable = pin.stable_names  # exports name a source's graph as queries do
+        graphs = list(stable)
         if export.view == "full":
             for graph in graphs:
                 name = stable[graph]

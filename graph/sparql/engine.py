@@ -47,7 +47,7 @@ from graph.errors import BadParameter
 from graph.prefixes import PREFIXES
 from graph.sparql.names import EMPTY_GRAPH, GraphNames
 from graph.sparql.workers import Job, Pool
-from graph.store.database import ONTOLOGY_SOURCE, Database
+from graph.store.database import Database
 
 __all__ = ["Checked", "canonical", "check", "check_update", "update_source", "graphs_for", "evaluate", "Evaluated", "run_query",
            "run_update", "write_results", "RESULT_FORMATS", "GRAPH_FORMATS"]
@@ -535,9 +535,8 @@ def evaluate(db: Database, pool: Pool, text: str, *, timeout: float, rows: int, 
         See :meth:`graph.sparql.workers.Pool.run`.
     """
     with db.pin() as pin, db.snapshots.reading(pin.version) as store:
-        current = [rec for name, rec in sorted(pin.sources.items()) if name != ONTOLOGY_SOURCE]
-        graphs = tuple(rec.graph.value for rec in current)
-        names = tuple(rec.stable_graph.value for rec in current)
+        graphs = tuple(rec.graph.value for rec in pin.data)
+        names = tuple(rec.stable_graph.value for rec in pin.data)
         handle, output = tempfile.mkstemp(prefix="oversight-results-")
         os.close(handle)
         try:

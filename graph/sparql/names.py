@@ -11,7 +11,7 @@ one bijection over the graphs a query may read, applied in three places:
   is checked and run, so safety is decided on what runs. A name the renaming does not see (built at run time
   with ``IRI()``, say) is simply a graph the service does not hold: empty.
 * the Protocol's ``default-graph-uri`` / ``named-graph-uri`` (:meth:`GraphNames.inside`);
-* the results (:meth:`GraphNames.shown`): every IRI that is a current run's graph is given under its stable
+* the results (:attr:`GraphNames.outward`, which the writers look terms up in): every IRI that is a current run's graph is given under its stable
   name (``GRAPH ?g`` binds ``?g`` to ``{base}graph/{source}``). Strings made from it (``STR(?g)``) keep the
   run's IRI.
 """
@@ -130,7 +130,7 @@ class GraphNames:
     stable: Sequence[str]
     runs: Sequence[str]
     inward: dict[str, str] = field(init=False, repr=False)
-    outward: dict[Any, Any] = field(init=False, repr=False)  # run graph -> stable name, as pyoxigraph terms
+    outward: dict[Any, Any] = field(init=False, repr=False)  # run graph -> stable name, as pyoxigraph terms (results)
 
     def __post_init__(self) -> None:
         inward = {run: EMPTY_GRAPH for run in self.runs}  # a run's graph named directly: not one of ours
@@ -152,8 +152,3 @@ class GraphNames:
         if isinstance(term, ox.NamedNode) and term.value in self.inward:
             return ox.NamedNode(self.inward[term.value])
         return term
-
-    def shown(self, term: Any) -> Any:
-        """`term` as results give it: a current run's graph under its stable name, anything else as it is
-        (writers look :attr:`outward` up themselves, keyed by the terms: no Python call per term)."""
-        return self.outward.get(term, term)

@@ -124,6 +124,16 @@ class Pin:
         """The pinned sources' graphs, by source name (the ontology's included)."""
         return [record.graph for _, record in sorted(self.sources.items())]
 
+    @property
+    def data(self) -> list[SourceRecord]:
+        """The pinned sources that queries, exports and the Graph Store read (the ontology's left out), by name."""
+        return [record for name, record in sorted(self.sources.items()) if name != ONTOLOGY_SOURCE]
+
+    @property
+    def stable_names(self) -> dict[ox.NamedNode, ox.NamedNode]:
+        """Each of :attr:`data`'s run graphs -> the source's stable graph name (:func:`graph.iri.source_graph`)."""
+        return {record.graph: record.stable_graph for record in self.data}
+
     def release(self) -> None:
         """Let the graphs go (idempotent)."""
         graphs, self._graphs = self._graphs, []
