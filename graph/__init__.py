@@ -46,7 +46,8 @@ def open_database(settings: dict[str, Any], *, read_only: bool = False) -> Datab
     read_only : bool
         Open without writing (for queries while a service holds the store).
     """
-    db = Database(open_backend(settings, read_only=read_only), base_iri=settings["BASE_IRI"])
+    db = Database(open_backend(settings, read_only=read_only), base_iri=settings["BASE_IRI"],
+                  refresh=settings["STORE_REFRESH"], grace=settings["STORE_GRACE"])
     db.listeners.append(LISTENER)  # loads index the linkage facts as they go
     if not db.backend.is_read_only:
         db.collect_garbage()  # orphans of loads that were interrupted, even by kill -9

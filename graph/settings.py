@@ -95,6 +95,10 @@ def _http_url(value: str) -> str:
     return value
 
 
+def _optional_url(value: str) -> str:
+    return value and _http_url(value)
+
+
 def _public_url(value: str) -> str:
     if value and (not value.startswith(("https://", "http://")) or not value.endswith("/")):
         raise ValueError("must be an http(s) URL ending in '/', or empty")
@@ -137,10 +141,22 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("STORE", lambda: "oxigraph", _store,
             "Store kind: `oxigraph` (on disk in DATA_DIR), `memory` (a throwaway Oxigraph store in a temporary folder, lost on exit) "
             "or `sparql` (a remote SPARQL 1.1 endpoint).", "--store"),
-    Setting("SPARQL_ENDPOINT", lambda: "", str,
-            "Query URL of the remote endpoint when STORE is `sparql`."),
-    Setting("SPARQL_UPDATE_ENDPOINT", lambda: "", str,
-            "Update URL of the remote endpoint (defaults to SPARQL_ENDPOINT)."),
+    Setting("SPARQL_ENDPOINT", lambda: "", _optional_url,
+            "Query URL of the SPARQL server that is the store when STORE is `sparql` (Oxigraph server: "
+            "`http://host:7878/query`; Virtuoso: `http://host:8890/sparql`)."),
+    Setting("SPARQL_UPDATE_ENDPOINT", lambda: "", _optional_url,
+            "Update URL of that server (defaults to SPARQL_ENDPOINT; Oxigraph server: `http://host:7878/update`)."),
+    Setting("SPARQL_STORE_ENDPOINT", lambda: "", _optional_url,
+            "Graph Store Protocol URL of that server, where it offers one (Oxigraph server: `http://host:7878/store`): "
+            "loads stream through it; without it they go as INSERT DATA in chunks."),
+    Setting("STORE_TIMEOUT", lambda: "600", _seconds,
+            "Seconds a request to the SPARQL server that is the store may take to answer."),
+    Setting("STORE_REFRESH", lambda: "1", _seconds,
+            "With a shared store (STORE `sparql`), how often, in seconds, an instance asks the store which "
+            "sources are current: another instance's load is seen within this time."),
+    Setting("STORE_GRACE", lambda: "3600", _seconds,
+            "With a shared store, seconds a graph that no source uses any more (replaced, or left by a failed load) is "
+            "kept before it is removed: another instance may still be loading it or answering from it."),
     Setting("BASE_IRI", lambda: "https://w3id.org/oversight/id/", _iri_base,
             "Base of minted instance IRIs and of the store's graph IRIs."),
     Setting("HOST", lambda: "127.0.0.1", str, "Address `oversight serve` binds to.", "--host"),

@@ -543,7 +543,7 @@ def evaluate(db: Database, pool: Pool, text: str, *, timeout: float, rows: int, 
             outcome = pool.run(Job("query", text, str(store), graphs, db.meta.value, output,
                                    tuple(default_uris or ()), tuple(named_uris or ()), dict(bindings or {}),
                                    results_media, graph_media, rows, base_iri=base_iri, names=names),
-                                   timeout=timeout, client=client)
+                                   timeout=timeout, client=client, forward=db.backend.forward)
         except BaseException:
             os.unlink(output)
             raise
@@ -598,7 +598,8 @@ def update_source(db: Database, pool: Pool, name: str, text: str, *, user: str, 
         with db.pin() as pin, db.snapshots.reading(pin.version) as store:
             record = pin.sources.get(name)
             pool.run(Job("update", text, str(store), (), db.meta.value, str(path),
-                         update_graph=record.graph.value if record else None), timeout=timeout, client=client)
+                         update_graph=record.graph.value if record else None), timeout=timeout, client=client,
+                     forward=db.backend.forward)
         sources = [replace(s, origin="SPARQL Update (/sparql/update)",
                            title=record.title if record else None, licence=record.licence if record else None)
                    for s in plan([path], source=name)]

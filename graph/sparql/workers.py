@@ -18,10 +18,12 @@ one client may hold at most ``per_client`` places (:class:`graph.errors.ClientBu
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import multiprocessing
 import os
 import signal
+import tempfile
 import threading
 import time
 from collections import Counter
@@ -34,6 +36,7 @@ from graph.errors import (
     BadParameter,
     ClientBusy,
     EvaluationFailed,
+    OversightError,
     SandboxRefused,
     Saturated,
     TimeLimit,
@@ -62,7 +65,9 @@ class Job:
         ``query`` (SELECT, ASK, CONSTRUCT, DESCRIBE) or ``update`` (applied to a scratch copy of
         ``update_graph``, the result written as N-Triples).
     store : str
-        Folder of the store to open read-only.
+        Folder of the store to open read-only, or :data:`graph.store.remote.FORWARDED` (the store is a SPARQL
+        server: the worker has no network, so it hands the checked query back to the service, which forwards it
+        and gives the worker the raw answer to write).
     graphs : tuple of str
         The current source graphs: the default dataset is their union, plus ``meta`` as a named graph.
     results_media, graph_media : str or None
@@ -223,8 +228,11 @@ class Pool:
         for w in stale:
             w.kill()
 
-    def run(self, job: Job, *, timeout: float, client: str = "") -> Outcome:
+    def run(self, job: Job, *, timeout: float, client: str = "", forward: Any = None) -> Outcome:
         """Run `job` on a worker within `timeout` seconds.
+
+        `forward` is the store's :meth:`graph.store.remote.SparqlBackend.forward`, for a job whose store is
+        :data:`graph.store.remote.FORWARDED`: the worker's checked query runs on the store through it.
 
         Raises
         ------
@@ -241,6 +249,7 @@ class Pool:
         """
         worker = self._take(client, job.store)
         healthy = False
+        answers: list[str] = []  # the store's raw answers to forwarded queries, removed at the end
         try:
             if worker is None:
                 try:
@@ -252,17 +261,25 @@ class Pool:
                             self._busy.add(worker)
                 self.confinement = worker.ready(_START_SECONDS)
             started = time.monotonic()
+            deadline = started + timeout
             worker.conn.send(replace(job, seconds=timeout))
-            if not worker.conn.poll(timeout):
-                log.info("query stopped at its time limit (%.1f s)", time.monotonic() - started)
-                raise TimeLimit(f"the query ran longer than {timeout:g} s and was stopped")
-            try:
-                status, *detail = worker.conn.recv()
-            except (EOFError, OSError):
-                raise EvaluationFailed("the query's worker stopped: it may have needed more memory than a query "
-                                       "may take (OVERSIGHT_SPARQL_WORKER_MEMORY), or the service is stopping") from None
+            while True:
+                if not worker.conn.poll(max(deadline - time.monotonic(), 0)):
+                    log.info("query stopped at its time limit (%.1f s)", time.monotonic() - started)
+                    raise TimeLimit(f"the query ran longer than {timeout:g} s and was stopped")
+                try:
+                    status, *detail = worker.conn.recv()
+                except (EOFError, OSError):
+                    raise EvaluationFailed("the query's worker stopped: it may have needed more memory than a query "
+                                           "may take (OVERSIGHT_SPARQL_WORKER_MEMORY), or the service is stopping") from None
+                if status != "forward":
+                    break
+                worker.conn.send(self._forward(forward, detail, deadline, answers))
             healthy = True
         finally:
+            for answer in answers:
+                with contextlib.suppress(OSError):
+                    os.unlink(answer)
             self._give_back(worker, client, healthy=healthy, store=job.store)
         if status == "ok":
             return Outcome(*detail)
@@ -270,6 +287,27 @@ class Pool:
             parameter, message, accepted = detail
             raise BadParameter(parameter, message, accepted)
         raise EvaluationFailed(detail[0])
+
+    def _forward(self, forward: Any, detail: list[Any], deadline: float, answers: list[str]) -> tuple[Any, ...]:
+        """Run a worker's checked query on the store (it has no network) into a scratch file it then reads."""
+        text, default, named = detail
+        if forward is None:
+            return ("failed", "this store's queries cannot be forwarded")
+        handle, path = tempfile.mkstemp(prefix="oversight-forward-")
+        os.close(handle)
+        answers.append(path)
+        try:
+            media = forward(text, default, named, path, timeout=max(deadline - time.monotonic(), 0.1),
+                            max_bytes=self._limits["output_bytes"])
+        except SyntaxError:
+            return ("syntax", "the store could not parse the query")
+        except TimeoutError:
+            return ("failed", "the store did not answer within the query's time limit")
+        except OSError:
+            return ("large", "")
+        except OversightError as exc:  # StoreUnavailable: its message is the service's own
+            return ("failed", str(exc))
+        return ("forwarded", path, media)
 
     def close(self) -> None:
         """Kill every worker, running or idle (at shutdown; running jobs end as EvaluationFailed)."""
@@ -305,13 +343,13 @@ def _main(conn: Connection, limits: dict[str, int]) -> None:
         _cpu_budget(job.seconds)
         try:
             if opened is None or opened[0] != job.store:
-                import pyoxigraph as ox
-
                 opened = None  # the old store is closed before the new one opens
-                opened = (job.store, ox.Store.read_only(job.store))
+                opened = (job.store, _open(job.store, conn))
             reply: tuple[Any, ...] = ("ok", *_evaluate(opened[1], job))
         except BadParameter as exc:
             reply = ("bad", exc.parameter, exc.message, exc.accepted)
+        except _Relayed as exc:
+            reply = ("failed", str(exc))
         except OSError as exc:
             import errno
 
@@ -324,6 +362,61 @@ def _main(conn: Connection, limits: dict[str, int]) -> None:
         except Exception:  # noqa: BLE001 - engine text may quote data or addresses: never relayed
             reply = ("failed", "the query could not be evaluated on this data")
         conn.send(reply)
+
+
+def _open(store: str, conn: Connection) -> Any:
+    """The store a job reads: a checkpoint opened read-only, or the service's remote store through `conn`."""
+    import pyoxigraph as ox
+
+    from graph.store.remote import FORWARDED
+
+    return _Forwarded(conn) if store == str(FORWARDED) else ox.Store.read_only(store)
+
+
+class _Relayed(Exception):
+    """The service could not run a forwarded query: its message (the service's own) is the job's failure."""
+
+
+class _Forwarded:
+    """The store, for a worker whose service keeps it on a SPARQL server: the part of pyoxigraph's ``Store`` the
+    jobs use, each query sent to the service (which holds the network) and its answer read from the file the
+    service wrote it to."""
+
+    def __init__(self, conn: Connection) -> None:
+        self.conn = conn
+
+    def query(self, text: str, *, default_graph: Any = None, named_graphs: Any = None, prefixes: Any = None,
+              base_iri: str | None = None, substitutions: Any = None) -> Any:
+        import errno
+
+        import pyoxigraph as ox
+
+        from graph.store.remote import graph_format_for, prepare, results_format_for
+
+        text = prepare(text, prefixes=prefixes, base_iri=base_iri,
+                       substitutions={v.value: str(t) for v, t in (substitutions or {}).items()})
+        self.conn.send(("forward", text, [g.value for g in default_graph or ()],
+                        [g.value for g in named_graphs or ()]))
+        status, *detail = self.conn.recv()
+        if status == "syntax":
+            raise SyntaxError(detail[0])
+        if status == "large":
+            raise OSError(errno.EFBIG, "the store's answer is too large")
+        if status != "forwarded":
+            raise _Relayed(detail[0])
+        path, media = detail
+        results, graph = results_format_for(media), graph_format_for(media)
+        if results is not None:
+            return ox.parse_query_results(path=path, format=results)
+        if graph is not None:
+            return (ox.Triple(q.subject, q.predicate, q.object) for q in ox.parse(path=path, format=graph))
+        raise _Relayed("the store answered in a format this service does not read")
+
+    def quads_for_pattern(self, subject: Any, predicate: Any, obj: Any, graph: Any) -> Any:
+        import pyoxigraph as ox
+
+        triples = self.query("CONSTRUCT { ?s ?p ?o } WHERE { ?s ?p ?o }", default_graph=[graph], named_graphs=[])
+        return (ox.Quad(t.subject, t.predicate, t.object, graph) for t in triples)
 
 
 def _cpu_budget(seconds: float) -> None:

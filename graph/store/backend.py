@@ -1,4 +1,4 @@
-"""Stores: the Oxigraph store on disk or in memory (and a remote SPARQL endpoint), chosen by name.
+"""Stores: the Oxigraph store on disk or in memory, or a SPARQL server (:mod:`graph.store.remote`), chosen by name.
 
 A backend offers the few primitives the rest of the code needs, in pyoxigraph
 terms: query with an explicit dataset, bulk load into one named graph, an
@@ -32,6 +32,9 @@ class Backend(Protocol):
     """What every store kind provides."""
 
     is_read_only: bool
+    #: Whether other processes may write the store (a SPARQL server): then what is current is re-read, and
+    #: nothing another process may be writing or reading is removed (:meth:`Database.collect_garbage`).
+    shared: bool
 
     def query(
         self,
@@ -66,6 +69,15 @@ class Backend(Protocol):
     def remove_quads(self, quads: Iterable[ox.Quad]) -> None: ...
 
     def rdflib_store(self) -> RdflibStore: ...
+
+    def forward(self, text: str, default_graph: list[str], named_graphs: list[str], target: str, *,
+                timeout: float, max_bytes: int) -> str:
+        """Run a SPARQL worker's checked query on the store, its raw answer written to `target`; its media type.
+
+        Only for a store whose :meth:`checkpoint` is :data:`graph.store.remote.FORWARDED` (the workers read a
+        checkpoint of any other).
+        """
+        ...
 
     def reopen(self) -> None:
         """Open the store again (after a failed write left it refusing writes); a no-op where not needed."""
@@ -102,6 +114,7 @@ class OxigraphBackend:
 
     def __init__(self, path: Path | None = None, *, read_only: bool = False, temporary: bool = False) -> None:
         self._temporary = None
+        self.shared = False  # a store folder is locked by the one process that has it open
         if path is None and temporary:
             self._temporary = tempfile.mkdtemp(prefix="oversight-store-")
             path = Path(self._temporary) / "store"
@@ -173,6 +186,10 @@ class OxigraphBackend:
 
         return OxigraphStore(store=self.store)
 
+    def forward(self, text: str, default_graph: list[str], named_graphs: list[str], target: str, *,
+                timeout: float, max_bytes: int) -> str:
+        raise StoreUnavailable("the workers read this store's checkpoints: nothing is forwarded")
+
     def checkpoint(self, target: Path) -> Path:
         if self.is_read_only and self.path is not None:
             return self.path
@@ -212,18 +229,19 @@ class OxigraphBackend:
             shutil.rmtree(self._temporary, ignore_errors=True)
 
 
-def _sparql_backend(settings: dict[str, Any]) -> Backend:
-    # Configuration is accepted and checked now; the backend itself (rdflib's SPARQLUpdateStore for the
-    # rdflib API, SPARQL 1.1 Protocol for queries) lands with the issue that tests it against a real server.
+def _sparql_backend(settings: dict[str, Any], read_only: bool) -> Backend:
+    from graph.store.remote import SparqlBackend
+
     if not settings["SPARQL_ENDPOINT"]:
-        raise ConfigError("OVERSIGHT_STORE=sparql needs OVERSIGHT_SPARQL_ENDPOINT")
-    raise ConfigError("OVERSIGHT_STORE=sparql is not available yet in this version: use oxigraph or memory")
+        raise ConfigError("OVERSIGHT_STORE=sparql needs OVERSIGHT_SPARQL_ENDPOINT (the store's query URL)")
+    return SparqlBackend(settings["SPARQL_ENDPOINT"], settings["SPARQL_UPDATE_ENDPOINT"],
+                         settings["SPARQL_STORE_ENDPOINT"], timeout=settings["STORE_TIMEOUT"], read_only=read_only)
 
 
 BACKENDS: dict[str, Callable[[dict[str, Any], bool], Backend]] = {
     "oxigraph": lambda s, ro: OxigraphBackend(Path(s["DATA_DIR"]), read_only=ro),
     "memory": lambda s, ro: OxigraphBackend(None, temporary=True),
-    "sparql": lambda s, ro: _sparql_backend(s),
+    "sparql": _sparql_backend,
 }
 
 
@@ -236,7 +254,7 @@ def open_backend(settings: dict[str, Any], *, read_only: bool = False) -> Backen
         Resolved settings: ``STORE`` (``oxigraph``, ``memory`` or ``sparql``) and what that kind needs
         (``DATA_DIR`` for ``oxigraph``).
     read_only : bool
-        Open an ``oxigraph`` store read-only; the other kinds ignore it.
+        Open an ``oxigraph`` or ``sparql`` store read-only; ``memory`` ignores it.
     """
     return BACKENDS[settings["STORE"]](settings, read_only)
 

@@ -21,6 +21,7 @@ import hashlib
 import logging
 import shutil
 import threading
+import time
 from collections import Counter
 from dataclasses import dataclass
 from datetime import datetime, timezone
@@ -178,10 +179,18 @@ class Database:
     never wait for them.
     """
 
-    def __init__(self, backend: Backend, *, base_iri: str) -> None:
+    def __init__(self, backend: Backend, *, base_iri: str, refresh: float = 1.0, grace: float = 3600.0) -> None:
         self.backend = backend
         self.base_iri = base_iri
         self.meta = meta_graph(base=base_iri)
+        # A shared store (a SPARQL server other instances write) is asked what is current every `refresh`
+        # seconds, and a graph no source uses is kept `grace` seconds after it is first seen unused: another
+        # instance may be loading into it, or answering from it. A store of this process alone needs neither.
+        self._refresh = refresh if backend.shared else float("inf")
+        self._grace = grace if backend.shared else 0.0
+        self._unused: dict[ox.NamedNode, float] = {}  # graph -> when collect_garbage first saw it unused
+        self._read_at = 0.0
+        self._refresh_lock = threading.Lock()
         self.write_lock = threading.RLock()
         self._pins: Counter[str] = Counter()  # graphs readers hold (Database.pin), by IRI
         self._pins_lock = threading.Lock()
@@ -206,7 +215,10 @@ class Database:
             name = sol["name"].value
             sequence = int(sol["sequence"].value)
             runs.setdefault(name, []).append((sequence, sol["run"].value, sol["graph"]))
-            if name not in current or sequence > int(current[name]["sequence"].value):
+            # two instances over one store may commit the same sequence: the run's IRI breaks the tie, the same
+            # way for every reader
+            if name not in current or (sequence, sol["run"].value) > (int(current[name]["sequence"].value),
+                                                                      current[name]["run"].value):
                 current[name] = sol
         sources = {}
         for name, sol in current.items():
@@ -229,7 +241,25 @@ class Database:
             )
         runs_key = "\n".join(sorted(s.run for s in sources.values()))
         version = hashlib.sha256(runs_key.encode()).hexdigest()[:16]
+        self._read_at = time.monotonic()
         return _State(sources, runs, version)
+
+    @property
+    def _state(self) -> _State:
+        """What is current: read again when the store is shared and the last reading is older than `refresh`."""
+        if time.monotonic() - self._read_at >= self._refresh and self._refresh_lock.acquire(blocking=False):
+            try:  # one reader refreshes; the others answer from the reading they have meanwhile
+                self._state = self._read_state()
+            except Exception as exc:  # noqa: BLE001 - a store that does not answer now: keep the last reading
+                log.warning("could not ask the store what is current: %s", exc)
+                self._read_at = time.monotonic()
+            finally:
+                self._refresh_lock.release()
+        return self.__state
+
+    @_state.setter
+    def _state(self, value: _State) -> None:
+        self.__state = value
 
     @property
     def sources(self) -> dict[str, SourceRecord]:
@@ -335,6 +365,7 @@ class Database:
         One atomic write adds every run record: either all the sources change or none does.
         """
         with self.write_lock:
+            self._state = self._read_state()  # another instance over the same store may have committed
             sequence = self._state.next_sequence
             quads: list[ox.Quad] = []
             for offset, record in enumerate(records):
@@ -402,10 +433,13 @@ class Database:
             keep = {record.graph for record in state.sources.values()} | {self.meta}
             with self._pins_lock:
                 keep |= {ox.NamedNode(graph) for graph in self._pins}  # replaced, but still being read
-            dropped = 0
-            for graph in list(self.backend.named_graphs()):
-                if graph not in keep:
+            dropped, now, ours = 0, time.monotonic(), f"{self.base_iri}graph/"
+            unused = [g for g in self.backend.named_graphs() if g not in keep and g.value.startswith(ours)]
+            self._unused = {g: self._unused.get(g, now) for g in unused}  # only graphs of this service's
+            for graph in unused:
+                if now - self._unused[graph] >= self._grace:
                     self.backend.drop_graph(graph)
+                    del self._unused[graph]
                     dropped += 1
             current = {ox.NamedNode(record.run) for record in state.sources.values()}
             stale = {ox.NamedNode(run) for runs in state.runs.values() for _, run, _ in runs} - current
