@@ -62,7 +62,9 @@ class Backend(Protocol):
     def quads(self, graph: ox.NamedNode | None = None, *,
               predicate: ox.NamedNode | None = None) -> Iterator[ox.Quad]: ...
 
-    def named_graphs(self) -> Iterator[ox.NamedNode]: ...
+    def named_graphs(self, prefix: str = "") -> Iterator[ox.NamedNode]:
+        """The store's named graphs (those whose IRI starts with `prefix`)."""
+        ...
 
     def drop_graph(self, graph: ox.NamedNode) -> None: ...
 
@@ -171,8 +173,8 @@ class OxigraphBackend:
               predicate: ox.NamedNode | None = None) -> Iterator[ox.Quad]:
         return iter(self.store.quads_for_pattern(None, predicate, None, graph))
 
-    def named_graphs(self) -> Iterator[ox.NamedNode]:
-        return (g for g in self.store.named_graphs() if isinstance(g, ox.NamedNode))
+    def named_graphs(self, prefix: str = "") -> Iterator[ox.NamedNode]:
+        return (g for g in self.store.named_graphs() if isinstance(g, ox.NamedNode) and g.value.startswith(prefix))
 
     def drop_graph(self, graph: ox.NamedNode) -> None:
         self.store.remove_graph(graph)

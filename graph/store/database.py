@@ -222,7 +222,7 @@ class Database:
                 current[name] = sol
         sources = {}
         for name, sol in current.items():
-            if sol["deletion"] is not None and sol["deletion"].value == "true":
+            if sol["deletion"] is not None and sol["deletion"].value in ("true", "1"):  # Virtuoso writes "1"
                 continue
             sources[name] = SourceRecord(
                 name=name,
@@ -434,7 +434,7 @@ class Database:
             with self._pins_lock:
                 keep |= {ox.NamedNode(graph) for graph in self._pins}  # replaced, but still being read
             dropped, now, ours = 0, time.monotonic(), f"{self.base_iri}graph/"
-            unused = [g for g in self.backend.named_graphs() if g not in keep and g.value.startswith(ours)]
+            unused = [g for g in self.backend.named_graphs(ours) if g not in keep]
             self._unused = {g: self._unused.get(g, now) for g in unused}  # only graphs of this service's
             for graph in unused:
                 if now - self._unused[graph] >= self._grace:

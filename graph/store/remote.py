@@ -36,15 +36,16 @@ import urllib3
 
 from graph.errors import StoreUnavailable
 
-__all__ = ["SparqlBackend", "RemoteError", "FORWARDED", "prepare", "graph_format_for", "results_format_for"]
+__all__ = ["SparqlBackend", "RemoteError", "FORWARDED", "prepare", "query_form", "graph_format_for", "results_format_for"]
 
 log = logging.getLogger(__name__)
 
 #: What a remote store's "checkpoint" is: the workers forward their queries (:mod:`graph.sparql.workers`).
 FORWARDED = Path("(forwarded to the remote store)")
 
-_ACCEPT = ("application/sparql-results+json, application/sparql-results+xml;q=0.9, "
-           "application/n-triples, text/turtle;q=0.9, application/rdf+xml;q=0.8")
+# By the query's form: a server given both kinds may answer a CONSTRUCT with a results table (Virtuoso does)
+_ACCEPT_RESULTS = "application/sparql-results+json, application/sparql-results+xml;q=0.9"
+_ACCEPT_GRAPH = "application/n-triples, text/turtle;q=0.9, application/rdf+xml;q=0.8"
 _RESULTS = {
     "application/sparql-results+json": ox.QueryResultsFormat.JSON,
     "application/json": ox.QueryResultsFormat.JSON,
@@ -113,6 +114,15 @@ def prepare(text: str, *, prefixes: dict[str, str] | None = None, base_iri: str 
         if not re.search(rf"(?i)\bPREFIX\s+{re.escape(name)}:", text):
             head.append(f"PREFIX {name}: <{iri}>")
     return "\n".join([*head, text]) if head else text
+
+
+def query_form(text: str) -> str:
+    """The form of the query `text` (``SELECT``, ``ASK``, ``CONSTRUCT`` or ``DESCRIBE``): its first such keyword
+    outside strings, IRIs and comments."""
+    for match in _SCAN.finditer(text):
+        if match.group("word") and match.group("word").upper() != "WHERE":
+            return match.group("word").upper()
+    return "SELECT"
 
 
 def _with_values(text: str, substitutions: dict[str, str]) -> str:
@@ -235,7 +245,8 @@ class SparqlBackend:
         if named_graphs is not None:
             fields += [("named-graph-uri", g.value) for g in named_graphs or [ox.NamedNode(EMPTY_GRAPH)]]
         try:
-            return self._request(self.query_url, fields, accept=_ACCEPT, stream=True, timeout=timeout)
+            accept = _ACCEPT_GRAPH if query_form(text) in ("CONSTRUCT", "DESCRIBE") else _ACCEPT_RESULTS
+            return self._request(self.query_url, fields, accept=accept, stream=True, timeout=timeout)
         except RemoteError as exc:
             if exc.status == 400:
                 raise SyntaxError("the store could not parse the query") from None
@@ -300,8 +311,11 @@ class SparqlBackend:
                               named_graphs=None if graph is None else [graph]):
             yield ox.Quad(row["s"], predicate or row["p"], row["o"], graph or row["g"])
 
-    def named_graphs(self) -> Iterator[ox.NamedNode]:
-        for row in self.query("SELECT DISTINCT ?g WHERE { GRAPH ?g { ?s ?p ?o } }"):
+    def named_graphs(self, prefix: str = "") -> Iterator[ox.NamedNode]:
+        # GROUP BY, not DISTINCT: Virtuoso answers it from its graph index (14 ms against 3.4 s on a
+        # million statements), and only this service's graphs are asked for (a server holds others')
+        where = f"FILTER(STRSTARTS(STR(?g), {_term(ox.Literal(prefix))}))" if prefix else ""
+        for row in self.query(f"SELECT ?g WHERE {{ GRAPH ?g {{ ?s ?p ?o }} {where} }} GROUP BY ?g"):
             if isinstance(row["g"], ox.NamedNode):
                 yield row["g"]
 

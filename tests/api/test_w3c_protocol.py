@@ -36,6 +36,7 @@ How this service differs from the endpoint the manifest assumes, and how the cas
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import http.client
 import io
@@ -51,6 +52,7 @@ import pytest
 import rdflib
 
 from tests.conftest import serving
+from tests.servers import oxigraph_server, virtuoso_server
 
 GRAPH = "https://w3id.org/oversight/id/graph/"
 KASEI = "http://kasei.us/2009/09/sparql/data/"
@@ -167,11 +169,18 @@ def at(path: str, query: str) -> str:
     return f"{path}?{query}" if query else path
 
 
-@pytest.fixture(scope="module")
-def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """A real server with data1..data3 (the manifest's graph data) and a ``scratch`` source for updates."""
+@pytest.fixture(scope="module", params=["embedded", "oxigraph-server", "virtuoso"])
+def server(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """A real server with data1..data3 (the manifest's graph data) and a ``scratch`` source for updates, on each
+    kind of store: the embedded one, and a real Oxigraph server or Virtuoso (:mod:`tests.servers`)."""
     folder = tmp_path_factory.mktemp("w3c-protocol") / "store"
-    with serving(folder, SPARQL_UPDATE="true") as url:
+    with contextlib.ExitStack() as stack:
+        remote: dict[str, str] = {}
+        if request.param == "oxigraph-server":
+            remote = stack.enter_context(oxigraph_server(folder.with_name("oxigraph")))
+        elif request.param == "virtuoso":
+            remote, _ = stack.enter_context(virtuoso_server(folder.with_name("virtuoso")))
+        url = stack.enter_context(serving(folder, SPARQL_UPDATE="true", **remote))
         nt = {"Content-Type": "application/n-triples"}
         for n in (1, 2, 3):
             triple = f"<{kasei(n)}> <{RDF_TYPE}> <http://xmlns.com/foaf/0.1/Document> .\n"
