@@ -8,8 +8,12 @@ import uuid
 
 from pyoxigraph import NamedNode
 
-__all__ = ["mint", "local_id", "graph_iri", "source_graph", "run_iri", "source_iri", "meta_graph", "SOURCE_NAME", "RESERVED_SOURCES",
+__all__ = ["EMPTY_GRAPH", "mint", "local_id", "graph_iri", "source_graph", "run_iri", "source_iri", "meta_graph", "SOURCE_NAME", "RESERVED_SOURCES",
            "ONTOLOGY_SOURCE", "source_name_problem"]
+
+#: Stands for every graph a query names that this service does not hold: no load can write to it, so it is
+#: always empty (the Protocol's tests, Fuseki and Oxigraph server treat an unknown graph as an empty one).
+EMPTY_GRAPH = "urn:x-oversight:empty-graph"
 
 SOURCE_NAME = re.compile(r"^[a-z0-9][a-z0-9._-]{0,63}\Z")
 #: Names no one may load a source under: ``ontology`` is the ontology's own source, and ``meta`` names the metadata

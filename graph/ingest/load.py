@@ -28,7 +28,7 @@ from typing import IO, Any
 
 import pyoxigraph as ox
 
-from graph.errors import InputError, Issue, NotFound, StorageFull, is_disk_full
+from graph.errors import InputError, Issue, NotFound, StorageFull, StoreUnavailable, is_disk_full
 from graph.ingest.converter import Conversion, convert, is_tabular
 from graph.ingest.validation import Violation, confirm, curie, validate_graph
 from graph.iri import graph_iri, run_iri, source_graph, source_name_problem
@@ -481,7 +481,7 @@ def _drop_staged(db: Database, graph: ox.NamedNode) -> None:
     start's garbage collection drops it, and meanwhile it changes no answer."""
     try:
         db.backend.drop_graph(graph)
-    except OSError as exc:
+    except (OSError, StoreUnavailable) as exc:  # a full disk, or a SPARQL server that stopped answering
         db.needs_recovery = True
         log.warning("left an unreferenced staged graph for garbage collection: %s", exc)
 

@@ -26,11 +26,10 @@ from typing import Any
 
 import pyoxigraph as ox
 
+from graph.iri import EMPTY_GRAPH
+
 __all__ = ["EMPTY_GRAPH", "GraphNames", "rename_query"]
 
-#: Stands for every graph a query names that this service does not hold: no load can write to it, so it is
-#: always empty (the Protocol's tests, Fuseki and Oxigraph server treat an unknown graph as an empty one).
-EMPTY_GRAPH = "urn:x-oversight:empty-graph"
 
 _IRI_CHARS = r"[^<>\"{}|^`\\\x00-\x20]*"
 _PN_PREFIX = r"(?:[^\W\d_][\w.-]*(?<!\.))?"

@@ -35,6 +35,7 @@ import pyoxigraph as ox
 import urllib3
 
 from graph.errors import StoreUnavailable
+from graph.iri import EMPTY_GRAPH
 
 __all__ = ["SparqlBackend", "RemoteError", "FORWARDED", "prepare", "query_form", "graph_format_for", "results_format_for"]
 
@@ -238,8 +239,6 @@ class SparqlBackend:
         fields = [("query", text)]
         # an empty list is "no graph": the one graph no load writes stands for it (a server given no
         # default-graph-uri would read its own default graph instead)
-        from graph.sparql.names import EMPTY_GRAPH
-
         if default_graph is not None:
             fields += [("default-graph-uri", g.value) for g in default_graph or [ox.NamedNode(EMPTY_GRAPH)]]
         if named_graphs is not None:
@@ -359,12 +358,12 @@ def _parsed(response: urllib3.BaseHTTPResponse) -> Any:
     media = response.headers.get("Content-Type", "")
     results, graph = results_format_for(media), graph_format_for(media)
     if results is not None:
-        parsed: Any = ox.parse_query_results(response, format=results)
+        parsed: Any = ox.parse_query_results(response, format=results)  # type: ignore[arg-type]  # a binary stream
         if isinstance(parsed, ox.QueryBoolean):
             response.release_conn()
         return parsed
     if graph is not None:
-        return (ox.Triple(q.subject, q.predicate, q.object) for q in ox.parse(response, format=graph))
+        return (ox.Triple(q.subject, q.predicate, q.object) for q in ox.parse(response, format=graph))  # type: ignore[arg-type]
     response.release_conn()
     raise StoreUnavailable(f"the SPARQL store answered in a format this service does not read ({media[:60]})")
 
