@@ -63,7 +63,7 @@ _GRAPHS = {
     "application/rdf+xml": ox.RdfFormat.RDF_XML,
     "application/n-quads": ox.RdfFormat.N_QUADS,
 }
-_CHUNK = 5000  # statements per INSERT DATA / DELETE DATA request
+_CHUNK = 1000  # statements per INSERT DATA / DELETE DATA request (Virtuoso's SPARQL compiler runs out of memory at 5,000)
 # What the query's WHERE group opens with: its first "{" after WHERE (or, with no WHERE, after the query form).
 _SCAN = re.compile(r'"""(?:[^"\\]|\\.|"(?!""))*"""|' r"'''(?:[^'\\]|\\.|'(?!''))*'''|"
                    r'"(?:[^"\\\n]|\\.)*"|' r"'(?:[^'\\\n]|\\.)*'|#[^\n]*|<[^<>\"{}|^`\\\x00-\x20]*>|"
