@@ -45,7 +45,8 @@ log = logging.getLogger(__name__)
 FORWARDED = Path("(forwarded to the remote store)")
 
 # By the query's form: a server given both kinds may answer a CONSTRUCT with a results table (Virtuoso does)
-_ACCEPT_RESULTS = "application/sparql-results+json, application/sparql-results+xml;q=0.9"
+# XML first: Virtuoso writes it 4x faster than JSON (6.8 s against 28.9 s for 330,000 rows)
+_ACCEPT_RESULTS = "application/sparql-results+xml, application/sparql-results+json;q=0.9"
 _ACCEPT_GRAPH = "application/n-triples, text/turtle;q=0.9, application/rdf+xml;q=0.8"
 _RESULTS = {
     "application/sparql-results+json": ox.QueryResultsFormat.JSON,
