@@ -11,7 +11,7 @@ For each size:
 * Virtuoso open source (``--peers``, the default; skipped with a message when
   ``virtuoso-t``/``isql-vt`` are missing and cannot be installed with apt-get as root):
   started on loopback (free SQL and HTTP ports) in a fresh temporary database with its
-  own virtuoso.ini (``VIRTUOSO_INI``: 4 GB of buffers, no result-row or time limits).
+  own virtuoso.ini (``tests.servers.VIRTUOSO_INI``: 4 GB of buffers, no result-row or time limits).
   The synthetic file is bulk-loaded into the graph ``GRAPH`` with ``ld_dir``,
   ``rdf_loader_run()`` and ``checkpoint`` through ``isql-vt`` (timed: the load), and the
   graph's triple count is checked. Virtuoso is stopped (process group) at the end,
@@ -41,7 +41,6 @@ import json
 import os
 import shutil
 import signal
-import socket
 import statistics
 import subprocess
 import sys
@@ -54,7 +53,11 @@ from pathlib import Path
 
 BENCH = Path(__file__).resolve().parent
 sys.path.insert(0, str(BENCH))
-from common import MAX_UPLOAD_BYTES, free_port, serve, stop  # noqa: E402  # bench/common.py
+sys.path.insert(0, str(BENCH.parent))
+from common import MAX_UPLOAD_BYTES, serve, stop  # noqa: E402  # bench/common.py
+
+from graph.iri import graph_iri  # noqa: E402
+from tests.servers import isql, virtuoso_server  # noqa: E402  # the Virtuoso the store tests start
 
 # an empty store, auth off (a PUT without a token is a 401 otherwise), no SPARQL limit in the way
 SERVER = {"LOAD_BUNDLED": "false", "AUTH": "false", "MAX_UPLOAD_BYTES": MAX_UPLOAD_BYTES, "SPARQL_TIMEOUT": "600",
@@ -68,50 +71,8 @@ Ask = Callable[[str], tuple[float, int]]  # query text -> (seconds, rows read)
 PREFIXES = {"ov": "https://w3id.org/oversight/ontology#"}
 DECLARED = "".join(f"PREFIX {name}: <{iri}>\n" for name, iri in PREFIXES.items())
 GRAPH = "urn:x-bench:synthetic"
+BASE_IRI = "https://w3id.org/oversight/id/"  # the service's default (OVERSIGHT_BASE_IRI)
 VIRTUOSO_PARAMS = {"default-graph-uri": GRAPH, "format": "application/sparql-results+json"}
-# Buffers as Virtuoso's own guide gives them for 4 GB of memory; no result-row cap and
-# no time limit (a limit would return partial "anytime" results).
-VIRTUOSO_INI = """[Database]
-DatabaseFile = {db}/virtuoso.db
-ErrorLogFile = {db}/virtuoso.log
-LockFile = {db}/virtuoso.lck
-TransactionFile = {db}/virtuoso.trx
-xa_persistent_file = {db}/virtuoso.pxa
-ErrorLogLevel = 7
-FileExtend = 200
-MaxCheckpointRemap = 2000
-Striping = 0
-TempStorage = TempDatabase
-
-[TempDatabase]
-DatabaseFile = {db}/virtuoso-temp.db
-TransactionFile = {db}/virtuoso-temp.trx
-MaxCheckpointRemap = 2000
-Striping = 0
-
-[Parameters]
-ServerPort = 127.0.0.1:{sql}
-DisableUnixSocket = 1
-CheckpointInterval = 60
-CaseMode = 2
-DirsAllowed = ., {allowed}
-NumberOfBuffers = 340000
-MaxDirtyBuffers = 250000
-MaxQueryMem = 2G
-ThreadsPerQuery = 4
-
-[HTTPServer]
-ServerPort = 127.0.0.1:{http}
-ServerRoot = {db}
-ServerThreads = 10
-MaxClientConnections = 10
-
-[SPARQL]
-ResultSetMaxRows = 10000000
-MaxQueryExecutionTime = 0
-"""
-
-
 def _http(base: str, query: str, params: dict[str, str] | None = None) -> tuple[float, int]:
     start = time.perf_counter()
     url = base + "/sparql?" + urllib.parse.urlencode({"query": query, **(params or {})})
@@ -150,53 +111,19 @@ def virtuoso_binaries(install: bool) -> tuple[str, str] | None:
     return (found[0], found[1]) if found[0] and found[1] else None
 
 
-def _isql(isql: str, port: int, sql: str) -> str:
-    done = subprocess.run([isql, f"127.0.0.1:{port}", "dba", "dba", f"exec={sql}"], check=False,
-                          capture_output=True, text=True, timeout=4 * 3600)
-    if done.returncode or "*** Error" in done.stdout + done.stderr:
-        raise RuntimeError(f"isql-vt failed on {sql!r}: {done.stdout}{done.stderr}")
-    return done.stdout
-
-
-def _wait_for(proc: subprocess.Popen[bytes], port: int, log: Path) -> None:
-    for _ in range(1200):
-        if proc.poll() is not None:
-            raise RuntimeError(f"virtuoso-t exited: {log.read_text(errors='replace')[-2000:]}")
-        with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", port), timeout=1):
-            return
-        time.sleep(0.1)
-    raise RuntimeError(f"Virtuoso not listening on {port} after 120 s")
-
-
 @contextlib.contextmanager
 def virtuoso(binaries: tuple[str, str], file: Path) -> Iterator[tuple[str, float]]:
-    """A fresh Virtuoso on loopback with ``file`` bulk-loaded into ``GRAPH``: its base URL and load seconds."""
-    server, isql = binaries
-    with tempfile.TemporaryDirectory() as db:
-        sql, http = free_port(), free_port()
-        ini = Path(db, "virtuoso.ini")
-        ini.write_text(VIRTUOSO_INI.format(db=db, sql=sql, http=http, allowed=file.parent))
-        proc = subprocess.Popen([server, "+foreground", "+configfile", str(ini)], cwd=db, stdout=subprocess.DEVNULL,
-                                stderr=subprocess.DEVNULL, start_new_session=True)
-        try:
-            for port in (http, sql):  # the HTTP server comes online first
-                _wait_for(proc, port, Path(db, "virtuoso.log"))
-            start = time.perf_counter()
-            folder, name, graph = (str(v).replace("'", "''") for v in (file.parent, file.name, GRAPH))
-            _isql(isql, sql, f"ld_dir('{folder}', '{name}', '{graph}'); rdf_loader_run(); checkpoint;")
-            seconds = time.perf_counter() - start
-            errors = _isql(isql, sql, "select ll_file, ll_error from DB.DBA.LOAD_LIST where ll_error is not null;")
-            if "0 Rows." not in errors:
-                raise RuntimeError(f"Virtuoso bulk load failed: {errors}")
-            yield f"http://127.0.0.1:{http}", seconds
-        finally:
-            with contextlib.suppress(ProcessLookupError):
-                os.killpg(proc.pid, signal.SIGTERM)
-            try:
-                proc.wait(60)
-            except subprocess.TimeoutExpired:
-                os.killpg(proc.pid, signal.SIGKILL)
-                proc.wait()
+    """A fresh Virtuoso on loopback (tests/servers.py) with ``file`` bulk-loaded into ``GRAPH``: its base URL and load
+    seconds."""
+    with tempfile.TemporaryDirectory() as db, virtuoso_server(Path(db), allowed=file.parent) as (settings, sql):
+        start = time.perf_counter()
+        folder, name, graph = (str(v).replace("'", "''") for v in (file.parent, file.name, GRAPH))
+        isql(binaries[1], sql, f"ld_dir('{folder}', '{name}', '{graph}'); rdf_loader_run(); checkpoint;")
+        seconds = time.perf_counter() - start
+        errors = isql(binaries[1], sql, "select ll_file, ll_error from DB.DBA.LOAD_LIST where ll_error is not null;")
+        if "0 Rows." not in errors:
+            raise RuntimeError(f"Virtuoso bulk load failed: {errors}")
+        yield settings["SPARQL_ENDPOINT"].removesuffix("/sparql"), seconds
 
 
 def virtuoso_version(server: str) -> str:
@@ -232,7 +159,8 @@ def measure(n: int, seed: int, runs: int, peer: tuple[str, str] | None) -> dict:
             urllib.request.urlopen(request, timeout=1800).read()
             out["oversight_load_s"] = time.perf_counter() - start
             sources = json.loads(urllib.request.urlopen(base + "/sources").read())["sources"]
-            graph = ox.NamedNode(next(s["graph"] for s in sources if s["name"] == "synthetic"))
+            run = next(s["run"] for s in sources if s["name"] == "synthetic").rsplit("/", 1)[1]
+            graph = graph_iri("synthetic", run, base=BASE_IRI)  # the run's graph: /sources gives the stable name
             store = ox.Store.read_only(f"{tmp}/store")
             ways = {"http": lambda query: _http(base, query), "raw": lambda query: _raw(store, graph, query), **ways}
             lookup = LOOKUP % officer

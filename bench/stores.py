@@ -45,8 +45,9 @@ BENCH = Path(__file__).resolve().parent
 sys.path.insert(0, str(BENCH))
 sys.path.insert(0, str(BENCH.parent))
 from common import MAX_UPLOAD_BYTES, serve, stop  # noqa: E402  # bench/common.py
-from sparql import AGGREGATE, DECLARED, LOOKUP, PREFIXES  # noqa: E402  # the queries bench/sparql.py times
+from sparql import AGGREGATE, BASE_IRI, DECLARED, LOOKUP, PREFIXES  # noqa: E402  # the queries bench/sparql.py times
 
+from graph.iri import graph_iri  # noqa: E402
 from tests.servers import oxigraph_server, virtuoso_server  # noqa: E402
 
 STORES = ("embedded", "oxigraph-server", "virtuoso")
@@ -111,8 +112,8 @@ def measure(kind: str, file: Path, officer: str, runs: int) -> dict[str, Any]:
             _read(base + "/sources/synthetic", file.read_bytes(), {"Content-Type": "application/n-triples"}, "PUT")
             out["load_s"] = time.perf_counter() - start
             sources = json.loads(_read(base + "/sources"))["sources"]
-            graph = next(s["run"] for s in sources if s["name"] == "synthetic")
-            graph = graph.replace("/run/", "/graph/synthetic/")  # the run's graph (graph.iri.graph_iri)
+            run = next(s["run"] for s in sources if s["name"] == "synthetic").rsplit("/", 1)[1]
+            graph = graph_iri("synthetic", run, base=BASE_IRI).value  # the run's graph: /sources gives the stable name
             if kind == "embedded":
                 stop(proc)  # the store folder is then free to copy
                 proc, base = serve(Path(tmp, "one"), env=env, timeout=120)

@@ -24,6 +24,7 @@ the raw answer to write (:mod:`graph.sparql.workers`).
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import re
 from collections.abc import Iterable, Iterator
@@ -284,7 +285,7 @@ class SparqlBackend:
     def bulk_load(self, *, graph: ox.NamedNode, format: ox.RdfFormat, path: Path | None = None,
                   data: bytes | IO[bytes] | None = None) -> None:
         if self.store_url:
-            with open(path, "rb") if path is not None else _nullcontext(data) as body:
+            with open(path, "rb") if path is not None else contextlib.nullcontext(data) as body:
                 try:
                     self._request(f"{self.store_url}?{urlencode([('graph', graph.value)])}",
                                   body=body, media=format.media_type).release_conn()
@@ -342,17 +343,6 @@ class SparqlBackend:
 
     def close(self) -> None:
         self.http.clear()
-
-
-class _nullcontext:
-    def __init__(self, value: Any) -> None:
-        self.value = value
-
-    def __enter__(self) -> Any:
-        return self.value
-
-    def __exit__(self, *exc: object) -> None:
-        return None
 
 
 def _parsed(response: urllib3.BaseHTTPResponse) -> Any:

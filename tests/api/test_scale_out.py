@@ -6,6 +6,7 @@ neither ever answers from a mix of versions, while loads go on through the first
 
 from __future__ import annotations
 
+import contextlib
 import json
 import threading
 import time
@@ -60,10 +61,11 @@ def doc(k: int) -> str:
 @pytest.fixture(scope="module")
 def pair(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, str]]:
     folder = tmp_path_factory.mktemp("scale-out")
-    with oxigraph_server(folder / "oxigraph") as store:
-        with serving(folder / "one", **store) as one:  # loads the bundled case into the empty store
-            with serving(folder / "two", STORE_REFRESH="0.5", **store) as two:
-                yield one, two
+    with contextlib.ExitStack() as stack:
+        store = stack.enter_context(oxigraph_server(folder / "oxigraph"))
+        one = stack.enter_context(serving(folder / "one", **store))  # loads the bundled case into the empty store
+        two = stack.enter_context(serving(folder / "two", STORE_REFRESH="0.5", **store))
+        yield one, two
 
 
 def test_the_second_instance_starts_on_what_the_first_loaded(pair: tuple[str, str]) -> None:
