@@ -43,13 +43,16 @@ def test_bad_settings_name_the_variable_and_the_rule(name: str, value: str) -> N
     assert f"OVERSIGHT_{name}={value!r}" in str(info.value) and "must" in str(info.value)
 
 
-def test_the_remote_store_is_refused_clearly_until_it_is_supported() -> None:
+def test_the_remote_store_needs_an_endpoint_that_answers() -> None:
+    """A remote store with no endpoint is a setting error; one that does not answer is a clear StoreUnavailable."""
     from graph import open_database
+    from graph.errors import StoreUnavailable
 
     with pytest.raises(ConfigError, match="OVERSIGHT_SPARQL_ENDPOINT"):
         open_database(resolve({"STORE": "sparql"}, environ={}))
-    with pytest.raises(ConfigError, match="not available yet"):
-        open_database(resolve({"STORE": "sparql", "SPARQL_ENDPOINT": "http://127.0.0.1:1/sparql"}, environ={}))
+    with pytest.raises(StoreUnavailable, match=r"http://127\.0\.0\.1:1/sparql does not answer"):
+        open_database(resolve({"STORE": "sparql", "SPARQL_ENDPOINT": "http://127.0.0.1:1/sparql",
+                               "STORE_TIMEOUT": "2"}, environ={}))
 
 
 @pytest.mark.parametrize("value", ["doc\n", "2020\n", "12\n", "abc\n", "https://example.org/x\n"])
